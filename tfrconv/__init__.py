@@ -1,0 +1,59 @@
+"""tfrconv: turn annotated detection datasets into TensorFlow Object Detection API TFRecords.
+
+Library use::
+
+    import tfrconv
+    summary = tfrconv.convert("voc", data_dir="VOCdevkit", set="val", output="val.record")
+    for example in tfrconv.read_examples("val.record"):
+        print(example["image/object/class/text"])
+
+Plugin authors need `hookimpl`, `FormatSpec`, `Option`, `Sample`, `Object` and `DataError`
+(see docs/plugins.md). Importing this package is cheap: heavy modules load on first use.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from typing import TYPE_CHECKING, Any
+
+from .commands import Command
+from .errors import DataError, LabelMapError, TfrconvError, UsageError
+from .formats import Detection, FormatSpec, Option, Options
+from .hookspecs import hookimpl
+from .labelmap import LabelMap, LabelMapItem, load_label_map
+from .sample import ImageLabel, Object, Sample
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterator
+
+    from .summary import Summary
+
+
+def convert(format: str, **options: Any) -> Summary:
+    """Convert a dataset; see `tfrconv.pipeline.convert` for the options."""
+    from .pipeline import convert as _convert
+
+    return _convert(format, **options)
+
+
+def read_examples(path_or_glob: Any) -> Iterator[dict[str, list]]:
+    """Yield every example of a record file, shard glob or list of paths as
+    ``{feature key: list of int | float | bytes}``, without TensorFlow."""
+    from .example import iter_examples
+
+    return iter_examples(path_or_glob)
+
+
+def read_samples(path_or_glob: Any) -> Iterator[Sample]:
+    """Like `read_examples`, but rebuilt into `Sample`s (normalized boxes, image bytes)."""
+    from .example import iter_examples, to_sample
+
+    return (to_sample(features) for features in iter_examples(path_or_glob))
+
+
+__all__ = [
+    "Command", "DataError", "Detection", "FormatSpec", "ImageLabel", "LabelMap", "LabelMapError",
+    "LabelMapItem", "Object", "Option", "Options", "Sample", "TfrconvError", "UsageError",
+    "__version__", "convert", "hookimpl", "load_label_map", "read_examples", "read_samples",
+]

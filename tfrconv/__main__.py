@@ -1,0 +1,7 @@
+"""`python -m tfrconv`."""
+
+import sys
+
+from tfrconv.cli import main
+
+sys.exit(main())

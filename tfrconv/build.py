@@ -1,0 +1,317 @@
+"""One item → one encoded example: read, check, apply policies, encode. Runs in workers.
+
+Everything here is format-neutral and side-effect free (no writing), so the same function runs in
+the main process, in a local worker pool or inside a Beam DoFn. Problems are returned, not
+raised, so the caller can count them, enforce `--max-errors` and stop cleanly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import example as example_lib
+from . import images
+from .errors import DataError
+from .formats import FormatSpec, Options
+from .labelmap import LabelMap
+from .problems import Problem
+from .sample import Sample
+from .settings import Settings
+
+
+@dataclass
+class Result:
+    """What one item produced: an encoded example (or not) and every problem met."""
+
+    source_id: str | None = None
+    split: str | None = None
+    shard_key: int | None = None
+    payload: bytes | None = None
+    objects: int = 0
+    class_counts: Counter = field(default_factory=Counter)
+    clipped: int = 0
+    skipped_objects: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    fatal: Problem | None = None     # a problem whose policy is `error`
+
+    @property
+    def skipped(self) -> bool:
+        return self.payload is None and self.fatal is None
+
+
+class Builder:
+    """Holds what every item needs (format, options, label map, settings). Picklable."""
+
+    def __init__(self, spec: FormatSpec, opts: Options, label_map: LabelMap,
+                 settings: Settings) -> None:
+        self.spec_name = spec.name
+        self._spec = spec
+        self.opts = opts
+        self.label_map = label_map
+        self.settings = settings
+        self.object_fields = frozenset(spec.object_fields)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_spec"] = None           # looked up again by name (entry points) in the worker
+        return state
+
+    @property
+    def spec(self) -> FormatSpec:
+        if self._spec is None:
+            from .plugins import get_registry
+            self._spec = get_registry().format(self.spec_name)
+        return self._spec
+
+    # -- the work --------------------------------------------------------------------------
+    def read(self, item: Any) -> Sample | Result:
+        """read_item with the unreadable-annotation policy applied."""
+        try:
+            sample = self.spec.read_item(item, self.opts)
+        except DataError as exc:
+            result = Result()
+            self._image_problem(result, "bad_annotation", exc.message,
+                                exc.location() or _describe(item))
+            return result
+        except (OSError, ValueError, UnicodeError) as exc:
+            # An unexpected file state: still one line, still the policy.
+            result = Result()
+            self._image_problem(result, "bad_annotation", f"{type(exc).__name__}: {exc}",
+                                _describe(item))
+            return result
+        if not isinstance(sample, Sample):
+            raise TypeError(f"format {self.spec_name!r}: read_item returned "
+                            f"{type(sample).__name__}, not a Sample")
+        return sample
+
+    def build(self, item: Any) -> Result:
+        sample = self.read(item)
+        if isinstance(sample, Result):
+            return sample
+        return self.build_sample(sample)
+
+    def build_sample(self, sample: Sample) -> Result:
+        result = Result(source_id=sample.source_id, split=sample.split,
+                        shard_key=sample.shard_key)
+        where = sample.origin or sample.image_path or sample.filename
+        encoded = self._load_image(sample, result, where)
+        if encoded is None:
+            return result
+        annotated_w = sample.width or encoded.width
+        annotated_h = sample.height or encoded.height
+        if (sample.width, sample.height) != (None, None) and \
+                (annotated_w, annotated_h) != (encoded.width, encoded.height):
+            message = (f"annotation says {annotated_w}x{annotated_h} but the image is "
+                       f"{encoded.width}x{encoded.height}")
+            if not self._image_problem(result, "size_mismatch", message, where,
+                                       sample.source_id, keep=True):
+                return result
+        else:
+            # Reference behaviour: height/width come from the annotation when it has them.
+            encoded = example_lib.EncodedImage(encoded.data, encoded.format, annotated_w,
+                                               annotated_h, encoded.sha256)
+        boxes, labels, kept = self._check_objects(sample, annotated_w, annotated_h, result,
+                                                  where)
+        if result.fatal is not None:
+            return result
+        if len(kept) != len(sample.objects):
+            sample.objects = kept
+        image_label_ids = []
+        for image_label in list(sample.image_labels):
+            label_id = self.label_map.resolve(image_label.label)
+            if label_id is None:
+                message = f"unknown image-level class {image_label.label!r}"
+                if not self._object_problem(result, "unknown_class", message, where,
+                                            sample.source_id):
+                    return result
+                sample.image_labels.remove(image_label)
+            else:
+                image_label_ids.append(label_id)
+        features = example_lib.build_features(
+            sample, encoded, boxes, labels, object_fields=self.object_fields,
+            image_label_ids=image_label_ids)
+        result.payload = example_lib.serialize(features)
+        result.objects = len(kept)
+        result.class_counts.update(o.label for o in kept)
+        return result
+
+    # -- images ----------------------------------------------------------------------------
+    def _load_image(self, sample: Sample, result: Result, where: str
+                    ) -> example_lib.EncodedImage | None:
+        data = sample.image_bytes
+        if data is None:
+            path = sample.image_path
+            if path is None:
+                raise TypeError(f"format {self.spec_name!r}: a Sample needs image_path or "
+                                "image_bytes")
+            if sample.image_root and not self.settings.allow_outside_paths \
+                    and not _inside(path, sample.image_root):
+                self._image_problem(result, "missing_image",
+                                    f"image path {path} leads outside the dataset folder "
+                                    f"{sample.image_root} (--allow-outside-paths to permit)",
+                                    where, sample.source_id)
+                return None
+            try:
+                with open(path, "rb") as fileobj:
+                    data = fileobj.read()
+            except OSError as exc:
+                reason = "no such image file" if isinstance(exc, FileNotFoundError) \
+                    else f"cannot read the image: {exc.strerror or exc}"
+                self._image_problem(result, "missing_image", f"{reason}: {path}", where,
+                                    sample.source_id)
+                return None
+        info = images.sniff(data)
+        reason = None
+        if not info.passthrough or info.cmyk:
+            what = "CMYK JPEG" if info.cmyk else f"{info.format} image"
+            if self.settings.reencode:
+                data, info, reason = _reencoded(data, what)
+            else:
+                reason = (f"{what}: the OD API needs JPEG or PNG (3 channels); use --reencode "
+                          "to convert it")
+        elif info.truncated:
+            reason = f"truncated or corrupt {info.format} file"
+        elif self.settings.verify_images:
+            error = images.decode_check(data)
+            if error:
+                reason = f"cannot decode the {info.format} image: {error}"
+        if reason is None and info.orientation != 1:
+            if self.settings.reencode:
+                data, info, reason = _reencoded(data, "EXIF-rotated JPEG")
+            else:
+                message = (f"EXIF orientation {info.orientation}: the OD API ignores it, so "
+                           "boxes drawn on the rotated view will be misplaced (--reencode "
+                           "applies the rotation)")
+                if not self._image_problem(result, "exif_rotated", message, where,
+                                           sample.source_id, keep=True):
+                    return None
+        if reason is not None:
+            self._image_problem(result, "bad_image", reason, where, sample.source_id)
+            return None
+        if not info.width or not info.height:
+            self._image_problem(result, "bad_image", "the image header has no size", where,
+                                sample.source_id)
+            return None
+        return example_lib.EncodedImage(data, info.format, info.width, info.height,
+                                        hashlib.sha256(data).hexdigest())
+
+    # -- objects ---------------------------------------------------------------------------
+    def _check_objects(self, sample: Sample, width: int, height: int, result: Result,
+                       where: str):
+        tolerance = self.settings.box_tolerance
+        boxes: list[tuple[float, float, float, float]] = []
+        labels: list[int] = []
+        kept = []
+        for index, obj in enumerate(sample.objects):
+            what = f"object {index} ({obj.label!r})"
+            label_id = self.label_map.resolve(obj.label)
+            if label_id is None:
+                message = f"{what}: class {obj.label!r} is not in the label map"
+                if not self._object_problem(result, "unknown_class", message, where,
+                                            sample.source_id):
+                    return boxes, labels, kept
+                continue
+            if sample.normalized:
+                box = (float(obj.xmin), float(obj.ymin), float(obj.xmax), float(obj.ymax))
+            else:
+                box = (float(obj.xmin) / width, float(obj.ymin) / height,
+                       float(obj.xmax) / width, float(obj.ymax) / height)
+            if any(math.isnan(v) for v in box) or box[2] <= box[0] or box[3] <= box[1]:
+                message = f"{what}: empty or inverted box {_pixels(obj)}"
+                if not self._object_problem(result, "degenerate_box", message, where,
+                                            sample.source_id):
+                    return boxes, labels, kept
+                continue
+            if min(box) < 0.0 or max(box) > 1.0:
+                if min(box) >= -tolerance and max(box) <= 1.0 + tolerance:
+                    result.clipped += 1          # float noise at the edge: fix quietly
+                    box = _clip(box)
+                else:
+                    message = (f"{what}: box {_pixels(obj)} lies outside the "
+                               f"{width}x{height} image")
+                    kind_policy = self.settings.policies["bad_box"]
+                    if kind_policy == "clip":
+                        clipped = _clip(box)
+                        self._record(result, "bad_box", message, where, sample.source_id,
+                                     "clipped")
+                        if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
+                            message = f"{what}: box is empty after clipping to the image"
+                            if not self._object_problem(result, "degenerate_box", message,
+                                                        where, sample.source_id):
+                                return boxes, labels, kept
+                            continue
+                        box = clipped
+                    elif not self._object_problem(result, "bad_box", message, where,
+                                                  sample.source_id):
+                        return boxes, labels, kept
+                    else:
+                        continue
+            boxes.append(box)
+            labels.append(label_id)
+            kept.append(obj)
+        return boxes, labels, kept
+
+    # -- policies --------------------------------------------------------------------------
+    def _record(self, result: Result, kind: str, message: str, where: str | None,
+                source_id: str | None, action: str) -> Problem:
+        problem = Problem(kind, message, where, source_id, action)
+        result.problems.append(problem)
+        return problem
+
+    def _object_problem(self, result: Result, kind: str, message: str, where: str | None,
+                        source_id: str | None = None) -> bool:
+        """Apply an object-level policy; True = carry on without this object."""
+        policy = self.settings.policies[kind]
+        if policy == "error":
+            result.fatal = self._record(result, kind, message, where, source_id, "error")
+            result.payload = None
+            return False
+        self._record(result, kind, message, where, source_id, "skipped")
+        result.skipped_objects += 1
+        return True
+
+    def _image_problem(self, result: Result, kind: str, message: str, where: str | None,
+                       source_id: str | None = None, keep: bool = False) -> bool:
+        """Apply an image-level policy; True when the image is kept (`warn` on a `keep` kind)."""
+        policy = self.settings.policies[kind]
+        if policy == "error":
+            result.fatal = self._record(result, kind, message, where, source_id, "error")
+            return False
+        if policy == "warn" and keep:
+            self._record(result, kind, message, where, source_id, "kept")
+            return True
+        self._record(result, kind, message, where, source_id, "skipped")
+        return False
+
+
+def _reencoded(data: bytes, what: str):
+    try:
+        data = images.reencode(data)
+    except Exception as exc:  # noqa: BLE001 - Pillow's many error types for bad data
+        return data, images.sniff(data), f"cannot re-encode the {what}: {exc}"
+    return data, images.sniff(data), None
+
+
+def _inside(path: str, root: str) -> bool:
+    real = os.path.realpath(path)
+    base = os.path.realpath(root)
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def _clip(box):
+    return tuple(min(1.0, max(0.0, v)) for v in box)
+
+
+def _pixels(obj) -> str:
+    return f"({obj.xmin:g}, {obj.ymin:g}, {obj.xmax:g}, {obj.ymax:g})"
+
+
+def _describe(item: Any) -> str:
+    text = str(item)
+    return text if len(text) <= 200 else text[:197] + "..."
+

@@ -1,0 +1,158 @@
+"""The `tfrconv` command line, generated from what plugins register.
+
+Every registered format becomes `tfrconv <format>` with its own options plus the common ones;
+plugin commands (inspect, train, ...) are added from their `Command` specs. Errors print one line
+(`--debug` shows the traceback) and exit 1 for data problems, 2 for usage problems.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from . import __version__
+from .errors import TfrconvError
+from .formats import FormatSpec, Option
+from .plugins import get_registry
+from .problems import KINDS
+from .settings import COMMON_OPTIONS
+
+POLICY_FLAGS = frozenset(kind.flag for kind in KINDS.values())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or bool(os.environ.get("TFRCONV_DEBUG"))
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "handler", None):
+            parser.print_help()
+            return 2
+        return int(args.handler(args) or 0)
+    except TfrconvError as exc:
+        if debug:
+            raise
+        print(f"tfrconv: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("tfrconv: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - last resort: one line unless --debug
+        if debug:
+            raise
+        print(f"tfrconv: internal error: {type(exc).__name__}: {exc} (run again with --debug "
+              "for the traceback, and please report it)", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    registry = get_registry()
+    parser = argparse.ArgumentParser(
+        prog="tfrconv", description="Convert detection datasets to TensorFlow Object Detection "
+        "API TFRecords, and check them.")
+    parser.add_argument("--version", action="version", version=f"tfrconv {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    for spec in sorted(registry.formats.values(), key=lambda s: s.name):
+        format_parser = sub.add_parser(spec.name, help=spec.help,
+                                       description=spec.description or spec.help)
+        add_format_arguments(format_parser, spec)
+        format_parser.add_argument("--json", action="store_true",
+                                   help="print the summary as JSON")
+        format_parser.add_argument("--no-progress", action="store_true",
+                                   help="no progress display")
+        format_parser.add_argument("--debug", action="store_true", help="show tracebacks")
+        format_parser.set_defaults(handler=run_format, spec=spec)
+
+    from . import cli_commands
+
+    cli_commands.add_core_commands(sub)
+    for command in sorted(registry.commands.values(), key=lambda c: c.name):
+        command_parser = sub.add_parser(command.name, help=command.help,
+                                        description=command.description or command.help)
+        command.add_arguments(command_parser)
+        command_parser.add_argument("--debug", action="store_true", help="show tracebacks")
+        command_parser.set_defaults(handler=command.run)
+    return parser
+
+
+def add_format_arguments(parser: argparse.ArgumentParser, spec: FormatSpec, *,
+                         common: bool = True) -> None:
+    """The format's own options, then (optionally) the common ones, as argparse arguments."""
+    own = parser.add_argument_group(f"{spec.name} options")
+    for option in spec.options:
+        _add_option(own, option, dest=f"fmt__{option.name}")
+    if not common:
+        return
+    output = parser.add_argument_group("output and label map")
+    policies = parser.add_argument_group("problem policies")
+    for option in COMMON_OPTIONS:
+        if option.name == "output" and not spec.uses_output:
+            continue
+        group = policies if option.name in POLICY_FLAGS else output
+        required = option.name == "output" and spec.uses_output and spec.outputs is None
+        _add_option(group, option, dest=f"common__{option.name}", required=required)
+
+
+def _add_option(group, option: Option, *, dest: str, required: bool | None = None) -> None:
+    flags = [option.flag, *option.aliases]
+    help_text = option.help
+    if option.default not in (None, False, "", ()):
+        help_text += f" (default: {option.default})"
+    kwargs: dict[str, Any] = {"dest": dest, "default": None, "help": help_text}
+    if option.type == "bool":
+        if option.default:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["action"] = "store_true"
+    else:
+        kwargs["metavar"] = option.metavar or ("{" + ",".join(option.choices) + "}"
+                                               if option.choices else option.name.upper())
+        if option.choices:
+            kwargs["choices"] = option.choices
+        kwargs["required"] = option.required if required is None else required
+    group.add_argument(*flags, **kwargs)
+
+
+def collect_options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(format options, common options) the user gave, without argparse's unset ones."""
+    own, common = {}, {}
+    for key, value in vars(args).items():
+        if value is None:
+            continue
+        if key.startswith("fmt__"):
+            own[key[5:]] = value
+        elif key.startswith("common__"):
+            common[key[8:]] = value
+    return own, common
+
+
+def run_format(args: argparse.Namespace) -> int:
+    from .pipeline import Conversion
+    from .settings import Settings
+
+    spec: FormatSpec = args.spec
+    own, common = collect_options(args)
+    settings = Settings.resolve(spec, common)
+    opts = spec.resolve(own)
+    summary = Conversion(spec, opts, settings, progress=not (args.json or args.no_progress)).run()
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(summary.line())
+        lines = summary.problem_lines()
+        if lines:
+            print("problems:")
+            print("\n".join(lines))
+        if summary.report:
+            print(f"report: {summary.report}")
+    return 0
+

@@ -1,0 +1,176 @@
+"""Image facts from the bytes alone: format, size, channels, EXIF orientation, truncation.
+
+The header parsers below read a few hundred bytes, so every image can be checked on the fast path
+without decoding pixels (Pillow is imported only to decode fully or to re-encode).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+
+# JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic...), not DHT/JPG/DAC.
+_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the bytes say. `format` is jpeg, png, gif, bmp, webp, tiff or unknown."""
+
+    format: str
+    width: int | None = None
+    height: int | None = None
+    channels: int | None = None
+    orientation: int = 1          # EXIF orientation, 1 = as stored
+    truncated: bool = False       # the stream ends before the image data does
+    cmyk: bool = False
+
+    @property
+    def passthrough(self) -> bool:
+        """JPEG and PNG go into records untouched; the OD API decoder reads both."""
+        return self.format in ("jpeg", "png")
+
+
+def sniff(data: bytes) -> ImageInfo:
+    """Identify an encoded image from its header bytes (never raises on junk)."""
+    try:
+        if data[:3] == b"\xff\xd8\xff":
+            return _sniff_jpeg(data)
+        if data[:8] == _PNG_SIGNATURE:
+            return _sniff_png(data)
+        if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
+            width, height = struct.unpack("<HH", data[6:10])
+            return ImageInfo("gif", width, height, 3)
+        if data[:2] == b"BM" and len(data) >= 26:
+            width, height = struct.unpack("<ii", data[18:26])
+            return ImageInfo("bmp", width, abs(height), 3)
+        if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            return ImageInfo("webp")
+        if data[:4] in (b"II*\x00", b"MM\x00*"):
+            return ImageInfo("tiff")
+    except (struct.error, IndexError):
+        pass
+    return ImageInfo("unknown")
+
+
+def _sniff_jpeg(data: bytes) -> ImageInfo:
+    pos = 2
+    size = len(data)
+    orientation = 1
+    adobe = False
+    while pos + 4 <= size:
+        if data[pos] != 0xFF:
+            return ImageInfo("jpeg", truncated=True)   # lost sync: damaged header
+        marker = data[pos + 1]
+        if marker == 0xFF:                             # fill byte
+            pos += 1
+            continue
+        if marker in (0x01,) or 0xD0 <= marker <= 0xD7:
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
+        segment = data[pos + 4:pos + 2 + length]
+        if marker == 0xE1 and segment[:6] == b"Exif\x00\x00":
+            orientation = _exif_orientation(segment[6:])
+        elif marker == 0xEE and segment[:5] == b"Adobe":
+            adobe = True
+        elif marker in _SOF_MARKERS:
+            if len(segment) < 6:
+                return ImageInfo("jpeg", truncated=True)
+            height, width = struct.unpack(">HH", segment[1:5])
+            components = segment[5]
+            # Scan data must be followed by an end-of-image marker somewhere after the header.
+            truncated = data.find(b"\xff\xd9", pos + 2 + length) < 0
+            return ImageInfo("jpeg", width, height, components, orientation, truncated,
+                             cmyk=components == 4 or (adobe and components == 4))
+        elif marker == 0xD9 or marker == 0xDA:
+            break
+        pos += 2 + length
+    return ImageInfo("jpeg", truncated=True)
+
+
+def _exif_orientation(tiff: bytes) -> int:
+    if tiff[:2] == b"II":
+        endian = "<"
+    elif tiff[:2] == b"MM":
+        endian = ">"
+    else:
+        return 1
+    (ifd,) = struct.unpack(endian + "I", tiff[4:8])
+    (count,) = struct.unpack(endian + "H", tiff[ifd:ifd + 2])
+    for index in range(count):
+        entry = ifd + 2 + 12 * index
+        tag, kind = struct.unpack(endian + "HH", tiff[entry:entry + 4])
+        if tag == 0x0112 and kind == 3:
+            (value,) = struct.unpack(endian + "H", tiff[entry + 8:entry + 10])
+            return value if 1 <= value <= 8 else 1
+    return 1
+
+
+def _sniff_png(data: bytes) -> ImageInfo:
+    if data[12:16] != b"IHDR" or len(data) < 26:
+        return ImageInfo("png", truncated=True)
+    width, height = struct.unpack(">II", data[16:24])
+    color_type = data[25]
+    channels = _PNG_CHANNELS.get(color_type)
+    if color_type == 3 and b"tRNS" in data[:data.find(b"IDAT")]:
+        channels = 4                                   # palette with transparency
+    truncated = data.rfind(b"IEND", max(0, len(data) - 64)) < 0
+    return ImageInfo("png", width, height, channels, truncated=truncated)
+
+
+# -- Pillow-backed operations (imported only when needed) --------------------------------
+def decode_check(data: bytes) -> str | None:
+    """Decode the whole image; None if it decodes, else what is wrong."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad data
+        return f"{type(exc).__name__}: {exc}".rstrip(": ")
+    return None
+
+
+def reencode(data: bytes, *, apply_orientation: bool = True, quality: int = 95) -> bytes:
+    """Re-encode any Pillow-readable image as a 3-channel JPEG (or PNG when it had alpha).
+
+    With `apply_orientation`, the EXIF rotation is applied to the pixels, so the stored image
+    looks the way annotation tools showed it.
+    """
+    from PIL import Image, ImageOps
+
+    with Image.open(io.BytesIO(data)) as image:
+        if apply_orientation:
+            image = ImageOps.exif_transpose(image)
+        has_alpha = image.mode in ("RGBA", "LA", "PA") or (
+            image.mode == "P" and "transparency" in image.info)
+        out = io.BytesIO()
+        if has_alpha:
+            image.convert("RGBA").save(out, format="PNG")
+        else:
+            image.convert("RGB").save(out, format="JPEG", quality=quality)
+        return out.getvalue()
+
+
+def encode_png_mask(mask) -> bytes:
+    """A 2-D 0/1 uint8 array as an 8-bit grayscale PNG (values kept 0/1, as the OD API does)."""
+    import zlib
+
+    import numpy as np
+
+    array = np.ascontiguousarray(mask, dtype=np.uint8)
+    if array.ndim != 2:
+        raise ValueError(f"a mask must be 2-D, got shape {array.shape}")
+    height, width = array.shape
+    raw = np.zeros((height, width + 1), dtype=np.uint8)   # filter byte 0 per row
+    raw[:, 1:] = array
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (_PNG_SIGNATURE + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + chunk(b"IEND", b""))

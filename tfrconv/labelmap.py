@@ -1,0 +1,337 @@
+"""Label maps: read, write, lint and look up `StringIntLabelMap` text files.
+
+Parsing goes through protobuf's `text_format.Merge` against a message identical to the OD API's,
+so tfrconv accepts exactly the syntax the OD API accepts (item { } or item: { }, ' or " quotes,
+comments, repeated fields last-wins), but reports the real syntax error with file, line and
+column instead of the OD API's misleading bytes-vs-str TypeError.
+
+Class resolution follows the OD API decoder: a class text is looked up by `name` and by
+`display_name` (later items win on duplicate keys) and the larger id of the two is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import LabelMapError, UsageError
+
+CURLY_QUOTES = "\u2018\u2019\u201c\u201d"
+
+
+@dataclass(frozen=True)
+class LabelMapItem:
+    id: int
+    name: str
+    display_name: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The human name: display_name when set, else name."""
+        return self.display_name or self.name
+
+
+@dataclass(frozen=True)
+class LintMessage:
+    severity: str      # "error" or "warning"
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{self.severity}: {where}{self.message}"
+
+
+class LabelMap:
+    """An ordered list of items with the OD API's lookup rules."""
+
+    def __init__(self, items: Iterable[LabelMapItem], *, source: str | None = None,
+                 message: Any = None, item_lines: list[int] | None = None) -> None:
+        self.items = list(items)
+        self.source = source                  # file path or builtin name, for messages
+        self._message = message               # the parsed proto, kept for lossless writing
+        self.item_lines = item_lines or []
+        by_name: dict[str, int] = {}
+        by_display: dict[str, int] = {}
+        for item in self.items:              # later items overwrite, as get_label_map_dict does
+            by_name[item.name] = item.id
+            if item.display_name is not None:
+                by_display[item.display_name] = item.id
+        self._by_name = by_name
+        self._by_display = by_display
+
+    # -- construction ----------------------------------------------------------------------
+    @classmethod
+    def from_names(cls, names: Iterable[str], source: str | None = None) -> LabelMap:
+        """Ids 1..N over the given names, in the given order."""
+        return cls([LabelMapItem(i, name) for i, name in enumerate(names, start=1)],
+                   source=source)
+
+    # -- lookups ---------------------------------------------------------------------------
+    def resolve(self, text: str) -> int | None:
+        """The id the OD API decoder gives this class text, or None if it would give -1."""
+        found = max(self._by_name.get(text, -1), self._by_display.get(text, -1))
+        return None if found < 0 else found
+
+    def __contains__(self, text: object) -> bool:
+        return isinstance(text, str) and self.resolve(text) is not None
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    @property
+    def max_id(self) -> int:
+        return max((item.id for item in self.items), default=0)
+
+    def by_id(self) -> dict[int, LabelMapItem]:
+        """id → item; with duplicate ids the first item wins, as the OD API's category list."""
+        result: dict[int, LabelMapItem] = {}
+        for item in self.items:
+            result.setdefault(item.id, item)
+        return result
+
+    # -- output ----------------------------------------------------------------------------
+    def to_text(self) -> str:
+        """Canonical pbtxt: one `item { }` block per item, extra proto fields kept."""
+        if self._message is not None:
+            from google.protobuf import text_format
+            blocks = []
+            for item in self._message.item:
+                body = text_format.MessageToString(item, as_utf8=True, indent=2)
+                blocks.append("item {\n" + body + "}\n")
+            return "".join(blocks)
+        blocks = []
+        for item in self.items:
+            lines = [f"  id: {item.id}", f"  name: {_quote(item.name)}"]
+            if item.display_name is not None:
+                lines.append(f"  display_name: {_quote(item.display_name)}")
+            blocks.append("item {\n" + "\n".join(lines) + "\n}\n")
+        return "".join(blocks)
+
+    def sha256(self) -> str:
+        return hashlib.sha256(self.to_text().encode("utf-8")).hexdigest()
+
+    def write(self, path: str | os.PathLike) -> None:
+        Path(path).write_text(self.to_text(), encoding="utf-8")
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        out = []
+        for item in self.items:
+            entry: dict[str, Any] = {"id": item.id, "name": item.name}
+            if item.display_name is not None:
+                entry["display_name"] = item.display_name
+            out.append(entry)
+        return out
+
+    def __repr__(self) -> str:
+        return f"LabelMap({len(self.items)} items, source={self.source!r})"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+# -- parsing -------------------------------------------------------------------------------
+def parse_label_map(text: str | bytes, source: str | None = None, *,
+                    validate: bool = True) -> LabelMap:
+    """Parse pbtxt text (or a binary StringIntLabelMap) into a `LabelMap`."""
+    from google.protobuf import text_format
+
+    from .proto import label_map_class
+
+    message = label_map_class()()
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            try:                      # the OD API also accepts a binary StringIntLabelMap
+                message.ParseFromString(text)
+            except Exception:  # noqa: BLE001 - protobuf raises DecodeError or RuntimeWarning
+                raise LabelMapError("not a UTF-8 text label map (nor a binary one)",
+                                    file=source) from None
+            return _from_message(message, source, [], validate)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    _check_curly_quotes(text, source)
+    try:
+        text_format.Merge(text, message)
+    except text_format.ParseError as exc:
+        raise _parse_error(exc, text, source) from None
+    return _from_message(message, source, _item_lines(text), validate)
+
+
+def _from_message(message, source, item_lines, validate) -> LabelMap:
+    items = [LabelMapItem(int(it.id), it.name,
+                          it.display_name if it.HasField("display_name") else None)
+             for it in message.item]
+    label_map = LabelMap(items, source=source, message=message, item_lines=item_lines)
+    if validate:
+        validate_label_map(label_map)
+    return label_map
+
+
+def _check_curly_quotes(text: str, source: str | None) -> None:
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        code = line.split("#", 1)[0]
+        for col, char in enumerate(code, start=1):
+            if char in CURLY_QUOTES:
+                raise LabelMapError(
+                    f"curly quote {char!r}: label maps need straight quotes (' or \"); "
+                    "this usually comes from copying out of a word processor",
+                    file=source, line=line_no, column=col)
+
+
+_POSITION = re.compile(r"^(\d+):(\d+) : (.*)$", re.S)
+
+
+def _parse_error(exc, text: str, source: str | None) -> LabelMapError:
+    message = str(exc)
+    line = column = None
+    match = _POSITION.match(message)
+    if match:
+        line, column, message = int(match.group(1)), int(match.group(2)), match.group(3)
+    if "Couldn't parse integer" in message and re.search(r"integer: ['\"]", message):
+        message += " (ids are numbers: write id: 1, not id: '1')"
+    elif "has no field named" in message:
+        message += " (a label map item has the fields id, name and display_name)"
+    return LabelMapError(f"syntax error: {message}", file=source, line=line, column=column)
+
+
+def _item_lines(text: str) -> list[int]:
+    """Line number of each top-level `item` block, for lint messages."""
+    lines: list[int] = []
+    depth = 0
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        code = re.sub(r"(['\"]).*?\1", "''", line.split("#", 1)[0])
+        for token in re.finditer(r"[{}]|\bitem\b", code):
+            if token.group() == "{":
+                depth += 1
+            elif token.group() == "}":
+                depth -= 1
+            elif depth == 0:
+                lines.append(line_no)
+    return lines
+
+
+def validate_label_map(label_map: LabelMap) -> None:
+    """The OD API's own rules (what would make its loader raise), as a LabelMapError."""
+    for index, item in enumerate(label_map.items):
+        line = label_map.item_lines[index] if index < len(label_map.item_lines) else None
+        if item.id < 0:
+            raise LabelMapError(f"item {item.name!r} has id {item.id}: ids must be >= 1",
+                                file=label_map.source, line=line)
+        if item.id == 0 and "background" not in (item.name, item.display_name):
+            raise LabelMapError(
+                f"item {item.name!r} has id 0, which the OD API reserves for 'background': "
+                "number classes from 1", file=label_map.source, line=line)
+
+
+def lint_label_map(label_map: LabelMap, text: str | None = None) -> list[LintMessage]:
+    """Everything suspicious in a label map: errors that break training, warnings otherwise."""
+    messages: list[LintMessage] = []
+
+    def line_of(index: int) -> int | None:
+        return label_map.item_lines[index] if index < len(label_map.item_lines) else None
+
+    if not label_map.items:
+        messages.append(LintMessage("error", "the label map has no items"))
+    seen_ids: dict[int, int] = {}
+    seen_names: dict[str, int] = {}
+    seen_display: dict[str, int] = {}
+    for index, item in enumerate(label_map.items):
+        line = line_of(index)
+        if item.id < 0:
+            messages.append(LintMessage("error", f"negative id {item.id} ({item.name!r})", line))
+        elif item.id == 0:
+            if "background" in (item.name, item.display_name):
+                messages.append(LintMessage(
+                    "warning", "id 0 'background' is implicit in the OD API; it is not a class",
+                    line))
+            else:
+                messages.append(LintMessage(
+                    "error", f"id 0 ({item.name!r}) is reserved for background: start at 1",
+                    line))
+        if not item.name:
+            messages.append(LintMessage("warning", f"item with id {item.id} has no name", line))
+        for table, key, what in ((seen_ids, item.id, "id"), (seen_names, item.name, "name"),
+                                 (seen_display, item.display_name, "display_name")):
+            if key is None or key == "":
+                continue
+            if key in table:
+                first = line_of(table[key])
+                where = f" (first at line {first})" if first else ""
+                messages.append(LintMessage("error", f"duplicate {what} {key!r}{where}", line))
+            else:
+                table[key] = index
+        resolved = label_map.resolve(item.display_name) if item.display_name else None
+        if item.display_name in seen_names and resolved != item.id:
+            messages.append(LintMessage(
+                "error", f"display_name {item.display_name!r} of id {item.id} is the name of "
+                f"another item: the decoder resolves it to id {resolved}", line))
+    ids = sorted(i.id for i in label_map.items if i.id > 0)
+    if ids:
+        missing = sorted(set(range(1, ids[-1] + 1)) - set(ids))
+        if missing:
+            shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+            messages.append(LintMessage(
+                "warning", f"ids have gaps ({shown}); num_classes must still be {ids[-1]}"))
+    if text is not None:
+        messages.extend(_repeated_field_warnings(text, label_map.source))
+    return messages
+
+
+def _repeated_field_warnings(text: str, source: str | None) -> list[LintMessage]:
+    # Merge (what the OD API uses) silently keeps the last of a repeated singular field;
+    # Parse rejects it, which is how we find it.
+    from google.protobuf import text_format
+
+    from .proto import label_map_class
+
+    try:
+        text_format.Parse(text, label_map_class()())
+    except text_format.ParseError as exc:
+        match = _POSITION.match(str(exc))
+        line = int(match.group(1)) if match else None
+        detail = match.group(3) if match else str(exc)
+        return [LintMessage("warning", f"{detail}: the OD API keeps the last value", line)]
+    return []
+
+
+# -- registry lookups ----------------------------------------------------------------------
+def load_label_map(ref: str | os.PathLike | LabelMap, *, validate: bool = True) -> LabelMap:
+    """A `LabelMap` from a registered name (pascal, mscoco, ...), a file path, or as given."""
+    if isinstance(ref, LabelMap):
+        return ref
+    ref_str = os.fspath(ref)
+    if os.path.isfile(ref_str):
+        return read_label_map_file(ref_str, validate=validate)
+    from .plugins import get_registry
+
+    registered = get_registry().label_maps.get(ref_str)
+    if registered is not None:
+        source = registered.source
+        if isinstance(source, LabelMap):
+            return source
+        label_map = parse_label_map(Path(source).read_bytes() if isinstance(source, (str, Path))
+                                    else source.read_bytes(), source=ref_str, validate=validate)
+        return label_map
+    known = ", ".join(sorted(get_registry().label_maps)) or "none"
+    raise UsageError(f"--label-map {ref_str!r}: no such file, and no builtin label map of that "
+                     f"name (builtin: {known})")
+
+
+def read_label_map_file(path: str | os.PathLike, *, validate: bool = True) -> LabelMap:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise LabelMapError(f"cannot read label map: {exc.strerror or exc}", file=str(path)) \
+            from None
+    return parse_label_map(data, source=os.fspath(path), validate=validate)

@@ -1,0 +1,68 @@
+"""The files written beside an output: the label map used and a JSON manifest.
+
+For `out/train.record` they are `out/train.label_map.pbtxt` and `out/train.manifest.json` (the
+`.record` suffix is dropped so a glob such as `train.record*` never picks them up). The manifest
+is what later tools read: shards with their example counts and sizes, the class histogram, the
+label map and its hash, the source format and options, and the tfrconv version. It holds no
+timestamps, so re-running the same conversion gives the same manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+RECORD_SUFFIXES = (".record", ".tfrecord", ".tfrecords", ".records")
+MANIFEST_VERSION = 1
+
+
+def sidecar_base(output: str) -> str:
+    for suffix in RECORD_SUFFIXES:
+        if output.endswith(suffix) and len(output) > len(suffix):
+            return output[: -len(suffix)]
+    return output
+
+
+def manifest_path(output: str) -> str:
+    return sidecar_base(output) + ".manifest.json"
+
+
+def label_map_path(output: str) -> str:
+    return sidecar_base(output) + ".label_map.pbtxt"
+
+
+def manifest_text(manifest: dict[str, Any]) -> str:
+    return json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def find_manifest(path_or_glob: str) -> str | None:
+    """The manifest that describes a record path, shard glob or manifest path, if any."""
+    candidates = [path_or_glob]
+    for marker in ("-?????-of-", "-*", "*", "?"):
+        if marker in path_or_glob:
+            candidates.append(path_or_glob.split(marker, 1)[0])
+    for candidate in candidates:
+        if candidate.endswith(".manifest.json") and os.path.isfile(candidate):
+            return candidate
+        path = manifest_path(candidate)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def read_manifest(path_or_glob: str) -> dict[str, Any]:
+    """Load the manifest for an output (record path, shard glob or the manifest itself)."""
+    from .errors import DataError, UsageError
+
+    path = find_manifest(path_or_glob)
+    if path is None:
+        raise UsageError(f"no tfrconv manifest found for {path_or_glob!r} (expected "
+                         f"{manifest_path(path_or_glob)})")
+    try:
+        with open(path, encoding="utf-8") as fileobj:
+            manifest = json.load(fileobj)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read manifest: {exc}", file=path) from None
+    manifest["_path"] = path
+    return manifest

@@ -1,0 +1,253 @@
+"""One plugin manager: loads the `tfrconv` entry points and collects what they register.
+
+Builtin plugins are entry points of the tfrconv distribution itself, so they load exactly the way
+a third-party plugin does. Loading is isolated per plugin: a module that fails to import, or a
+hook that raises or registers something invalid, is recorded as a failure (shown by
+`tfrconv plugins`) and the rest keep working.
+
+Environment:
+- ``TFRCONV_LOAD_PLUGINS``: comma-separated entry-point names to load (empty = none); unset = all.
+- ``TFRCONV_TRACE_PLUGINS=1``: print every hook call to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .commands import Command
+from .errors import PluginError, UsageError
+from .formats import FormatSpec
+
+ENTRY_POINT_GROUP = "tfrconv"
+LOAD_ENV = "TFRCONV_LOAD_PLUGINS"
+TRACE_ENV = "TFRCONV_TRACE_PLUGINS"
+OWN_DIST = "tfrconv"
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    module: str
+    dist: str | None = None
+    version: str | None = None
+    builtin: bool = False
+    hooks: list[str] = field(default_factory=list)
+    formats: list[str] = field(default_factory=list)
+    label_maps: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class PluginFailure:
+    name: str
+    stage: str         # "import", or the hook that failed
+    error: str
+    dist: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class LabelMapSource:
+    name: str
+    source: Any        # a path (str/Path/Traversable) or a LabelMap
+    plugin: str
+    description: str = ""
+
+
+class Registry:
+    """The loaded plugins and what they registered."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager("tfrconv")
+        self.pm.add_hookspecs(hookspecs)
+        if os.environ.get(TRACE_ENV):
+            self.pm.trace.root.setwriter(lambda message: sys.stderr.write(message))
+            self.pm.enable_tracing()
+        self.plugins: dict[str, PluginInfo] = {}
+        self.failures: list[PluginFailure] = []
+        self.formats: dict[str, FormatSpec] = {}
+        self.label_maps: dict[str, LabelMapSource] = {}
+        self.commands: dict[str, Command] = {}
+
+    # -- loading ---------------------------------------------------------------------------
+    def load_entry_points(self) -> None:
+        wanted = os.environ.get(LOAD_ENV)
+        allowed = None if wanted is None else {n.strip() for n in wanted.split(",") if n.strip()}
+        eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        # Builtins first, then third parties by name: clashes resolve the same way every run.
+        ordered = sorted(eps, key=lambda ep: (_dist_name(ep) != OWN_DIST, ep.name))
+        seen: set[str] = set()
+        for ep in ordered:
+            if ep.name in seen or (allowed is not None and ep.name not in allowed):
+                continue
+            seen.add(ep.name)
+            dist = _dist_name(ep)
+            try:
+                module = ep.load()
+            except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
+                self.failures.append(PluginFailure(ep.name, "import", _one_line(exc), dist))
+                continue
+            version = getattr(getattr(ep, "dist", None), "version", None)
+            self.add(module, ep.name, dist=dist, version=version, builtin=dist == OWN_DIST,
+                     collect=False)
+        self.collect()
+
+    def add(self, plugin: Any, name: str, *, dist: str | None = None, version: str | None = None,
+            builtin: bool = False, collect: bool = True) -> None:
+        """Register a plugin object or module (tests use this for throwaway plugins)."""
+        if name in self.plugins:
+            raise PluginError(f"a plugin named {name!r} is already loaded")
+        try:
+            self.pm.register(plugin, name=name)
+        except Exception as exc:  # noqa: BLE001 - e.g. a hookimpl with an unknown hook name
+            self.failures.append(PluginFailure(name, "register", _one_line(exc), dist))
+            return
+        module = getattr(plugin, "__name__", type(plugin).__name__)
+        hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or ())
+        self.plugins[name] = PluginInfo(name, module, dist, version, builtin, hooks)
+        if collect:
+            self.collect()
+
+    def remove(self, name: str) -> None:
+        plugin = self.pm.get_plugin(name)
+        if plugin is not None:
+            self.pm.unregister(plugin)
+        self.plugins.pop(name, None)
+        self.failures = [f for f in self.failures if f.name != name]
+        self.collect()
+
+    def collect(self) -> None:
+        """(Re)run the register_* hooks, one implementation at a time, isolating failures."""
+        self.formats.clear()
+        self.label_maps.clear()
+        self.commands.clear()
+        self.failures = [f for f in self.failures if f.stage in ("import", "register")]
+        for info in self.plugins.values():
+            info.formats, info.label_maps, info.commands = [], [], []
+        self._run_hook("register_formats", self._register_format)
+        self._run_hook("register_label_maps", self._register_label_map)
+        self._run_hook("register_commands", self._register_command)
+
+    def _run_hook(self, hook_name: str, handler) -> None:
+        caller = getattr(self.pm.hook, hook_name)
+        # pluggy lists implementations last-registered first; run in load order instead.
+        for impl in reversed(caller.get_hookimpls()):
+            plugin_name = impl.plugin_name
+
+            def register(*args: Any, _plugin: str = plugin_name, **kwargs: Any) -> None:
+                handler(_plugin, *args, **kwargs)
+
+            try:
+                impl.function(register=register)
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
+                self.failures.append(PluginFailure(plugin_name, hook_name, _one_line(exc),
+                                                   self._dist_of(plugin_name)))
+
+    def _dist_of(self, plugin_name: str) -> str | None:
+        info = self.plugins.get(plugin_name)
+        return info.dist if info else None
+
+    def _register_format(self, plugin: str, spec: FormatSpec) -> None:
+        if not isinstance(spec, FormatSpec):
+            raise PluginError(f"register_formats: expected a FormatSpec, got {type(spec).__name__}")
+        if spec.name in self.formats or spec.name in RESERVED_NAMES:
+            owner = self._owner("formats", spec.name) or "tfrconv"
+            raise PluginError(f"format {spec.name!r} is already registered by {owner}")
+        self.formats[spec.name] = spec
+        self.plugins[plugin].formats.append(spec.name)
+
+    def _register_label_map(self, plugin: str, name: str, source: Any,
+                            description: str = "") -> None:
+        if name in self.label_maps:
+            raise PluginError(f"label map {name!r} is already registered by "
+                              f"{self.label_maps[name].plugin}")
+        self.label_maps[name] = LabelMapSource(name, source, plugin, description)
+        self.plugins[plugin].label_maps.append(name)
+
+    def _register_command(self, plugin: str, command: Command) -> None:
+        if not isinstance(command, Command):
+            raise PluginError(f"register_commands: expected a Command, got "
+                              f"{type(command).__name__}")
+        if command.name in self.commands or command.name in self.formats \
+                or command.name in RESERVED_NAMES:
+            raise PluginError(f"command {command.name!r} clashes with an existing command")
+        self.commands[command.name] = command
+        self.plugins[plugin].commands.append(command.name)
+
+    def _owner(self, kind: str, name: str) -> str | None:
+        return next((p.name for p in self.plugins.values() if name in getattr(p, kind)), None)
+
+    # -- lookups ---------------------------------------------------------------------------
+    def format(self, name: str) -> FormatSpec:
+        try:
+            return self.formats[name]
+        except KeyError:
+            known = ", ".join(sorted(self.formats)) or "none loaded"
+            raise UsageError(f"unknown format {name!r} (registered formats: {known})") from None
+
+    def format_owner(self, name: str) -> str | None:
+        return self._owner("formats", name)
+
+
+# Verbs the core CLI owns; a plugin cannot take these names.
+RESERVED_NAMES = frozenset({
+    "formats", "plugins", "labelmap", "convert", "sample", "help", "version",
+})
+
+_registry: Registry | None = None
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, loaded from entry points on first use."""
+    global _registry
+    if _registry is None:
+        registry = Registry()
+        registry.load_entry_points()
+        _registry = registry
+    return _registry
+
+
+def reset_registry() -> None:
+    """Forget the loaded plugins (tests; a changed TFRCONV_LOAD_PLUGINS)."""
+    global _registry
+    _registry = None
+
+
+@contextmanager
+def temporary_plugin(plugin: Any, name: str) -> Iterator[Registry]:
+    """Register `plugin` for the duration of a `with` block (unit tests of plugins)."""
+    registry = get_registry()
+    registry.add(plugin, name)
+    try:
+        yield registry
+    finally:
+        registry.remove(name)
+
+
+def _dist_name(ep: importlib.metadata.EntryPoint) -> str | None:
+    dist = getattr(ep, "dist", None)
+    name = getattr(dist, "name", None) or (dist.metadata["Name"] if dist is not None else None)
+    return name.lower().replace("_", "-") if name else None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" ({Path(frame.filename).name}:{frame.lineno})" if frame else ""
+    return (text[0] if text else type(exc).__name__) + where

@@ -1,0 +1,110 @@
+"""The options every format gets, and the resolved settings of one run.
+
+Formats declare only their own options; these common ones are added to every format's command and
+accepted by `tfrconv.convert`, so `--output`, `--label-map`, `--num-shards` and the problem
+policies look and behave the same for builtin and third-party formats.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import UsageError
+from .formats import FormatSpec, Option
+from .problems import KINDS, Policies
+
+COMMON_OPTIONS: tuple[Option, ...] = (
+    Option("output", "output record file (shards are OUTPUT-00000-of-0000N)", "path",
+           metavar="PATH"),
+    Option("label_map", "builtin label map name (see `tfrconv labelmap list`) or .pbtxt path",
+           "str", metavar="NAME|PATH"),
+    Option("num_shards", "number of output shards (default: the format's, usually 1)", "int",
+           metavar="N"),
+    Option("compression", "compress the records", "choice", choices=("none", "gzip"),
+           default="none"),
+    Option("workers", "parallel workers (default: the machine's cores; 1 = in process)", "int",
+           metavar="N"),
+    Option("report", "write every problem as one JSON line to this file", "path",
+           metavar="PATH"),
+    Option("max_errors", "stop when more than N problems were skipped", "int", metavar="N"),
+    Option("box_tolerance", "boxes this far outside 0..1 (normalized) are clipped silently",
+           "float", default=0.001),
+    Option("verify_images", "decode every image fully (slower; catches corrupt pixel data)",
+           "bool", default=False),
+    Option("reencode", "re-encode images the OD API cannot use as they are (BMP, GIF, WebP, "
+           "TIFF, CMYK) and apply EXIF rotation, instead of rejecting them", "bool",
+           default=False),
+    Option("allow_outside_paths", "let annotations name images outside the dataset folder",
+           "bool", default=False),
+) + tuple(
+    Option(kind.flag, f"{kind.help}: {'|'.join(kind.policies)} (default {kind.default})",
+           "choice", choices=kind.policies) for kind in KINDS.values())
+
+COMMON_NAMES = frozenset(opt.name for opt in COMMON_OPTIONS)
+
+
+@dataclass
+class Settings:
+    """Common options of one run, resolved and checked (picklable: it travels to workers)."""
+
+    output: str | None
+    label_map: Any
+    num_shards: int
+    compression: str | None
+    workers: int
+    report: str | None
+    max_errors: int | None
+    box_tolerance: float
+    verify_images: bool
+    reencode: bool
+    allow_outside_paths: bool
+    policies: Policies = field(default_factory=Policies)
+
+    @classmethod
+    def resolve(cls, spec: FormatSpec, values: dict[str, Any]) -> Settings:
+        converted = {}
+        for opt in COMMON_OPTIONS:
+            value = values.get(opt.name)
+            converted[opt.name] = opt.default if value is None else opt.convert(value)
+        if spec.uses_output and not converted["output"]:
+            raise UsageError(f"{spec.name}: --output is required")
+        num_shards = converted["num_shards"] or spec.default_num_shards
+        if num_shards < 1:
+            raise UsageError(f"--num-shards must be at least 1, got {num_shards}")
+        workers = converted["workers"]
+        if workers is None:
+            workers = os.cpu_count() or 1
+        if workers < 1:
+            raise UsageError(f"--workers must be at least 1, got {workers}")
+        if converted["max_errors"] is not None and converted["max_errors"] < 0:
+            raise UsageError("--max-errors must be 0 or more")
+        if converted["box_tolerance"] < 0:
+            raise UsageError("--box-tolerance must be 0 or more")
+        policies = Policies({kind.flag: converted[kind.flag] for kind in KINDS.values()})
+        return cls(
+            output=converted["output"], label_map=converted["label_map"],
+            num_shards=num_shards,
+            compression=None if converted["compression"] == "none" else "GZIP",
+            workers=workers, report=converted["report"], max_errors=converted["max_errors"],
+            box_tolerance=converted["box_tolerance"],
+            verify_images=converted["verify_images"], reencode=converted["reencode"],
+            allow_outside_paths=converted["allow_outside_paths"], policies=policies)
+
+    def as_dict(self) -> dict[str, Any]:
+        label_map = self.label_map
+        return {
+            "num_shards": self.num_shards, "compression": self.compression or "none",
+            "label_map": label_map if isinstance(label_map, (str, type(None))) else repr(label_map),
+            "box_tolerance": self.box_tolerance, "verify_images": self.verify_images,
+            "reencode": self.reencode, "allow_outside_paths": self.allow_outside_paths,
+            "max_errors": self.max_errors, "policies": self.policies.as_dict(),
+        }
+
+
+def split_options(spec: FormatSpec, values: dict[str, Any]) -> tuple[dict, dict]:
+    """Separate common options from the format's own (UsageError on unknown names)."""
+    common = {k: v for k, v in values.items() if k in COMMON_NAMES}
+    own = {k: v for k, v in values.items() if k not in COMMON_NAMES}
+    return common, own

@@ -1,0 +1,153 @@
+"""TFRecord framing without TensorFlow: the same bytes `tf.io.TFRecordWriter` writes.
+
+Each record is: u64 little-endian length, u32 masked CRC32C of those 8 bytes, the payload, u32
+masked CRC32C of the payload. There is no file header. GZIP files are the same stream gzipped.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import gzip
+import os
+import struct
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+import google_crc32c
+
+from .errors import DataError, UsageError
+
+_MASK_DELTA = 0xA282EAD8
+_U64 = struct.Struct("<Q")
+_U32 = struct.Struct("<I")
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def masked_crc(data: bytes) -> int:
+    crc = google_crc32c.value(data)
+    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
+
+
+def frame(payload: bytes) -> bytes:
+    """One record, framed (header + payload + footer)."""
+    header = _U64.pack(len(payload))
+    return b"".join((header, _U32.pack(masked_crc(header)), payload,
+                     _U32.pack(masked_crc(payload))))
+
+
+class RecordWriter:
+    """Writes framed records to a binary file object (GZIP when asked)."""
+
+    def __init__(self, fileobj: BinaryIO, compression: str | None = None) -> None:
+        self._raw = fileobj
+        if compression is None:
+            self._out = fileobj
+        elif compression.upper() == "GZIP":
+            # mtime=0 and no file name: the same input always gives the same bytes.
+            self._out = gzip.GzipFile(fileobj=fileobj, mode="wb", mtime=0, filename="")
+        else:
+            raise UsageError(f"unknown compression {compression!r} (use GZIP or none)")
+        self.records = 0
+        self.bytes = 0
+
+    def write(self, payload: bytes) -> None:
+        header = _U64.pack(len(payload))
+        self._out.write(header)
+        self._out.write(_U32.pack(masked_crc(header)))
+        self._out.write(payload)
+        self._out.write(_U32.pack(masked_crc(payload)))
+        self.records += 1
+        self.bytes += len(payload) + 16
+
+    def close(self) -> None:
+        if self._out is not self._raw:
+            self._out.close()
+
+
+def _open_stream(path: str, compression: str | None) -> BinaryIO:
+    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    if compression is None:
+        head = raw.read(12)
+        raw.seek(0)
+        if head[:2] == GZIP_MAGIC and not _valid_header(head):
+            compression = "GZIP"
+    if compression and compression.upper() == "GZIP":
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw
+
+
+def _valid_header(head: bytes) -> bool:
+    return len(head) == 12 and _U32.unpack(head[8:])[0] == masked_crc(head[:8])
+
+
+def iter_records(path: str, *, compression: str | None = None, check_crc: bool = True
+                 ) -> Iterator[bytes]:
+    """Yield each record's payload. A truncated or corrupt file raises DataError with the
+    record index and byte offset. GZIP is detected from the bytes when not given."""
+    with _open_stream(path, compression) as stream:
+        index = 0
+        offset = 0
+        while True:
+            try:
+                header = stream.read(12)
+            except (OSError, EOFError) as exc:
+                raise DataError(f"record {index} (offset {offset}): {exc}", file=path) from None
+            if not header:
+                return
+            if len(header) < 12:
+                raise DataError(f"record {index} (offset {offset}): file ends inside a record "
+                                "header (truncated file)", file=path)
+            (length,), (length_crc,) = _U64.unpack(header[:8]), _U32.unpack(header[8:])
+            if check_crc and length_crc != masked_crc(header[:8]):
+                raise DataError(f"record {index} (offset {offset}): corrupt length (CRC "
+                                "mismatch); this is not a TFRecord file or it is damaged",
+                                file=path)
+            try:
+                body = stream.read(length + 4)
+            except (OSError, EOFError) as exc:
+                raise DataError(f"record {index} (offset {offset}): {exc}", file=path) from None
+            if len(body) < length + 4:
+                raise DataError(f"record {index} (offset {offset}): file ends inside the record "
+                                "(truncated file)", file=path)
+            payload = body[:length]
+            if check_crc and _U32.unpack(body[length:])[0] != masked_crc(payload):
+                raise DataError(f"record {index} (offset {offset}): data CRC mismatch "
+                                "(corrupt record)", file=path)
+            yield payload
+            index += 1
+            offset += 16 + length
+
+
+def expand_paths(path_or_glob: str | os.PathLike | Iterable[str]) -> list[str]:
+    """Files matching a path, a glob, or a list of them (sorted; UsageError if none)."""
+    if isinstance(path_or_glob, (str, os.PathLike)):
+        patterns = [os.fspath(path_or_glob)]
+    else:
+        patterns = [os.fspath(p) for p in path_or_glob]
+    paths: list[str] = []
+    for pattern in patterns:
+        if os.path.isfile(pattern):
+            paths.append(pattern)
+            continue
+        matches = sorted(p for p in globlib.glob(pattern) if os.path.isfile(p))
+        if not matches:
+            raise UsageError(f"no record files match {pattern!r}")
+        paths.extend(matches)
+    return paths
+
+
+def read_records(path_or_glob: str | os.PathLike | Iterable[str], *, check_crc: bool = True
+                 ) -> Iterator[bytes]:
+    """Every record payload of every matching file, in path order."""
+    for path in expand_paths(path_or_glob):
+        yield from iter_records(path, check_crc=check_crc)
+
+
+def write_records(path: str, payloads: Iterable[bytes], compression: str | None = None) -> int:
+    """Write payloads to one file (not atomic; for tests and small tools). Returns the count."""
+    with open(path, "wb") as fileobj:
+        writer = RecordWriter(fileobj, compression)
+        for payload in payloads:
+            writer.write(payload)
+        writer.close()
+        return writer.records
