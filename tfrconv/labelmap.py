@@ -271,11 +271,18 @@ def lint_label_map(label_map: LabelMap, text: str | None = None) -> list[LintMes
                 messages.append(LintMessage("error", f"duplicate {what} {key!r}{where}", line))
             else:
                 table[key] = index
-        resolved = label_map.resolve(item.display_name) if item.display_name else None
-        if item.display_name in seen_names and resolved != item.id:
+    # A display name equal to another item's name makes one text mean two ids; the decoder
+    # takes the larger, so objects labelled with that text never get the other id.
+    names_to_ids: dict[str, set[int]] = {}
+    for item in label_map.items:
+        names_to_ids.setdefault(item.name, set()).add(item.id)
+    for index, item in enumerate(label_map.items):
+        others = names_to_ids.get(item.display_name or "", set()) - {item.id}
+        if others:
             messages.append(LintMessage(
-                "error", f"display_name {item.display_name!r} of id {item.id} is the name of "
-                f"another item: the decoder resolves it to id {resolved}", line))
+                "error", f"display_name {item.display_name!r} of id {item.id} is also the name "
+                f"of id {min(others)}: the decoder resolves {item.display_name!r} to id "
+                f"{label_map.resolve(item.display_name)}", line_of(index)))
     ids = sorted(i.id for i in label_map.items if i.id > 0)
     if ids:
         missing = sorted(set(range(1, ids[-1] + 1)) - set(ids))

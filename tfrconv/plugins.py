@@ -146,8 +146,8 @@ class Registry:
 
     def _run_hook(self, hook_name: str, handler) -> None:
         caller = getattr(self.pm.hook, hook_name)
-        # pluggy lists implementations last-registered first; run in load order instead.
-        for impl in reversed(caller.get_hookimpls()):
+        # get_hookimpls() is in registration order (pluggy *calls* them in reverse): load order.
+        for impl in caller.get_hookimpls():
             plugin_name = impl.plugin_name
 
             def register(*args: Any, _plugin: str = plugin_name, **kwargs: Any) -> None:

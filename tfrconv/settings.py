@@ -38,6 +38,8 @@ COMMON_OPTIONS: tuple[Option, ...] = (
            default=False),
     Option("allow_outside_paths", "let annotations name images outside the dataset folder",
            "bool", default=False),
+    Option("skip_unknown_classes", "drop objects whose class is not in the label map (the same "
+           "as --on-unknown-class skip)", "bool", default=False),
 ) + tuple(
     Option(kind.flag, f"{kind.help}: {'|'.join(kind.policies)} (default {kind.default})",
            "choice", choices=kind.policies) for kind in KINDS.values())
@@ -82,7 +84,13 @@ class Settings:
             raise UsageError("--max-errors must be 0 or more")
         if converted["box_tolerance"] < 0:
             raise UsageError("--box-tolerance must be 0 or more")
-        policies = Policies({kind.flag: converted[kind.flag] for kind in KINDS.values()})
+        choices = {kind.flag: converted[kind.flag] for kind in KINDS.values()}
+        if converted["skip_unknown_classes"]:
+            if choices["on_unknown_class"] not in (None, "skip"):
+                raise UsageError("--skip-unknown-classes contradicts --on-unknown-class "
+                                 f"{choices['on_unknown_class']}")
+            choices["on_unknown_class"] = "skip"
+        policies = Policies(choices)
         return cls(
             output=converted["output"], label_map=converted["label_map"],
             num_shards=num_shards,

@@ -1,0 +1,30 @@
+# The two commands of the README:
+#   make demo   set up (core only, no TensorFlow) and convert the bundled sample dataset
+#   make test   set up with the test extras (TensorFlow included) and run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+PIP := $(VENV)/bin/python -m pip install -q -c requirements/constraints.txt
+
+.PHONY: demo test setup setup-test clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+setup: $(VENV)/bin/python
+	$(PIP) -e .
+
+setup-test: $(VENV)/bin/python
+	$(PIP) "setuptools>=77" wheel
+	$(PIP) -e ".[test]"
+
+demo: setup
+	$(VENV)/bin/tfrconv voc --data-dir samples/VOCdevkit --year VOC2012 --set val \
+		--output out/shapes_val.record
+	$(VENV)/bin/tfrconv voc --data-dir samples/VOCdevkit --year VOC2012 --set train \
+		--output out/shapes_train.record --num-shards 4
+
+test: setup-test
+	$(VENV)/bin/python -m pytest
+
+clean:
+	rm -rf out build dist *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,327 @@
+"""Pascal VOC: reference parity with create_pascal_tf_record.py, and what users need beyond it."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from lxml import etree
+from odapi import parse_records
+
+import tfrconv
+from tfrconv import DataError
+from tfrconv.sharding import stable_hash
+from tfrconv.tfrecord import read_records
+
+
+# -- the reference converter's feature construction, rebuilt for comparison ----------------
+def reference_example(year_dir: str, image_id: str, label_map: dict[str, int],
+                      ignore_difficult: bool = False):
+    """What dataset_tools/create_pascal_tf_record.py's dict_to_tf_example writes."""
+    import tensorflow as tf
+
+    root = etree.parse(os.path.join(year_dir, "Annotations", image_id + ".xml")).getroot()
+    data_dir = os.path.dirname(year_dir)
+    path = os.path.join(data_dir, root.findtext("folder"), "JPEGImages", root.findtext("filename"))
+    with open(path, "rb") as fileobj:
+        encoded = fileobj.read()
+    width, height = int(root.findtext("size/width")), int(root.findtext("size/height"))
+    lists = {k: [] for k in ("xmin", "ymin", "xmax", "ymax", "text", "label", "difficult",
+                             "truncated", "view")}
+    for obj in root.iterfind("object"):
+        difficult = bool(int(obj.findtext("difficult")))
+        if ignore_difficult and difficult:
+            continue
+        lists["difficult"].append(int(difficult))
+        for tag, size in (("xmin", width), ("ymin", height), ("xmax", width), ("ymax", height)):
+            lists[tag].append(float(obj.findtext(f"bndbox/{tag}")) / size)
+        lists["text"].append(obj.findtext("name").encode("utf8"))
+        lists["label"].append(label_map[obj.findtext("name")])
+        lists["truncated"].append(int(obj.findtext("truncated")))
+        lists["view"].append(obj.findtext("pose").encode("utf8"))
+
+    def ints(values):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+    def floats(values):
+        return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+
+    def blobs(values):
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+
+    filename = root.findtext("filename").encode("utf8")
+    return tf.train.Example(features=tf.train.Features(feature={
+        "image/height": ints([height]), "image/width": ints([width]),
+        "image/filename": blobs([filename]), "image/source_id": blobs([filename]),
+        "image/key/sha256": blobs([hashlib.sha256(encoded).hexdigest().encode("utf8")]),
+        "image/encoded": blobs([encoded]), "image/format": blobs([b"jpeg"]),
+        "image/object/bbox/xmin": floats(lists["xmin"]),
+        "image/object/bbox/xmax": floats(lists["xmax"]),
+        "image/object/bbox/ymin": floats(lists["ymin"]),
+        "image/object/bbox/ymax": floats(lists["ymax"]),
+        "image/object/class/text": blobs(lists["text"]),
+        "image/object/class/label": ints(lists["label"]),
+        "image/object/difficult": ints(lists["difficult"]),
+        "image/object/truncated": ints(lists["truncated"]),
+        "image/object/view": blobs(lists["view"]),
+    }))
+
+
+def as_values(example) -> dict:
+    out = {}
+    for key, feature in example.features.feature.items():
+        kind = feature.WhichOneof("kind")
+        values = list(getattr(feature, kind).value)
+        out[key] = np.float32(values).tolist() if kind == "float_list" else values
+    return out
+
+
+SHAPES = {"circle": 1, "square": 2, "triangle": 3}
+
+
+@pytest.mark.parametrize("image_set,ignore", [("val", False), ("train", True)])
+def test_features_equal_the_reference_converter(tmp_path, shapes_voc, image_set, ignore):
+    import tensorflow as tf
+
+    out = tmp_path / "out.record"
+    summary = tfrconv.convert("voc", data_dir=str(shapes_voc), year="VOC2012", set=image_set,
+                              output=str(out), ignore_difficult_instances=ignore)
+    year_dir = str(shapes_voc / "VOC2012")
+    with open(os.path.join(year_dir, "ImageSets", "Main", image_set + ".txt")) as fileobj:
+        ids = fileobj.read().split()
+    ours = [as_values(tf.train.Example.FromString(r)) for r in read_records(str(out))]
+    theirs = [as_values(reference_example(year_dir, i, SHAPES, ignore)) for i in ids]
+    assert len(ours) == len(theirs) == summary.examples
+    for mine, reference in zip(ours, theirs):
+        assert mine == reference
+    parse_records(str(out))      # and the OD API decoder reads every record
+
+
+def write_xml(path, filename, objects, size=(64, 64), declaration=None, encoding="utf-8",
+              folder="VOC2012"):
+    parts = [f"<annotation><folder>{folder}</folder><filename>{filename}</filename>"]
+    if size:
+        parts.append(f"<size><width>{size[0]}</width><height>{size[1]}</height>"
+                     "<depth>3</depth></size>")
+    for obj in objects:
+        parts.append("<object>" + "".join(f"<{k}>{v}</{k}>" for k, v in obj.items()
+                                          if k != "box"))
+        if "box" in obj:
+            parts.append("<bndbox>" + "".join(
+                f"<{t}>{v}</{t}>" for t, v in zip(("xmin", "ymin", "xmax", "ymax"), obj["box"]))
+                + "</bndbox>")
+        parts.append("</object>")
+    parts.append("</annotation>")
+    text = "".join(parts)
+    if declaration:
+        text = f'<?xml version="1.0" encoding="{declaration}"?>\n' + text
+    path.write_bytes(text.encode(encoding))
+
+
+def _image(path, size=(64, 64), fmt="JPEG"):
+    from PIL import Image
+
+    Image.new("RGB", size, (200, 20, 20)).save(path, format=fmt)
+
+
+@pytest.fixture
+def plain_voc(tmp_path):
+    """A labelImg-style folder: Annotations/ and JPEGImages/, no ImageSets, own label map."""
+    root = tmp_path / "plain"
+    (root / "Annotations").mkdir(parents=True)
+    (root / "JPEGImages").mkdir()
+    (root / "label_map.pbtxt").write_text("item { id: 1 name: 'cat' }\n"
+                                          "item { id: 2 name: 'dög' }\n")
+    return root
+
+
+def test_what_users_need_beyond_the_reference(tmp_path, plain_voc):
+    ann, img = plain_voc / "Annotations", plain_voc / "JPEGImages"
+    # PNG image with its true format
+    _image(img / "a.png", fmt="PNG")
+    write_xml(ann / "a.xml", "a.png", [{"name": "cat", "box": (1, 2, 30, 40)}])
+    # missing pose/truncated/difficult, float coordinates, encoding declaration, latin-1 bytes
+    _image(img / "b.jpg")
+    write_xml(ann / "b.xml", "b.jpg", [{"name": "dög", "box": ("1.5", "2.25", "30.75", "40")}],
+              declaration="ISO-8859-1", encoding="latin-1")
+    # a negative image, and a stale filename with the image found by the annotation's id
+    _image(img / "c.jpg")
+    write_xml(ann / "c.xml", "IMG_0001.JPG", [])
+    out = tmp_path / "o.record"
+    summary = tfrconv.convert("voc", data_dir=str(plain_voc), output=str(out), workers=1)
+    assert summary.examples == 3 and summary.objects == 2
+    a, b, c = parse_records(str(out), extra={"image/object/view": "bytes",
+                                             "image/object/truncated": "int"})
+    assert a["image/format"] == b"png" and a["decoded_shape"] == (64, 64, 3)
+    assert b["image/object/view"].tolist() == [b"Unspecified"]
+    assert b["image/object/truncated"].tolist() == [0]
+    assert b["image/object/difficult"].tolist() == [0]
+    assert b["image/object/class/text"].tolist() == ["dög".encode()]
+    assert b["image/object/class/label"].tolist() == [2]
+    np.testing.assert_array_equal(b["image/object/bbox/xmin"], np.float32([1.5 / 64]))
+    assert c["image/object/bbox/xmin"].size == 0
+    assert c["image/filename"] == b"IMG_0001.JPG"
+
+
+def test_unknown_classes_are_reported_all_at_once(tmp_path, plain_voc):
+    ann, img = plain_voc / "Annotations", plain_voc / "JPEGImages"
+    for index, name in enumerate(["cat", "dog", "horse", "dog"]):
+        _image(img / f"{index}.jpg")
+        write_xml(ann / f"{index}.xml", f"{index}.jpg", [{"name": name, "box": (1, 1, 9, 9)}])
+    out = tmp_path / "o.record"
+    with pytest.raises(DataError) as info:
+        tfrconv.convert("voc", data_dir=str(plain_voc), output=str(out))
+    message = str(info.value)
+    assert "2 classes are not in the label map" in message
+    assert "'dog' (2 objects in 2 files" in message and "1.xml" in message and "3.xml" in message
+    assert "'horse' (1 objects in 1 files" in message
+    assert "\n" not in message
+    assert not glob.glob(str(tmp_path / "*o.*")) and not glob.glob(str(tmp_path / ".o.*"))
+    summary = tfrconv.convert("voc", data_dir=str(plain_voc), output=str(out),
+                              skip_unknown_classes=True)
+    assert summary.examples == 4 and summary.objects == 1 and summary.skipped_objects == 3
+    assert summary.problems["unknown_class"]["count"] == 3
+
+
+def test_image_lists_per_class_files_and_no_imagesets(tmp_path, voc_copy):
+    main = voc_copy / "VOC2012" / "ImageSets" / "Main"
+    val_ids = (main / "val.txt").read_text().split()
+    (main / "val.txt").unlink()
+    (main / "circle_val.txt").write_text("".join(f"{i} -1\n" for i in val_ids[:3]) + "\n")
+    (main / "square_val.txt").write_text("".join(f"{i}  1\n" for i in val_ids))
+    out = tmp_path / "v.record"
+    summary = tfrconv.convert("voc", data_dir=str(voc_copy), set="val", output=str(out))
+    assert summary.examples == len(val_ids)
+    shutil.rmtree(voc_copy / "VOC2012" / "ImageSets")
+    summary = tfrconv.convert("voc", data_dir=str(voc_copy), set="val", output=str(out))
+    assert summary.examples == 12
+
+
+def test_year_selection(tmp_path, voc_copy):
+    shutil.copytree(voc_copy / "VOC2012", voc_copy / "VOC2007")
+    with pytest.raises(tfrconv.UsageError, match="choose one with --year"):
+        tfrconv.convert("voc", data_dir=str(voc_copy), output=str(tmp_path / "x.record"))
+    with pytest.raises(tfrconv.UsageError, match="years found: VOC2007, VOC2012"):
+        tfrconv.convert("voc", data_dir=str(voc_copy), year="VOC2010",
+                        output=str(tmp_path / "x.record"))
+    # merged: both years; the same file names collide, which the duplicate check catches
+    with pytest.raises(DataError, match="appears twice"):
+        tfrconv.convert("voc", data_dir=str(voc_copy), year="merged", set="trainval",
+                        output=str(tmp_path / "x.record"))
+    summary = tfrconv.convert("voc", data_dir=str(voc_copy), year="merged", set="trainval",
+                              output=str(tmp_path / "x.record"), on_duplicate_id="skip")
+    assert summary.examples == 12 and summary.skipped_images == 12
+
+
+def test_sharding_is_stable_and_independent_of_workers(tmp_path, shapes_voc):
+    outputs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}" / "train.record"
+        tfrconv.convert("voc", data_dir=str(shapes_voc), set="trainval", output=str(out),
+                        num_shards=3, workers=workers)
+        files = sorted(glob.glob(str(out) + "-*"))
+        assert [os.path.basename(f) for f in files] == [
+            f"train.record-0000{i}-of-00003" for i in range(3)]
+        outputs[workers] = [Path(f).read_bytes() for f in files]
+        for index, path in enumerate(files):
+            for features in tfrconv.read_examples(path):
+                source_id = features["image/source_id"][0].decode()
+                assert stable_hash(source_id) % 3 == index
+    assert outputs[1] == outputs[2]
+    total = sum(1 for _ in tfrconv.read_examples(str(tmp_path / "w1" / "train.record-*")))
+    assert total == 12
+
+
+def test_rerun_is_byte_identical(tmp_path, shapes_voc):
+    paths = []
+    for run in range(2):
+        out = tmp_path / f"r{run}" / "x.record"
+        tfrconv.convert("voc", data_dir=str(shapes_voc), set="trainval", output=str(out))
+        paths.append(out)
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    manifests = [p.with_name("x.manifest.json").read_text() for p in paths]
+    assert manifests[0] == manifests[1]
+
+
+def test_failed_run_leaves_nothing_behind(tmp_path, voc_copy):
+    images = sorted((voc_copy / "VOC2012" / "JPEGImages").iterdir())
+    images[-1].unlink()
+    out = tmp_path / "out" / "x.record"
+    with pytest.raises(DataError, match="no such image file"):
+        tfrconv.convert("voc", data_dir=str(voc_copy), set="trainval", output=str(out),
+                        num_shards=2)
+    assert os.listdir(out.parent) == []
+    summary = tfrconv.convert("voc", data_dir=str(voc_copy), set="trainval", output=str(out),
+                              on_missing_image="skip", num_shards=2)
+    assert summary.skipped_images == 1 and summary.examples == 11
+    assert summary.problems["missing_image"]["first"][0]["file"].endswith(".xml")
+
+
+def test_manifest_and_label_map_beside_the_output(tmp_path, shapes_voc):
+    out = tmp_path / "data" / "val.record"
+    summary = tfrconv.convert("voc", data_dir=str(shapes_voc), set="val", output=str(out))
+    manifest = json.loads((tmp_path / "data" / "val.manifest.json").read_text())
+    assert manifest["format"] == "voc" and manifest["tfrconv_version"] == tfrconv.__version__
+    assert manifest["examples"] == summary.examples
+    assert manifest["shards"] == [{"path": "val.record", "examples": summary.examples,
+                                   "bytes": out.stat().st_size}]
+    assert manifest["label_map"]["num_classes"] == 3
+    assert manifest["label_map"]["path"] == "val.label_map.pbtxt"
+    assert sum(c["objects"] for c in manifest["classes"]) == summary.objects
+    assert manifest["options"]["set"] == "val"
+    label_map = tfrconv.load_label_map(str(tmp_path / "data" / "val.label_map.pbtxt"))
+    assert label_map.sha256() == manifest["label_map"]["sha256"]
+
+
+def test_bad_xml_is_one_line_with_file_and_line(tmp_path, plain_voc):
+    (plain_voc / "Annotations" / "x.xml").write_text("<annotation>\n<filename>x.jpg</filename>\n"
+                                                       "<object><name>cat</name>\n</annotation>")
+    _image(plain_voc / "JPEGImages" / "x.jpg")
+    result = subprocess.run([sys.executable, "-m", "tfrconv", "voc", "--data-dir",
+                             str(plain_voc), "--output", str(tmp_path / "x.record")],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "x.xml:4: not valid XML" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_end_to_end_with_json_summary(tmp_path, shapes_voc):
+    result = subprocess.run(
+        [sys.executable, "-m", "tfrconv", "voc", "--data-dir", str(shapes_voc), "--year",
+         "VOC2012", "--set", "train", "--output", str(tmp_path / "out" / "train.record"),
+         "--num-shards", "2", "--json"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["format"] == "voc" and summary["examples"] > 0
+    assert summary["outputs"][0]["glob"].endswith("train.record-?????-of-00002")
+    assert len(parse_records(summary["outputs"][0]["glob"])) == summary["examples"]
+
+
+def test_usage_errors_exit_2(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "tfrconv", "voc", "--data-dir",
+                             str(tmp_path / "missing"), "--output", "x.record"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "no such folder" in result.stderr
+
+
+def test_png_decodes_with_pil_roundtrip(tmp_path, plain_voc):
+    from PIL import Image
+
+    _image(plain_voc / "JPEGImages" / "g.png", size=(20, 10), fmt="PNG")
+    write_xml(plain_voc / "Annotations" / "g.xml", "g.png", [{"name": "cat",
+                                                               "box": (0, 0, 20, 10)}],
+              size=(20, 10))
+    out = tmp_path / "g.record"
+    tfrconv.convert("voc", data_dir=str(plain_voc), output=str(out))
+    (features,) = list(tfrconv.read_examples(str(out)))
+    assert Image.open(io.BytesIO(features["image/encoded"][0])).size == (20, 10)
