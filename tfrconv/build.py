@@ -167,13 +167,15 @@ class Builder:
                 return None
         info = images.sniff(data)
         reason = None
-        if not info.passthrough or info.cmyk:
-            what = "CMYK JPEG" if info.cmyk else f"{info.format} image"
+        if info.format == "unknown":
+            reason = "not an image file (neither JPEG, PNG, GIF, BMP, WebP nor TIFF bytes)"
+        elif not info.passthrough or info.cmyk:
+            what = "CMYK JPEG" if info.cmyk else f"{info.format.upper()} image"
             if self.settings.reencode:
                 data, info, reason = _reencoded(data, what)
             else:
-                reason = (f"{what}: the OD API needs JPEG or PNG (3 channels); use --reencode "
-                          "to convert it")
+                reason = (f"{what}: records need JPEG or PNG (RGB, gray or RGBA); --reencode "
+                          "converts it")
         elif info.truncated:
             reason = f"truncated or corrupt {info.format} file"
         elif self.settings.verify_images:
