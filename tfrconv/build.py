@@ -7,6 +7,7 @@ raised, so the caller can count them, enforce `--max-errors` and stop cleanly.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -299,10 +300,23 @@ def _reencoded(data: bytes, what: str):
     return data, images.sniff(data), None
 
 
+@functools.lru_cache(maxsize=4096)
+def _real_dir(folder: str) -> str:
+    return os.path.realpath(folder)
+
+
 def _inside(path: str, root: str) -> bool:
-    real = os.path.realpath(path)
-    base = os.path.realpath(root)
-    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+    """Whether `path` resolves inside `root`, symlinks included.
+
+    Folders are resolved once and cached (images share a few folders); only the file itself is
+    checked for being a symlink on every call, which keeps this to one lstat per image.
+    """
+    base = _real_dir(root)
+    folder, name = os.path.split(os.path.abspath(path))
+    real = os.path.join(_real_dir(folder), name)
+    if os.path.islink(real):
+        real = os.path.realpath(real)
+    return real.startswith(base.rstrip(os.sep) + os.sep)
 
 
 def _clip(box):

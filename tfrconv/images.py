@@ -82,8 +82,9 @@ def _sniff_jpeg(data: bytes) -> ImageInfo:
                 return ImageInfo("jpeg", truncated=True)
             height, width = struct.unpack(">HH", segment[1:5])
             components = segment[5]
-            # Scan data must be followed by an end-of-image marker somewhere after the header.
-            truncated = data.find(b"\xff\xd9", pos + 2 + length) < 0
+            # Scan data must be followed by an end-of-image marker. Searching backwards finds it
+            # at once in an intact file (forwards would crawl through the scan's many 0xFF bytes).
+            truncated = data.rfind(b"\xff\xd9", pos + 2 + length) < 0
             return ImageInfo("jpeg", width, height, components, orientation, truncated,
                              cmyk=components == 4 or (adobe and components == 4))
         elif marker == 0xD9 or marker == 0xDA:
