@@ -302,9 +302,20 @@ def read_item(item, opts) -> Sample:
                for annotation in item.annotations]
     folder = image_dir(opts)
     return Sample(source_id=str(image_id), filename=file_name,
-                  image_path=os.path.join(folder, file_name), width=width, height=height,
+                  image_path=_image_path(folder, file_name), width=width, height=height,
                   objects=objects, shard_key=item.position, image_root=folder,
                   origin=f"{path}: image {image_id} ({file_name})")
+
+
+def _image_path(folder: str, file_name: str) -> str:
+    """file_name under the image folder; exports that prefix it with their own folder
+    (images/x.jpg, /data/upload/3/x.jpg) fall back to the bare name when that exists."""
+    primary = os.path.join(folder, file_name)
+    if not os.path.exists(primary):
+        bare = os.path.join(folder, os.path.basename(file_name.replace("\\", "/")))
+        if os.path.exists(bare):
+            return bare
+    return primary
 
 
 def _dimension(image: dict, key: str, where: str, path: str) -> int | None:

@@ -25,6 +25,9 @@ import tfrconv
 from tfrconv import DataError, LabelMapError, UsageError
 from tfrconv.cli import main as cli_main
 
+# pycocotools 2.0.11 + numpy 2 warn inside mask.decode; harmless, and not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
 MASK_KEY = "image/object/mask"
 CATEGORIES = [{"id": 1, "name": "person", "supercategory": "person"},
               {"id": 17, "name": "cat", "supercategory": "animal"},
@@ -652,3 +655,25 @@ def test_any_segmentation_gives_a_mask_or_a_data_error(segmentation, width, heig
         return
     assert mask.shape == (height, width) and mask.dtype == np.uint8
     assert set(np.unique(mask)) <= {0, 1}
+
+
+def test_file_names_with_an_export_folder_prefix(tmp_path):
+    images = [{"id": 1, "file_name": "images/a.jpg", "width": 16, "height": 12},
+              {"id": 2, "file_name": "C:\\export\\b.jpg", "width": 16, "height": 12}]
+    json_path = make_coco(tmp_path / "coco", images, [], write_images=False)
+    write_image(str(tmp_path / "coco" / "val2017" / "a.jpg"), 16, 12)
+    write_image(str(tmp_path / "coco" / "val2017" / "b.jpg"), 16, 12)
+    convert(json_path, tmp_path / "o.record")
+    records = parse_records(tmp_path / "o.record")
+    assert [r["image/filename"] for r in records] == [b"images/a.jpg", b"C:\\export\\b.jpg"]
+
+
+def test_absolute_file_name_outside_the_image_folder(tmp_path):
+    outside = tmp_path / "elsewhere" / "x.jpg"
+    write_image(str(outside), 16, 12)
+    images = [{"id": 1, "file_name": str(outside), "width": 16, "height": 12}]
+    json_path = make_coco(tmp_path / "coco", images, [], write_images=False)
+    os.makedirs(tmp_path / "coco" / "val2017")
+    with pytest.raises(DataError, match="outside the dataset folder"):
+        convert(json_path, tmp_path / "o.record")
+    assert convert(json_path, tmp_path / "o.record", allow_outside_paths=True).examples == 1
