@@ -1,0 +1,559 @@
+"""COCO: `tfrconv coco --annotations-file instances_val2017.json --output coco_val.record`.
+
+One annotation file (one split) per run. Features equal the reference `create_coco_tf_record.py`
+on data both can read, plus `class/label` (from the JSON's categories, or --label-map), the true
+`image/format`, and the reference's shard rule (position in images[] modulo --num-shards).
+Boxes of zero size or outside the image go through the core's box policies and are counted
+instead of being dropped quietly; an unknown category_id is reported, not a KeyError.
+
+The JSON is parsed once per run into a small index (images with their own annotation lists);
+segmentations are dropped while parsing unless --include-masks asks for them, and image bytes
+are only ever read one item at a time by the core.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import threading
+from typing import Any, NamedTuple
+
+from tfrconv import (
+    DataError,
+    Detection,
+    FormatSpec,
+    LabelMap,
+    LabelMapItem,
+    Object,
+    Option,
+    Sample,
+    UsageError,
+    hookimpl,
+)
+
+OPTIONS = (
+    Option("annotations_file", "COCO annotation JSON of one split, e.g. "
+           "annotations/instances_val2017.json", "path", required=True, metavar="JSON"),
+    Option("image_dir", "folder the images' file_name is relative to (default: the split "
+           "folder beside annotations/, e.g. val2017/)", "path", metavar="DIR"),
+    Option("include_masks", "write instance masks (PNG, values 0/1) from polygons and RLE",
+           "bool", default=False),
+    Option("skip_empty", "leave out images without annotations (default: kept as negatives)",
+           "bool", default=False),
+)
+
+# Annotation keys never used: dropped while parsing so huge files need less memory.
+UNUSED_KEYS = ("keypoints", "num_keypoints", "caption")
+MAX_MASK_PIXELS = 1 << 28          # a mask bigger than this is a broken size, not a photo
+POLYGON_REACH = 16                 # vertices further than this many image sides away are junk
+POLYGON_PERIMETER = 100            # ... and so is a polygon longer than this many (w + h)
+
+
+class CocoItem(NamedTuple):
+    """One image of images[] with its own annotations (picklable, small)."""
+
+    position: int                  # index in images[]: the reference's shard rule
+    image: Any                     # the images[] entry as parsed
+    annotations: list              # its annotations[] entries
+    category_names: dict           # category id → name, for the ids its annotations use
+
+
+class UnmatchedAnnotations(NamedTuple):
+    """Annotations that belong to no image: reported as one problem, never dropped quietly."""
+
+    count: int
+    examples: tuple[str, ...]
+
+
+class CocoIndex(NamedTuple):
+    items: list[CocoItem]
+    unmatched: UnmatchedAnnotations | None
+    categories: list[tuple[int, str]]      # as in the file (first occurrence of each id)
+    used_category_ids: frozenset[int]
+
+
+# -- parsing -------------------------------------------------------------------------------
+_cache: dict[tuple, CocoIndex] = {}
+_cache_lock = threading.Lock()
+
+
+def load_index(opts) -> CocoIndex:
+    """The parsed annotation file; parsed once and reused by every call of the same run."""
+    path = opts.annotations_file
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        raise UsageError(f"--annotations-file {path}: no such file") from None
+    except OSError as exc:
+        raise DataError(f"cannot read the annotation file: {exc.strerror}", file=path) from None
+    if not os.path.isfile(path):
+        raise UsageError(f"--annotations-file {path}: not a file (give the .json file)")
+    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns, bool(opts.include_masks))
+    with _cache_lock:
+        index = _cache.get(key)
+        if index is None:
+            index = build_index(read_json(path, keep_masks=bool(opts.include_masks)), path)
+            _cache.clear()                 # one file at a time: memory stays one index
+            _cache[key] = index
+    return index
+
+
+def read_json(path: str, *, keep_masks: bool) -> Any:
+    """Parse the file; a broken file is one DataError naming it and the place."""
+    unused = UNUSED_KEYS if keep_masks else UNUSED_KEYS + ("segmentation",)
+
+    def trim(obj: dict) -> dict:
+        if "image_id" in obj:             # an annotation: drop what we never write
+            for key in unused:
+                obj.pop(key, None)
+        return obj
+
+    try:
+        with open(path, "rb") as fileobj:
+            data = fileobj.read()
+    except OSError as exc:
+        raise DataError(f"cannot read the annotation file: {exc.strerror}", file=path) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text (bad byte at offset {exc.start}); a COCO annotation "
+                        "file is JSON", file=path) from None
+    del data
+    try:
+        return json.loads(text, object_hook=trim)
+    except json.JSONDecodeError as exc:
+        at_end = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+        hint = " (the file ends early: truncated?)" if at_end else ""
+        raise DataError(f"not valid JSON: {exc.msg}{hint}", file=path, line=exc.lineno,
+                        column=exc.colno) from None
+    except RecursionError:
+        raise DataError("not a COCO annotation file: JSON nested too deeply", file=path) \
+            from None
+    except ValueError as exc:             # e.g. an integer literal beyond Python's digit limit
+        raise DataError(f"not valid JSON: {exc}", file=path) from None
+
+
+def build_index(doc: Any, path: str) -> CocoIndex:
+    if not isinstance(doc, dict):
+        raise DataError(f"not a COCO annotation file: the JSON is a {_json_type(doc)}, not an "
+                        "object with images, annotations and categories", file=path)
+    images = doc.get("images")
+    if not isinstance(images, list):
+        found = "no 'images' list" if images is None else f"'images' is a {_json_type(images)}"
+        raise DataError(f"not a COCO annotation file: {found}", file=path)
+    annotations = _list_field(doc, "annotations", path)
+    categories = _read_categories(_list_field(doc, "categories", path), path)
+    if annotations and not categories:
+        raise DataError("the file has annotations but no categories", file=path)
+    names = dict(categories)
+
+    by_image: dict[Any, list] = {}
+    unmatched: list[str] = []
+    used: set[int] = set()
+    for number, annotation in enumerate(annotations):
+        if not isinstance(annotation, dict):
+            unmatched.append(f"annotations[{number}] is a {_json_type(annotation)}")
+            continue
+        image_key = _id_key(annotation.get("image_id"))
+        if image_key is None:
+            unmatched.append(f"annotation {_describe_id(annotation, number)} has no usable "
+                             f"image_id ({annotation.get('image_id')!r:.40})")
+            continue
+        by_image.setdefault(image_key, []).append(annotation)
+        category = _as_int(annotation.get("category_id"))
+        if category in names:
+            used.add(category)
+
+    items = []
+    image_keys = set()
+    for position, image in enumerate(images):
+        key = _id_key(image.get("id")) if isinstance(image, dict) else None
+        own = by_image.get(key, []) if key is not None else []
+        image_keys.add(key)
+        ids = {_as_int(a.get("category_id")) for a in own}
+        items.append(CocoItem(position, image, own,
+                              {cid: names[cid] for cid in ids if cid in names}))
+    for key, own in by_image.items():
+        if key not in image_keys:
+            unmatched.extend(f"annotation {_describe_id(a, None)} has image_id {key!r}, which "
+                             "is not in images[]" for a in own)
+    report = UnmatchedAnnotations(len(unmatched), tuple(unmatched[:3])) if unmatched else None
+    return CocoIndex(items, report, categories, frozenset(used))
+
+
+def _list_field(doc: dict, key: str, path: str) -> list:
+    value = doc.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise DataError(f"'{key}' must be a list, found a {_json_type(value)}", file=path)
+    return value
+
+
+def _read_categories(entries: list, path: str) -> list[tuple[int, str]]:
+    categories: dict[int, str] = {}
+    for number, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise DataError(f"categories[{number}] is a {_json_type(entry)}, not an object",
+                            file=path)
+        category_id = _as_int(entry.get("id"))
+        name = entry.get("name")
+        if category_id is None:
+            raise DataError(f"categories[{number}] has no integer id ({entry.get('id')!r:.40})",
+                            file=path)
+        if not isinstance(name, str) or not name:
+            raise DataError(f"category {category_id} has no name", file=path)
+        previous = categories.setdefault(category_id, name)
+        if previous != name:
+            raise DataError(f"category id {category_id} appears twice, as {previous!r} and "
+                            f"{name!r}", file=path)
+    return list(categories.items())
+
+
+def _id_key(value: Any) -> int | str | None:
+    """Image ids are integers (or, in some exports, strings); anything else is unusable."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, str)):
+        return value
+    return None
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _describe_id(annotation: dict, number: int | None) -> str:
+    value = annotation.get("id")
+    if isinstance(value, (int, str)) and not isinstance(value, bool):
+        return str(value)
+    return f"annotations[{number}]" if number is not None else "(without id)"
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "object", list: "list", str: "string", bool: "boolean", int: "number",
+            float: "number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+# -- the format ----------------------------------------------------------------------------
+def image_dir(opts) -> str:
+    """--image-dir, else the split folder beside annotations/ (coco/val2017 for
+    coco/annotations/instances_val2017.json), as the COCO download unpacks."""
+    if opts.image_dir:
+        if not os.path.isdir(opts.image_dir):
+            raise UsageError(f"--image-dir {opts.image_dir}: no such folder")
+        return opts.image_dir
+    folder = os.path.dirname(os.path.abspath(opts.annotations_file))
+    stem = os.path.splitext(os.path.basename(opts.annotations_file))[0]
+    split = stem.split("_", 1)[1] if "_" in stem else stem
+    candidates = [os.path.join(os.path.dirname(folder), split), os.path.join(folder, split),
+                  os.path.join(os.path.dirname(folder), "images", split),
+                  os.path.join(os.path.dirname(folder), "images")]
+    for candidate in candidates:
+        if os.path.isdir(candidate):
+            return candidate
+    raise UsageError(f"give --image-dir (the folder of the images; none of "
+                     f"{', '.join(candidates[:2])} exists)")
+
+
+def list_items(opts) -> list:
+    index = load_index(opts)
+    image_dir(opts)                         # a wrong folder fails now, not per image
+    items: list = [item for item in index.items
+                   if not (opts.skip_empty and not item.annotations)]
+    if index.unmatched is not None:
+        items.append(index.unmatched)
+    return items
+
+
+def read_item(item, opts) -> Sample:
+    path = opts.annotations_file
+    if isinstance(item, UnmatchedAnnotations):
+        shown = "; ".join(item.examples) + (" ..." if item.count > len(item.examples) else "")
+        raise DataError(f"{item.count} annotations belong to no image of images[]: {shown}",
+                        file=path)
+    image = item.image
+    where = f"images[{item.position}]"
+    if not isinstance(image, dict):
+        raise DataError(f"{where} is a {_json_type(image)}, not an object", file=path)
+    image_id = _id_key(image.get("id"))
+    if image_id is None:
+        raise DataError(f"{where} has no usable id ({image.get('id')!r:.40})", file=path)
+    where = f"image {image_id}"
+    file_name = image.get("file_name")
+    if not isinstance(file_name, str) or not file_name.strip():
+        raise DataError(f"{where} has no file_name", file=path)
+    width = _dimension(image, "width", where, path)
+    height = _dimension(image, "height", where, path)
+    if opts.include_masks and (width is None or height is None):
+        raise DataError(f"{where} has no width and height, which --include-masks needs",
+                        file=path)
+    objects = [_object(annotation, item, image_id, width, height, opts.include_masks, path)
+               for annotation in item.annotations]
+    folder = image_dir(opts)
+    return Sample(source_id=str(image_id), filename=file_name,
+                  image_path=_image_path(folder, file_name), width=width, height=height,
+                  objects=objects, shard_key=item.position, image_root=folder,
+                  origin=f"{path}: image {image_id} ({file_name})")
+
+
+def _image_path(folder: str, file_name: str) -> str:
+    """file_name under the image folder; exports that prefix it with their own folder
+    (images/x.jpg, /data/upload/3/x.jpg) fall back to the bare name when that exists."""
+    primary = os.path.join(folder, file_name)
+    if not os.path.exists(primary):
+        bare = os.path.join(folder, os.path.basename(file_name.replace("\\", "/")))
+        if os.path.exists(bare):
+            return bare
+    return primary
+
+
+def _dimension(image: dict, key: str, where: str, path: str) -> int | None:
+    value = image.get(key)
+    if value is None:
+        return None
+    number = _as_int(value) if not isinstance(value, str) else None
+    if number is None or number < 1:
+        raise DataError(f"{where}: {key} must be a positive integer, found {value!r:.40}",
+                        file=path)
+    return number
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _object(annotation: dict, item: CocoItem, image_id, width, height, include_masks: bool,
+            path: str) -> Object:
+    what = f"annotation {_describe_id(annotation, None)} of image {image_id}"
+    bbox = annotation.get("bbox")
+    coords = [_number(v) for v in bbox] if isinstance(bbox, list) and len(bbox) == 4 else None
+    if coords is None or any(v is None for v in coords):
+        raise DataError(f"{what}: bbox must be [x, y, width, height] numbers, found "
+                        f"{bbox!r:.60}", file=path)
+    x, y, w, h = coords
+    raw_category = annotation.get("category_id")
+    category = _as_int(raw_category)
+    name = item.category_names.get(category)
+    if name is None:
+        raise DataError(f"{what}: category_id {raw_category!r:.40} is not one of the file's "
+                        "categories", file=path)
+    is_crowd = annotation.get("iscrowd", 0)
+    if isinstance(is_crowd, str) or is_crowd not in (0, 1):
+        raise DataError(f"{what}: iscrowd must be 0 or 1, found {is_crowd!r:.40}", file=path)
+    area = annotation.get("area")
+    if area is None:
+        area = w * h                       # exports without area: the box's
+    elif _number(area) is None:
+        raise DataError(f"{what}: area must be a number, found {area!r:.40}", file=path)
+    mask = None
+    if include_masks:
+        mask = decode_mask(annotation.get("segmentation"), width, height, what, path)
+    return Object(name, x, y, x + w, y + h, is_crowd=int(is_crowd), area=float(area),
+                  mask=mask)
+
+
+# -- masks ---------------------------------------------------------------------------------
+def decode_mask(segmentation: Any, width: int, height: int, what: str, path: str):
+    """A 2-D uint8 0/1 mask from polygons or RLE (uncompressed or compressed), the way
+    pycocotools' annToRLE reads them; the reference's merge-by-max gives the same pixels."""
+    import numpy as np
+    from pycocotools import mask as mask_api
+
+    if width * height > MAX_MASK_PIXELS:
+        raise DataError(f"{what}: {width}x{height} is too large for instance masks", file=path)
+    if segmentation is None or segmentation == []:
+        raise DataError(f"{what}: no segmentation, which --include-masks needs", file=path)
+    if isinstance(segmentation, list):
+        polygons = _polygons(segmentation, width, height, what, path)
+        if not polygons:                   # only sub-3-point polygons: they cover nothing
+            return np.zeros((height, width), dtype=np.uint8)
+        rle = _pycocotools(lambda: mask_api.merge(
+            mask_api.frPyObjects(polygons, height, width)), what, path)
+    elif isinstance(segmentation, dict):
+        rle = _rle(segmentation, width, height, what, path)
+    else:
+        raise DataError(f"{what}: segmentation must be polygons or RLE, found a "
+                        f"{_json_type(segmentation)}", file=path)
+    decoded = _pycocotools(lambda: mask_api.decode(rle), what, path)
+    if decoded.shape[:2] != (height, width):
+        raise DataError(f"{what}: the mask is {decoded.shape[1]}x{decoded.shape[0]}, the image "
+                        f"{width}x{height}", file=path)
+    return np.ascontiguousarray(decoded.reshape(height, width), dtype=np.uint8)
+
+
+def _polygons(segmentation: list, width: int, height: int, what: str, path: str) -> list:
+    reach = POLYGON_REACH * max(width, height) + 1024
+    limit = POLYGON_PERIMETER * (width + height)
+    polygons = []
+    for polygon in segmentation:
+        values = [_number(v) for v in polygon] if isinstance(polygon, list) else [None]
+        if any(v is None or not math.isfinite(v) or abs(v) > reach for v in values):
+            raise DataError(f"{what}: a polygon must be a list of finite coordinates near the "
+                            f"image, found {polygon!r:.60}", file=path)
+        if len(values) < 6:
+            continue                       # under 3 points: no area (pycocotools misreads 4)
+        xs, ys = values[0:len(values) - 1:2], values[1::2]
+        perimeter = sum(max(abs(xs[i] - xs[i - 1]), abs(ys[i] - ys[i - 1]))
+                        for i in range(len(ys)))
+        if perimeter > limit:              # pycocotools rasterizes every edge pixel
+            raise DataError(f"{what}: a polygon is {perimeter:.0f} pixels long on a "
+                            f"{width}x{height} image", file=path)
+        polygons.append(values)
+    return polygons
+
+
+def _rle(segmentation: dict, width: int, height: int, what: str, path: str):
+    from pycocotools import mask as mask_api
+
+    counts, size = segmentation.get("counts"), segmentation.get("size")
+    if not (isinstance(size, list) and [_as_int(v) for v in size] == [height, width]):
+        raise DataError(f"{what}: RLE size {size!r:.40} is not the image's [height, width] "
+                        f"[{height}, {width}]", file=path)
+    if isinstance(counts, str):
+        counts = rle_counts_from_string(counts)
+        if counts is None:
+            raise DataError(f"{what}: the compressed RLE string is corrupt", file=path)
+    elif not isinstance(counts, list) or any(
+            isinstance(c, (bool, str)) or _as_int(c) is None or c < 0 for c in counts):
+        raise DataError(f"{what}: RLE counts must be non-negative integers or a compressed "
+                        "string", file=path)
+    counts = [int(c) for c in counts]
+    if sum(counts) != width * height:   # pycocotools would leave the rest uninitialised
+        raise DataError(f"{what}: the RLE runs cover {sum(counts)} pixels, the image "
+                        f"{width * height}", file=path)
+    return _pycocotools(lambda: mask_api.frPyObjects(
+        {"counts": counts, "size": [height, width]}, height, width), what, path)
+
+
+def rle_counts_from_string(text: str) -> list[int] | None:
+    """The run lengths of COCO's compressed RLE string (6-bit groups, LEB128-like, runs from the
+    third on stored as differences), or None when the string is corrupt."""
+    counts: list[int] = []
+    position = 0
+    while position < len(text):
+        value, shift, more = 0, 0, True
+        while more:
+            if position >= len(text):
+                return None                # a group promises more characters than there are
+            code = ord(text[position]) - 48
+            if not 0 <= code < 64:
+                return None
+            value |= (code & 0x1F) << shift
+            more = bool(code & 0x20)
+            position += 1
+            shift += 5
+            if not more and code & 0x10:
+                value |= -1 << shift       # sign-extend
+        if len(counts) > 2:
+            value += counts[-2]
+        if value < 0:
+            return None
+        counts.append(value)
+    return counts
+
+
+def _pycocotools(call, what: str, path: str):
+    try:
+        return call()
+    except Exception as exc:  # noqa: BLE001 - pycocotools raises bare Exception, ValueError...
+        raise DataError(f"{what}: pycocotools cannot read the segmentation: {exc}",
+                        file=path) from None
+
+
+# -- label map, classes, detection ---------------------------------------------------------
+def default_label_map(opts) -> LabelMap:
+    """The file's categories with their ids, as the OD API's category index would have them."""
+    index = load_index(opts)
+    path = opts.annotations_file
+    if not index.categories:
+        raise DataError("the file has no categories to build a label map from (give "
+                        "--label-map)", file=path)
+    names = dict(index.categories)
+    for category_id, name in index.categories:
+        if category_id < 1 and category_id in index.used_category_ids:
+            raise DataError(f"category {name!r} has id {category_id}; the OD API reserves 0 for "
+                            "the background and needs ids from 1 (give --label-map)", file=path)
+    label_map = LabelMap([LabelMapItem(cid, name) for cid, name in index.categories if cid >= 1],
+                         source=f"categories of {path}")
+    for category_id in sorted(index.used_category_ids):
+        name = names[category_id]
+        if label_map.resolve(name) != category_id:
+            raise DataError(f"categories {category_id} and {label_map.resolve(name)} are both "
+                            f"named {name!r}; the OD API tells classes apart by name (give "
+                            "--label-map)", file=path)
+    return label_map
+
+
+def classes(opts) -> list[str]:
+    """Names of the categories annotations use: checked against --label-map before reading."""
+    index = load_index(opts)
+    names = dict(index.categories)
+    return sorted({names[cid] for cid in index.used_category_ids})
+
+
+_JSON_KEYS = re.compile(rb'"(images|annotations|categories)"\s*:\s*\[')
+PEEK_BYTES = 1 << 20
+
+
+def _peek(path: str) -> set[str]:
+    try:
+        with open(path, "rb") as fileobj:
+            head = fileobj.read(PEEK_BYTES)
+    except OSError:
+        return set()
+    return {m.group(1).decode() for m in _JSON_KEYS.finditer(head)}
+
+
+def detect(path: str) -> Detection:
+    if os.path.isfile(path):
+        keys = _peek(path)
+        if "images" in keys and keys & {"annotations", "categories"}:
+            return Detection(0.9, f"{path} is COCO JSON ({', '.join(sorted(keys))} lists)")
+        return Detection(0.0, f"{path} has no COCO 'images' and 'annotations' lists near its "
+                         "start")
+    if not os.path.isdir(path):
+        return Detection(0.0, f"{path} does not exist")
+    folders = [path, os.path.join(path, "annotations")]
+    candidates = sorted(
+        (os.path.join(folder, name) for folder in folders if os.path.isdir(folder)
+         for name in os.listdir(folder) if name.endswith(".json")),
+        key=lambda p: (not os.path.basename(p).startswith("instances_"), p))
+    for candidate in candidates[:20]:
+        keys = _peek(candidate)
+        if "images" in keys and keys & {"annotations", "categories"}:
+            relative = os.path.relpath(candidate, path)
+            return Detection(0.9, f"{relative} is COCO JSON (use --annotations-file "
+                             f"{relative})")
+    if candidates:
+        return Detection(0.0, f"none of the .json files in {path} or {path}/annotations has "
+                         "COCO 'images' and 'annotations' lists")
+    return Detection(0.0, f"no .json annotation file in {path} or {path}/annotations")
+
+
+@hookimpl
+def register_formats(register):
+    register(FormatSpec(
+        name="coco",
+        help="COCO instances JSON (one split per run; boxes, crowd flags, areas, masks)",
+        description=__doc__,
+        options=OPTIONS,
+        list_items=list_items,
+        read_item=read_item,
+        detect=detect,
+        default_label_map=default_label_map,
+        classes=classes,
+        object_fields=frozenset({"is_crowd", "area"}),
+    ))
