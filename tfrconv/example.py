@@ -7,7 +7,6 @@ Serialization is deterministic (sorted map keys), so the same sample always give
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -175,55 +174,22 @@ def _example_class():
 
 
 def serialize(features: dict[str, tuple[str, list]]) -> bytes:
-    """A serialized tf.train.Example, byte-identical to TensorFlow's deterministic serialization.
+    """A serialized tf.train.Example; deterministic, byte-identical to TensorFlow's.
 
-    Written out by hand (protobuf wire format, map entries sorted by key as deterministic
-    serialization does): three times faster than filling protobuf messages, and this runs once
-    per image. `decode` and a test against TensorFlow check the bytes.
+    (Filling upb messages measured faster than encoding the wire format in Python, which
+    copies the image bytes more often.)
     """
-    entries = []
-    for key in sorted(features):
-        kind, values = features[key]
+    example = _example_class()()
+    feature_map = example.features.feature
+    for key, (kind, values) in features.items():
+        feature = feature_map[key]
         if kind == "bytes":
-            body = b"".join([_len_prefixed(0x0A, v) for v in values])
-            feature = _len_prefixed(0x0A, body)
+            feature.bytes_list.value.extend(values)
         elif kind == "float":
-            body = _len_prefixed(0x0A, _pack_floats(values)) if values else b""
-            feature = _len_prefixed(0x12, body)
+            feature.float_list.value.extend(values)
         else:
-            packed = b"".join([_varint(v & 0xFFFFFFFFFFFFFFFF) for v in values])
-            body = _len_prefixed(0x0A, packed) if values else b""
-            feature = _len_prefixed(0x1A, body)
-        entry = _len_prefixed(0x0A, key.encode("utf-8")) + _len_prefixed(0x12, feature)
-        entries.append(_len_prefixed(0x0A, entry))
-    return _len_prefixed(0x0A, b"".join(entries))
-
-
-_SMALL_VARINTS = [bytes([i]) for i in range(128)]
-
-
-def _varint(value: int) -> bytes:
-    if value < 128:
-        return _SMALL_VARINTS[value]
-    out = bytearray()
-    while value > 127:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _len_prefixed(tag: int, body: bytes) -> bytes:
-    return _SMALL_VARINTS[tag] + _varint(len(body)) + body
-
-
-def _pack_floats(values: list) -> bytes:
-    try:
-        return struct.pack(f"<{len(values)}f", *values)
-    except OverflowError:          # beyond float32: protobuf stores ±inf, as numpy's cast does
-        import numpy as np
-
-        return np.asarray(values, dtype=np.float64).astype("<f4").tobytes()
+            feature.int64_list.value.extend(values)
+    return example.SerializeToString(deterministic=True)
 
 
 def decode(payload: bytes) -> dict[str, list]:
