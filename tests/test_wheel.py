@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -16,9 +17,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_wheel_installs_and_runs_in_a_fresh_environment(tmp_path):
+    # Build from a copy: setuptools writes build/ and *.egg-info into the source folder, and a
+    # stale egg-info in the checkout would shadow the installed metadata of later runs.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "out", "*.egg-info", "__pycache__", ".*_cache",
+        ".hypothesis", "samples"))
     dist = tmp_path / "dist"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                    "--no-build-isolation", "-w", str(dist), str(ROOT)],
+                    "--no-build-isolation", "-w", str(dist), str(source)],
                    check=True, capture_output=True, cwd=tmp_path)
     (wheel,) = dist.glob("tfrconv-*.whl")
     env_dir = tmp_path / "fresh"

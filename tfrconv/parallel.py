@@ -21,39 +21,56 @@ def _init_process(state: Any) -> None:
     _worker_state = state
 
 
-def _call_in_process(item: Any) -> Any:
-    return _worker_state(item)
+def _run_chunk(fn: Callable[[Any], Any], chunk: list) -> list:
+    return [fn(item) for item in chunk]
+
+
+def _run_chunk_in_process(chunk: list) -> list:
+    return [_worker_state(item) for item in chunk]
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def ordered_map(fn: Callable[[Any], Any], items: Iterable[Any], workers: int = 1, *,
-                kind: str = "thread", window: int | None = None) -> Iterator[Any]:
+                kind: str = "thread", chunk_size: int = 8, window: int | None = None
+                ) -> Iterator[Any]:
     """Yield fn(item) for every item, in order, using `workers` threads or processes.
 
-    For processes, `fn` must be picklable (a module-level function or a picklable callable
-    object); it is sent once to each worker, not with every item.
+    Items travel in chunks of `chunk_size` (fewer hand-offs per item); at most `window` chunks
+    are in flight. For processes, `fn` must be picklable (a module-level function or a
+    picklable object); it is sent once to each worker, not with every chunk.
     """
     if workers <= 1:
         for item in items:
             yield fn(item)
         return
-    window = window or workers * 4
+    window = window or workers * 3
     executor: Executor
     if kind == "process":
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
         executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_process,
                                        initargs=(fn,))
-        submit = lambda item: executor.submit(_call_in_process, item)  # noqa: E731
+        submit = lambda chunk: executor.submit(_run_chunk_in_process, chunk)  # noqa: E731
     else:
         executor = ThreadPoolExecutor(workers, thread_name_prefix="tfrconv")
-        submit = lambda item: executor.submit(fn, item)  # noqa: E731
+        submit = lambda chunk: executor.submit(_run_chunk, fn, chunk)  # noqa: E731
     pending: deque = deque()
     try:
-        for item in items:
-            pending.append(submit(item))
+        for chunk in _chunks(items, chunk_size):
+            pending.append(submit(chunk))
             if len(pending) >= window:
-                yield pending.popleft().result()
+                yield from pending.popleft().result()
         while pending:
-            yield pending.popleft().result()
+            yield from pending.popleft().result()
     finally:
         for future in pending:
             future.cancel()
