@@ -117,8 +117,8 @@ def test_in_process_plugin_converts_and_gets_a_cli(tmp_path):
         assert summary.examples == 4
         from tfrconv.cli import build_parser
 
-        parser = build_parser()
-        args = parser.parse_args(["squares", "--count", "2", "--output", "x.record"])
+        argv = ["squares", "--count", "2", "--output", "x.record"]
+        args = build_parser(argv).parse_args(argv)
         assert args.fmt__count == "2" and args.common__output == "x.record"
         with pytest.raises(tfrconv.UsageError, match="has no option colour"):
             tfrconv.convert("squares", colour="red", output="x")

@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or bool(os.environ.get("TFRCONV_DEBUG"))
     try:
-        parser = build_parser()
+        parser = build_parser(argv)
         args = parser.parse_args(argv)
         if not getattr(args, "handler", None):
             parser.print_help()
@@ -52,7 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv`. Every command is listed, but only the one `argv` invokes gets its
+    arguments: that keeps `tfrconv --help` fast however many plugins are installed."""
+    selected = _command_in(argv)
     registry = get_registry()
     parser = argparse.ArgumentParser(
         prog="tfrconv", description="Convert detection datasets to TensorFlow Object Detection "
@@ -64,24 +67,32 @@ def build_parser() -> argparse.ArgumentParser:
     for spec in sorted(registry.formats.values(), key=lambda s: s.name):
         format_parser = sub.add_parser(spec.name, help=spec.help,
                                        description=spec.description or spec.help)
+        format_parser.set_defaults(handler=run_format, spec=spec)
+        if spec.name != selected:
+            continue
         add_format_arguments(format_parser, spec)
         format_parser.add_argument("--json", action="store_true",
                                    help="print the summary as JSON")
         format_parser.add_argument("--no-progress", action="store_true",
                                    help="no progress display")
         format_parser.add_argument("--debug", action="store_true", help="show tracebacks")
-        format_parser.set_defaults(handler=run_format, spec=spec)
 
     from . import cli_commands
 
-    cli_commands.add_core_commands(sub)
+    cli_commands.add_core_commands(sub, selected)
     for command in sorted(registry.commands.values(), key=lambda c: c.name):
         command_parser = sub.add_parser(command.name, help=command.help,
                                         description=command.description or command.help)
-        command.add_arguments(command_parser)
-        command_parser.add_argument("--debug", action="store_true", help="show tracebacks")
         command_parser.set_defaults(handler=command.run)
+        if command.name == selected:
+            command.add_arguments(command_parser)
+            command_parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
+
+
+def _command_in(argv: Sequence[str] | None) -> str | None:
+    """The command word of a command line (the first argument that is not an option)."""
+    return next((arg for arg in (argv or ()) if not arg.startswith("-")), None)
 
 
 def add_format_arguments(parser: argparse.ArgumentParser, spec: FormatSpec, *,

@@ -12,7 +12,8 @@ from .plugins import get_registry
 from .settings import COMMON_OPTIONS
 
 
-def add_core_commands(sub) -> None:
+def add_core_commands(sub, selected: str | None = None) -> None:
+    """The core verbs; only the `selected` one gets its arguments (see cli.build_parser)."""
     formats = sub.add_parser("formats", help="list the registered formats and their options")
     formats.add_argument("--json", action="store_true")
     formats.set_defaults(handler=cmd_formats)
@@ -38,7 +39,8 @@ def add_core_commands(sub) -> None:
     from_sub = lm_from.add_subparsers(title="formats", metavar="FORMAT")
     from .cli import add_format_arguments
 
-    for spec in sorted(get_registry().formats.values(), key=lambda s: s.name):
+    specs = sorted(get_registry().formats.values(), key=lambda s: s.name)
+    for spec in specs if selected == "labelmap" else ():
         fmt = from_sub.add_parser(spec.name, help=spec.help)
         add_format_arguments(fmt, spec, common=False)
         fmt.add_argument("-o", "--out", metavar="PATH",

@@ -1,0 +1,188 @@
+"""tfrconv benchmarks: conversion against the I/O floor, COCO masks, start-up.
+
+    python benchmarks/run.py                       # all cases, 2000 images
+    python benchmarks/run.py --images 20000 --cases voc
+    python benchmarks/run.py --cases startup --json results.json
+
+Every figure is measured in the same run as its baseline and reported as a ratio, so a busy or
+slower machine changes both sides alike:
+
+- voc: `tfrconv voc` on a generated VOC2012-layout set (process start included) against the
+  floor, a separate process that reads every image once, SHA-256s it and writes the bytes to one
+  file (what a converter cannot avoid). Images/s, MB/s, peak RSS, ratio to the floor, and, when
+  TensorFlow is installed, a reference-style converter (benchmarks/reference_pascal.py).
+- coco-masks: `tfrconv coco --include-masks` with 1 worker and with N workers (scaling).
+- startup: `tfrconv --help`, `tfrconv formats` and `tfrconv voc --help`, median of 10 runs.
+
+Datasets are generated under --cache (default: $TMPDIR/tfrconv-bench) the first time and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import datasets  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FLOOR = """
+import hashlib, os, sys
+src, out = sys.argv[1], sys.argv[2]
+with open(out, "wb") as sink:
+    for name in sorted(os.listdir(src)):
+        with open(os.path.join(src, name), "rb") as f:
+            data = f.read()
+        hashlib.sha256(data).hexdigest()
+        sink.write(data)
+"""
+
+
+GNU_TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
+
+
+def timed(cmd: list[str], env: dict | None = None) -> dict:
+    """Run a command: wall seconds, CPU seconds and its own peak RSS.
+
+    The peak RSS comes from GNU time when present: a child forked from this (larger) Python
+    process would otherwise report this process's RSS as its own peak.
+    """
+    wrapped = [GNU_TIME, "-f", "RUSAGE %M %U %S", *cmd] if GNU_TIME else cmd
+    start = time.perf_counter()
+    process = subprocess.Popen(wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env={**os.environ, **(env or {})})
+    _pid, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    if status != 0:
+        raise SystemExit(f"benchmark command failed: {' '.join(cmd)}\n{stderr}")
+    rss_kb, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+    for line in stderr.splitlines():
+        if line.startswith("RUSAGE "):
+            fields = line.split()
+            rss_kb, cpu = int(fields[1]), float(fields[2]) + float(fields[3])
+    return {"wall_s": round(wall, 3), "peak_rss_mb": round(rss_kb / 1024, 1),
+            "cpu_s": round(cpu, 3)}
+
+
+def tfrconv_cmd() -> list[str]:
+    exe = shutil.which("tfrconv", path=os.path.dirname(sys.executable))
+    return [exe] if exe else [sys.executable, "-m", "tfrconv"]
+
+
+def warm(folder: str) -> int:
+    """Read every file once (page cache): all contenders start warm. Returns total bytes."""
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as fileobj:
+                total += len(fileobj.read())
+    return total
+
+
+def bench_voc(args, out_dir: str) -> dict:
+    root = datasets.voc(os.path.join(args.cache, f"voc-{args.images}"), args.images)
+    images = os.path.join(root, "VOC2012", "JPEGImages")
+    size = warm(images)
+    warm(os.path.join(root, "VOC2012", "Annotations"))
+    runs = {"floor": [], "tfrconv": [], "tfrconv_1_worker": []}
+    output = os.path.join(out_dir, "voc.record")
+    base = tfrconv_cmd() + ["voc", "--data-dir", root, "--set", "train", "--label-map",
+                            "pascal", "--output", output, "--no-progress"]
+    for _ in range(args.repeat):
+        runs["floor"].append(timed([sys.executable, "-c", FLOOR, images,
+                                    os.path.join(out_dir, "floor.bin")]))
+        runs["tfrconv"].append(timed(base))
+        runs["tfrconv_1_worker"].append(timed(base + ["--workers", "1"]))
+    reference = None
+    if args.reference:
+        try:
+            import tensorflow  # noqa: F401
+        except ImportError:
+            print("  (reference-style run skipped: TensorFlow is not installed)")
+        else:
+            reference = timed([sys.executable, os.path.join(HERE, "reference_pascal.py"),
+                               "--data_dir", root, "--year", "VOC2012", "--set", "train",
+                               "--output_path", os.path.join(out_dir, "reference.record")])
+    best = {name: min(r, key=lambda x: x["wall_s"]) for name, r in runs.items()}
+    result = {"case": "voc", "images": args.images, "mb": round(size / 1e6, 1), **{
+        name: {**m, "images_per_s": round(args.images / m["wall_s"]),
+               "mb_per_s": round(size / 1e6 / m["wall_s"], 1),
+               "ratio_to_floor": round(m["wall_s"] / best["floor"]["wall_s"], 2)}
+        for name, m in best.items()}}
+    if reference:
+        result["reference_style"] = {
+            **reference, "ratio_to_floor": round(reference["wall_s"] / best["floor"]["wall_s"], 2),
+            "tfrconv_speedup": round(reference["wall_s"] / best["tfrconv"]["wall_s"], 1)}
+    return result
+
+
+def bench_coco_masks(args, out_dir: str) -> dict:
+    images = max(50, args.images // 10)
+    path = datasets.coco(os.path.join(args.cache, f"coco-{images}"), images)
+    warm(os.path.dirname(os.path.dirname(path)))
+    output = os.path.join(out_dir, "coco.record")
+    base = tfrconv_cmd() + ["coco", "--annotations-file", path, "--include-masks",
+                            "--output", output, "--no-progress"]
+    result = {"case": "coco-masks", "images": images, "masks": images * 4}
+    workers = os.cpu_count() or 1
+    for label, extra in (("1_worker", ["--workers", "1"]),
+                         (f"{workers}_workers", ["--workers", str(workers)])):
+        best = min((timed(base + extra) for _ in range(args.repeat)),
+                   key=lambda x: x["wall_s"])
+        result[label] = {**best, "images_per_s": round(images / best["wall_s"], 1)}
+    result["speedup"] = round(result["1_worker"]["wall_s"] /
+                              result[f"{workers}_workers"]["wall_s"], 2)
+    return result
+
+
+def bench_startup(args, out_dir: str) -> dict:
+    result = {"case": "startup"}
+    for label, extra in (("help", ["--help"]), ("formats", ["formats"]),
+                         ("voc_help", ["voc", "--help"])):
+        walls = [timed(tfrconv_cmd() + extra)["wall_s"] for _ in range(10)]
+        result[label] = {"median_s": round(statistics.median(walls), 3),
+                         "min_s": round(min(walls), 3)}
+    python = [timed([sys.executable, "-c", "pass"])["wall_s"] for _ in range(10)]
+    result["bare_python_median_s"] = round(statistics.median(python), 3)
+    return result
+
+
+CASES = {"voc": bench_voc, "coco-masks": bench_coco_masks, "startup": bench_startup}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=2000)
+    parser.add_argument("--cases", default="voc,coco-masks,startup")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per contender (best kept)")
+    parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "tfrconv-bench"))
+    parser.add_argument("--no-reference", dest="reference", action="store_false")
+    parser.add_argument("--json", metavar="PATH", help="also write the results here")
+    args = parser.parse_args()
+    results = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
+               "load_before": os.getloadavg()[0], "cases": []}
+    with tempfile.TemporaryDirectory() as out_dir:
+        for case in args.cases.split(","):
+            print(f"running {case} ...", file=sys.stderr)
+            result = CASES[case](args, out_dir)
+            results["cases"].append(result)
+            print(json.dumps(result, indent=2))
+    results["load_after"] = os.getloadavg()[0]
+    if args.json:
+        with open(args.json, "w") as fileobj:
+            json.dump(results, fileobj, indent=2)
+    print(f"load average before/after: {results['load_before']:.2f}/{results['load_after']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
