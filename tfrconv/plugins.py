@@ -91,19 +91,18 @@ class Registry:
         allowed = None if wanted is None else {n.strip() for n in wanted.split(",") if n.strip()}
         eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
         # Builtins first, then third parties by name: clashes resolve the same way every run.
-        ordered = sorted(eps, key=lambda ep: (_dist_name(ep) != OWN_DIST, ep.name))
+        ordered = sorted(eps, key=lambda ep: (_dist_info(ep)[0] != OWN_DIST, ep.name))
         seen: set[str] = set()
         for ep in ordered:
             if ep.name in seen or (allowed is not None and ep.name not in allowed):
                 continue
             seen.add(ep.name)
-            dist = _dist_name(ep)
+            dist, version = _dist_info(ep)
             try:
                 module = ep.load()
             except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
                 self.failures.append(PluginFailure(ep.name, "import", _one_line(exc), dist))
                 continue
-            version = getattr(getattr(ep, "dist", None), "version", None)
             self.add(module, ep.name, dist=dist, version=version, builtin=dist == OWN_DIST,
                      collect=False)
         self.collect()
@@ -240,10 +239,25 @@ def temporary_plugin(plugin: Any, name: str) -> Iterator[Registry]:
         registry.remove(name)
 
 
-def _dist_name(ep: importlib.metadata.EntryPoint) -> str | None:
+_dist_cache: dict[int, tuple[str | None, str | None]] = {}
+
+
+def _dist_info(ep: importlib.metadata.EntryPoint) -> tuple[str | None, str | None]:
+    """(normalized distribution name, version) of an entry point's distribution.
+
+    Cached per distribution: each `dist.metadata` access re-reads and parses METADATA, which
+    would otherwise happen several times per builtin plugin on every start.
+    """
     dist = getattr(ep, "dist", None)
-    name = getattr(dist, "name", None) or (dist.metadata["Name"] if dist is not None else None)
-    return name.lower().replace("_", "-") if name else None
+    if dist is None:
+        return None, None
+    info = _dist_cache.get(id(dist))
+    if info is None:
+        metadata = dist.metadata
+        name = metadata["Name"]
+        info = (name.lower().replace("_", "-") if name else None, metadata["Version"])
+        _dist_cache[id(dist)] = info
+    return info
 
 
 def _one_line(exc: BaseException) -> str:
