@@ -82,7 +82,10 @@ class Settings:
             raise UsageError("--max-errors must be 0 or more")
         if converted["box_tolerance"] < 0:
             raise UsageError("--box-tolerance must be 0 or more")
-        policies = Policies({kind.flag: converted[kind.flag] for kind in KINDS.values()})
+        choices = dict(spec.default_policies)          # the format's defaults, then the user's
+        choices.update({kind.flag: converted[kind.flag] for kind in KINDS.values()
+                        if converted[kind.flag] is not None})
+        policies = Policies(choices)
         return cls(
             output=converted["output"], label_map=converted["label_map"],
             num_shards=num_shards,
