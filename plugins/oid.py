@@ -135,8 +135,8 @@ class _Index:
     labels: _Codes
     boxes: _Rows
     image_labels: _Rows | None
-    ranked: list[int]                 # image codes in ImageID order (the reference's groupby)
-    files: dict[int, str]             # image code → file name found in --images-dir
+    ranked: Any                       # int32 image codes in ImageID order (pandas' groupby)
+    extensions: Any                   # int8 per image code: IMAGE_EXTENSIONS index, or -1
     bad_rows: dict[int, tuple[str, str, int]]   # image code → (message, file, line)
     label_rows: dict[int, list[int]]  # label code → [row count, first line, which CSV (0/1)]
 
@@ -253,24 +253,28 @@ def _columns(path: str, parts: dict[str, list], value_columns: Sequence[str]) ->
                  {c: joined(c, np.float32) for c in value_columns})
 
 
-def _scan_images(folder: str, images: _Codes) -> dict[int, str]:
-    """Image code → file name for every image file in the folder (on ties, the extension first
-    in IMAGE_EXTENSIONS wins, so .jpg as the reference)."""
-    found: dict[int, str] = {}
+def _scan_images(folder: str, images: _Codes):
+    """Per image code, the IMAGE_EXTENSIONS index of its file in the folder (-1: none found).
+    With several files for one id the earliest extension wins: .jpg, as the reference."""
+    from array import array
+
+    import numpy as np
+
     preference = {extension: rank for rank, extension in enumerate(IMAGE_EXTENSIONS)}
+    codes, ranks = array("i"), array("b")           # compact: a folder may hold millions
     try:
         with os.scandir(folder) as entries:
             for entry in entries:
                 stem, extension = os.path.splitext(entry.name)
-                if extension not in preference or not entry.is_file():
-                    continue
-                code = images.add(stem)
-                current = found.get(code)
-                if current is None or \
-                        preference[extension] < preference[os.path.splitext(current)[1]]:
-                    found[code] = entry.name
+                if extension in preference and entry.is_file():
+                    codes.append(images.add(stem))
+                    ranks.append(preference[extension])
     except OSError as exc:
         raise UsageError(f"--images-dir {folder}: {exc.strerror or exc}") from None
+    found = np.full(len(images.names), len(IMAGE_EXTENSIONS), dtype=np.int8)
+    np.minimum.at(found, np.frombuffer(codes, dtype=np.int32),
+                  np.frombuffer(ranks, dtype=np.int8))
+    found[found == len(IMAGE_EXTENSIONS)] = -1
     return found
 
 
@@ -286,15 +290,16 @@ def _build_index(opts) -> _Index:
     image_labels = None
     if opts.image_labels_csv:
         image_labels = _read_image_labels(opts.image_labels_csv, images, labels, bad, label_rows)
-    files = {} if opts.annotated_only else _scan_images(opts.images_dir, images)
-    ranked = sorted(range(len(images.names)), key=images.names.__getitem__)
+    extensions = None if opts.annotated_only else _scan_images(opts.images_dir, images)
+    ranked = np.asarray(sorted(range(len(images.names)), key=images.names.__getitem__),
+                        dtype=np.int32)
     rank = np.empty(len(ranked), dtype=np.int64)
-    rank[np.asarray(ranked, dtype=np.int64)] = np.arange(len(ranked))
+    rank[ranked] = np.arange(len(ranked))
     boxes.sort(rank)
     if image_labels is not None:
         image_labels.sort(rank)
     images.index = {}                    # only needed while reading; ~100 bytes an image
-    return _Index(images, labels, boxes, image_labels, ranked, files, bad, label_rows)
+    return _Index(images, labels, boxes, image_labels, ranked, extensions, bad, label_rows)
 
 
 _cache: dict[str, Any] = {}
@@ -340,12 +345,15 @@ class OidItems(Sequence):
         if isinstance(rank, slice):
             return [self[i] for i in range(*rank.indices(len(self)))]
         index = self._index
-        code = index.ranked[rank]
+        code = int(index.ranked[rank])
+        image_id = index.images.names[code]
+        filename = None
+        if index.extensions is not None and index.extensions[code] >= 0:
+            filename = image_id + IMAGE_EXTENSIONS[index.extensions[code]]
         bad = index.bad_rows.get(code)
         if bad is not None:                    # the image's rows are not used: no need to read
-            return index.images.names[code], index.files.get(code), (), (), bad
-        return (index.images.names[code], index.files.get(code),
-                _box_rows(index, rank), _label_rows(index, rank), None)
+            return image_id, filename, (), (), bad
+        return image_id, filename, _box_rows(index, rank), _label_rows(index, rank), None
 
     def __iter__(self) -> Iterator[tuple]:
         for rank in range(len(self)):
@@ -464,16 +472,14 @@ def detect(path: str) -> Detection:
     if not os.path.isdir(path):
         return Detection(0.0, f"{path} does not exist")
     csvs = sorted(n for n in os.listdir(path) if n.lower().endswith(".csv"))
-    reasons = []
-    for name in csvs:
-        found = _detect_csv(os.path.join(path, name))
-        if found.confidence >= 0.9:
-            return found
-        reasons.append(found.reason)
-    if reasons:
-        return Detection(0.0, "no CSV with ImageID, LabelName, XMin, XMax, YMin, YMax columns "
-                         f"in {path}")
-    return Detection(0.0, f"no .csv file in {path} (Open Images needs a box annotations CSV)")
+    if not csvs:
+        return Detection(0.0, f"no .csv file in {path} (Open Images needs a box annotations CSV)")
+    best = max((_detect_csv(os.path.join(path, name)) for name in csvs),
+               key=lambda found: found.confidence)
+    if best.matched:
+        return best
+    return Detection(0.0, f"no CSV in {path} has the columns ImageID, LabelName, XMin, XMax, "
+                     "YMin, YMax")
 
 
 def _detect_csv(path: str) -> Detection:

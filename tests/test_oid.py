@@ -263,6 +263,16 @@ def test_shards_hex_ids_by_value_other_ids_by_stable_hash(tmp_path):
     assert formats["photo-two"] == (b"jpeg", b"photo-two.jpeg")
 
 
+def test_jpg_wins_when_an_id_has_several_files(tmp_path):
+    images = {"00cd.png": (8, 8, "PNG"), "00cd.jpg": (8, 8, "JPEG"), "00ef.png": (8, 8, "PNG"),
+              "00ef.jpeg": (8, 8, "JPEG")}
+    paths = make_oid(tmp_path, images, [f"00cd,s,{CAR},1,0.1,0.9,0.1,0.9,0,0,0,0,0"])
+    tfrconv.convert("oid", output=str(tmp_path / "o.record"), workers=1, **paths)
+    names = {r["image/source_id"]: (r["image/filename"], r["image/format"])
+             for r in parse_records(str(tmp_path / "o.record"))}
+    assert names == {b"00cd": (b"00cd.jpg", b"jpeg"), b"00ef": (b"00ef.jpeg", b"jpeg")}
+
+
 def test_missing_image_follows_the_policy(tmp_path):
     boxes = REFERENCE_BOXES + [f"00000000000000cd,s,{CAR},1,0.1,0.9,0.1,0.9,0,0,0,0,0"]
     paths = make_oid(tmp_path, REFERENCE_IMAGES, boxes)
