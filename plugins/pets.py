@@ -219,6 +219,10 @@ def _trimap_box_and_mask(name: str, opts, width: int | None, height: int | None)
             mask)
 
 
+def default_label_map(opts) -> str:
+    return "pets"                        # the OD API's pet_label_map.pbtxt: 37 breeds
+
+
 # -- detection -----------------------------------------------------------------------------
 def detect(path: str) -> Detection:
     images = os.path.join(path, "images")
@@ -248,7 +252,7 @@ def register_formats(register):
         list_items=list_items,
         read_item=read_item,
         detect=detect,
-        default_label_map=lambda opts: "pets",
+        default_label_map=default_label_map,
         classes=classes,
         outputs=outputs,
         object_fields=frozenset({"difficult", "truncated", "pose"}),
