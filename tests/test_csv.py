@@ -265,15 +265,39 @@ CELL = st.one_of(
                      '"', '""', "a,b", " ", "0.5", "..", "../x.jpg", "/abs.jpg"]),
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6))
 HEADERS = st.one_of(
-    st.just(HEADER), st.just(HEADER + ",xmin_rel,ymin_rel,xmax_rel,ymax_rel"),
+    st.just(HEADER), st.just(HEADER), st.just(HEADER + ",xmin_rel,ymin_rel,xmax_rel,ymax_rel"),
     st.lists(st.sampled_from(HEADER.split(",") + ["xmin_rel", "x", ""]), max_size=9)
     .map(",".join))
+PIXEL = st.integers(0, 40).map(str)
+VALID_ROW = st.one_of(
+    st.tuples(st.sampled_from(["a.jpg", "b.png", "sub/c.jpg"]), st.sampled_from(["32", "0"]),
+              st.sampled_from(["32", "0"]), st.sampled_from(["dog", "cat"]), PIXEL, PIXEL,
+              PIXEL, PIXEL).map(list),
+    st.just(["a.jpg", "32", "32", "", "", "", "", ""]))
+
+
+@st.composite
+def messy_rows(draw):
+    """Valid rows, each with up to two mutations: a cell replaced, dropped or inserted."""
+    rows = []
+    for row in map(list, draw(st.lists(VALID_ROW, max_size=6))):
+        for _ in range(draw(st.integers(0, 2))):
+            where = draw(st.integers(0, max(len(row) - 1, 0)))
+            kind = draw(st.sampled_from(["replace", "drop", "insert"]))
+            if kind == "insert" or not row:
+                row.insert(where, draw(CELL))
+            elif kind == "replace":
+                row[where] = draw(CELL)
+            else:
+                row.pop(where)
+        rows.append(",".join(row))
+    return rows
 
 
 @settings(max_examples=80, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(header=HEADERS, rows=st.lists(st.lists(CELL, max_size=10).map(",".join), max_size=6),
-       raw=st.binary(max_size=30), relative=st.booleans())
+@given(header=HEADERS, rows=messy_rows(), raw=st.one_of(st.just(b""), st.binary(max_size=30)),
+       relative=st.booleans())
 def test_malformed_csv_gives_samples_or_data_error(tmp_path_factory, header, rows, raw,
                                                    relative):
     from tfrconv_plugins import csv_format

@@ -350,15 +350,46 @@ CELL = st.one_of(
     st.sampled_from(["", "0", "1", "-1", "0.5", "2", "abc", "nan", "1e400", "/m/0k4j", PERSON,
                      "000002b66c9c498e", "zz", '"', '""', "a,b", " "]),
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6))
-HEADERS = st.one_of(st.just(BOX_HEADER), st.just("ImageID,LabelName,XMin,XMax,YMin,YMax"),
+HEADERS = st.one_of(st.just(BOX_HEADER), st.just(BOX_HEADER),
+                    st.just("ImageID,LabelName,XMin,XMax,YMin,YMax"),
                     st.lists(st.sampled_from(BOX_HEADER.split(",") + ["x", ""]), max_size=8)
                     .map(",".join))
-ROWS = st.lists(st.lists(CELL, min_size=0, max_size=14).map(",".join), max_size=6)
+COORD = st.floats(0, 1).map(lambda v: f"{v:.4f}")
+FLAG = st.sampled_from(["0", "1", "-1", ""])
+VALID_ROW = st.tuples(
+    st.sampled_from(["000002b66c9c498e", "0a1b2c3d4e5f6789", "img_1"]), st.just("xclick"),
+    st.sampled_from([PERSON, CAR, DOG]), st.just("1"), COORD, COORD, COORD, COORD,
+    FLAG, FLAG, FLAG, FLAG, FLAG).map(list)
+
+
+@st.composite
+def messy_rows(draw, valid_row, cell):
+    """Valid rows, each with up to two mutations: a cell replaced, dropped or inserted."""
+    rows = []
+    for row in map(list, draw(st.lists(valid_row, max_size=6))):
+        for _ in range(draw(st.integers(0, 2))):
+            where = draw(st.integers(0, max(len(row) - 1, 0)))
+            kind = draw(st.sampled_from(["replace", "drop", "insert"]))
+            if kind == "insert" or not row:
+                row.insert(where, draw(cell))
+            elif kind == "replace":
+                row[where] = draw(cell)
+            else:
+                row.pop(where)
+        rows.append(",".join(row))
+    return rows
+
+
+ROWS = messy_rows(VALID_ROW, CELL)
+LABEL_ROWS = messy_rows(st.tuples(st.sampled_from(["000002b66c9c498e", "img_1"]),
+                                  st.just("verification"), st.sampled_from([PERSON, CAR]),
+                                  st.sampled_from(["0", "1"])).map(list), CELL)
 
 
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(header=HEADERS, rows=ROWS, labels=st.one_of(st.none(), ROWS), raw=st.binary(max_size=40))
+@given(header=HEADERS, rows=ROWS, labels=st.one_of(st.none(), LABEL_ROWS),
+       raw=st.one_of(st.just(b""), st.binary(max_size=40)))
 def test_malformed_csv_gives_samples_or_data_error(tmp_path_factory, header, rows, labels, raw):
     from tfrconv_plugins import oid
 

@@ -374,20 +374,39 @@ def test_detect(tmp_path):
 
 
 # -- malformed input: valid samples or a DataError, nothing else -----------------------------
+VALID_XML = ["<annotation>", "<filename>Bengal_1.jpg</filename>",
+             "<size><width>24</width><height>20</height></size>", "<object>",
+             "<pose>Frontal</pose>", "<truncated>0</truncated>", "<difficult>0</difficult>",
+             "<bndbox>", "<xmin>1</xmin>", "<ymin>2</ymin>", "<xmax>9</xmax>", "<ymax>12</ymax>",
+             "</bndbox>", "</object>", "</annotation>"]
 XML_PIECES = st.sampled_from([
-    "<annotation>", "</annotation>", "<filename>Bengal_1.jpg</filename>",
-    "<filename>x.png</filename>", "<size><width>24</width><height>20</height></size>",
+    "<annotation>", "</annotation>", "<filename>x.png</filename>", "<filename></filename>",
     "<size><width>abc</width></size>", "<object>", "</object>", "<bndbox>", "</bndbox>",
-    "<xmin>1</xmin>", "<ymin>2</ymin>", "<xmax>9.5</xmax>", "<ymax>oops</ymax>",
-    "<difficult>1</difficult>", "<truncated>x</truncated>", "<pose/>", "<!DOCTYPE a [<!ENTITY "
-    "e SYSTEM 'file:///etc/passwd'>]>", "&e;", "<?xml version='1.0' encoding='utf-8'?>", "\x00",
-    "é"])
+    "<xmax>9.5</xmax>", "<ymax>oops</ymax>", "<difficult>1</difficult>", "<truncated>x</truncated>",
+    "<pose/>", "<!DOCTYPE a [<!ENTITY e SYSTEM 'file:///etc/passwd'>]>", "&e;",
+    "<?xml version='1.0' encoding='utf-8'?>", "\x00", "é", "<name>dog</name>"])
+
+
+@st.composite
+def messy_xml(draw):
+    """The valid annotation with up to three pieces replaced, dropped or inserted."""
+    pieces = list(VALID_XML)
+    for _ in range(draw(st.integers(0, 3))):
+        where = draw(st.integers(0, len(pieces) - 1)) if pieces else 0
+        kind = draw(st.sampled_from(["replace", "drop", "insert"]))
+        if kind == "insert" or not pieces:
+            pieces.insert(where, draw(XML_PIECES))
+        elif kind == "replace":
+            pieces[where] = draw(XML_PIECES)
+        else:
+            pieces.pop(where)
+    return pieces
 
 
 @settings(max_examples=80, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(pieces=st.lists(XML_PIECES, max_size=14), trimap=st.one_of(
-    st.binary(max_size=30), st.sampled_from(["ok", "empty", "rgb", "small"])),
+@given(pieces=messy_xml(), trimap=st.one_of(
+    st.binary(max_size=30), st.sampled_from(["ok", "ok", "empty", "rgb", "small"])),
     full_body=st.booleans())
 def test_malformed_files_give_samples_or_data_error(tmp_path_factory, pieces, trimap, full_body):
     from PIL import Image
