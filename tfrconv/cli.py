@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from . import __version__
@@ -109,8 +110,20 @@ def add_format_arguments(parser: argparse.ArgumentParser, spec: FormatSpec, *,
         if option.name == "output" and not spec.uses_output:
             continue
         group = policies if option.name in POLICY_FLAGS else output
+        if option.name in POLICY_FLAGS:
+            option = _with_format_default(option, spec)
         required = option.name == "output" and spec.uses_output and spec.outputs is None
         _add_option(group, option, dest=f"common__{option.name}", required=required)
+
+
+def _with_format_default(option: Option, spec: FormatSpec) -> Option:
+    """A policy flag's help naming the format's own default (FormatSpec.default_policies)."""
+    kind = next(k for k in KINDS.values() if k.flag == option.name)
+    default = spec.default_policies.get(kind.name)
+    if default is None:
+        return option
+    return replace(option, help=f"{kind.help}: {'|'.join(kind.policies)} (default for "
+                                f"{spec.name}: {default})")
 
 
 def _add_option(group, option: Option, *, dest: str, required: bool | None = None) -> None:

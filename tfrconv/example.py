@@ -43,6 +43,7 @@ DECODER_SPEC: dict[str, tuple[str, bool]] = {
     "image/class/text": ("bytes", False),
     "image/class/label": ("int", False),
     "image/class/confidence": ("float", False),
+    "image/neg_category_ids": ("int", False),
     "image/object/bbox/xmin": ("float", False),
     "image/object/bbox/xmax": ("float", False),
     "image/object/bbox/ymin": ("float", False),
@@ -120,6 +121,12 @@ def build_features(sample: Sample, image: EncodedImage, boxes: Sequence[tuple[fl
         features["image/class/label"] = ("int", list(image_label_ids))
         features["image/class/confidence"] = (
             "float", [float(lb.confidence) for lb in sample.image_labels])
+        # Verified-absent classes (confidence 0) also go to the key the decoder reads as
+        # verified negatives (groundtruth_verified_neg_classes).
+        negatives = [label_id for lb, label_id in zip(sample.image_labels, image_label_ids)
+                     if lb.confidence == 0]
+        if negatives:
+            features["image/neg_category_ids"] = ("int", negatives)
 
     for key, value in sample.extra.items():
         values = value if isinstance(value, list) else [value]

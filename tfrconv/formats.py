@@ -149,6 +149,8 @@ class FormatSpec:
     - `object_fields`: optional object fields the format always annotates (e.g. "difficult",
       "truncated", "pose"); their keys are written even on images without objects.
     - `uses_output`: False when the format names its outputs itself (an --output-dir option).
+    - `default_policies`: problem kind → policy for this format when the user sets none (e.g. Pets
+      skips, and counts, the images its reference converter skips); the user's flags win.
     """
 
     name: str
@@ -164,6 +166,7 @@ class FormatSpec:
     object_fields: frozenset[str] = field(default_factory=frozenset)
     uses_output: bool = True
     default_num_shards: int = 1
+    default_policies: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.name or not all(c.isalnum() or c in "-_" for c in self.name):

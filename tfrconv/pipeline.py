@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -109,12 +109,14 @@ class Conversion:
         """With a cheap class list, a label map that misses classes fails before any reading."""
         if self.settings.policies["unknown_class"] != "error":
             return
-        names = self.known_classes()
-        if names is None:
+        found = None if self.spec.classes is None else self.spec.classes(self.opts)
+        if found is None:
             return
-        missing = sorted({n for n in names if label_map.resolve(n) is None})
+        missing = sorted({n for n in found if label_map.resolve(n) is None})
         if missing:
-            shown = ", ".join(repr(n) for n in missing[:20])
+            # A format may map each class to where it occurs ("labels.csv lines 3, 9").
+            shown = ", ".join(f"{n!r} ({found[n]})" if isinstance(found, Mapping) else repr(n)
+                              for n in missing[:20])
             raise LabelMapError(
                 f"{len(missing)} classes of the dataset are not in the label map "
                 f"({label_map.source}): {shown} (fix the label map, or --on-unknown-class skip)")
@@ -136,6 +138,8 @@ class Conversion:
                     writers[split] = ShardedWriter(path, self.settings.num_shards,
                                                    self.settings.compression)
                 counts = self._write_all(builder, writers, log)
+                if counts["examples"] == 0 and counts["skipped_images"]:
+                    raise _nothing_written(counts["skipped_images"], log)
                 for writer in writers.values():
                     writer.finish()
                 summaries = []
@@ -316,6 +320,17 @@ class Conversion:
             "problems": {kind: entry["count"] for kind, entry in log.as_dict().items()},
             "skipped_images": counts["skipped_images"],
         }
+
+
+def _nothing_written(skipped: int, log: ProblemLog) -> DataError:
+    """Every image was skipped: fail instead of publishing empty files that look like success."""
+    reasons = []
+    for kind, entry in log.as_dict().items():
+        first = entry["first"][0] if entry["first"] else {}
+        where = f"{first['file']}: " if first.get("file") else ""
+        reasons.append(f"{kind} x{entry['count']}, e.g. {where}{first.get('message', '')}")
+    return DataError(f"no example written: all {skipped} images were skipped ("
+                     + "; ".join(reasons) + "); no output files were left")
 
 
 def _processes_preferred() -> bool:

@@ -84,11 +84,13 @@ class Settings:
             raise UsageError("--max-errors must be 0 or more")
         if converted["box_tolerance"] < 0:
             raise UsageError("--box-tolerance must be 0 or more")
-        choices = {kind.flag: converted[kind.flag] for kind in KINDS.values()}
+        choices = dict(spec.default_policies)          # the format's defaults, then the user's
+        choices.update({kind.flag: converted[kind.flag] for kind in KINDS.values()
+                        if converted[kind.flag] is not None})
         if converted["skip_unknown_classes"]:
-            if choices["on_unknown_class"] not in (None, "skip"):
+            if converted["on_unknown_class"] not in (None, "skip"):
                 raise UsageError("--skip-unknown-classes contradicts --on-unknown-class "
-                                 f"{choices['on_unknown_class']}")
+                                 f"{converted['on_unknown_class']}")
             choices["on_unknown_class"] = "skip"
         policies = Policies(choices)
         return cls(
