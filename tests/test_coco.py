@@ -384,9 +384,10 @@ def test_unknown_category_is_a_clear_problem(tmp_path):
         convert(json_path, tmp_path / "e.record")
     assert "category_id 55 is not one of the file's categories" in str(info.value)
     assert str(json_path) in str(info.value)
-    summary = convert(json_path, tmp_path / "s.record", on_error="skip")
-    assert summary.examples == 0 and summary.skipped_images == 1
-    assert summary.problems["bad_annotation"]["count"] == 1
+    # skipping the only image leaves nothing to write: that is an error, not an empty success
+    with pytest.raises(DataError, match="no example written: all 1 images were skipped"):
+        convert(json_path, tmp_path / "s.record", on_error="skip")
+    assert not list(tmp_path.glob("s.*"))
 
 
 def test_annotations_of_no_image_are_reported(tmp_path):
