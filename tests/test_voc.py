@@ -183,7 +183,7 @@ def test_unknown_classes_are_reported_all_at_once(tmp_path, plain_voc):
     message = str(info.value)
     assert "2 classes are not in the label map" in message
     assert "'dog' (2 objects in 2 files" in message and "1.xml" in message and "3.xml" in message
-    assert "'horse' (1 objects in 1 files" in message
+    assert "'horse' (1 object in 1 file" in message
     assert "\n" not in message
     assert not glob.glob(str(tmp_path / "*o.*")) and not glob.glob(str(tmp_path / ".o.*"))
     summary = tfrconv.convert("voc", data_dir=str(plain_voc), output=str(out),

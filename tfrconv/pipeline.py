@@ -118,7 +118,8 @@ class Conversion:
             shown = ", ".join(f"{n!r} ({found[n]})" if isinstance(found, Mapping) else repr(n)
                               for n in missing[:20])
             raise LabelMapError(
-                f"{len(missing)} classes of the dataset are not in the label map "
+                f"{_count(len(missing), 'class', 'classes')} of the dataset "
+                f"{'is' if len(missing) == 1 else 'are'} not in the label map "
                 f"({label_map.source}): {shown} (fix the label map, or --on-unknown-class skip)")
 
     # -- the run ---------------------------------------------------------------------------
@@ -264,9 +265,11 @@ class Conversion:
         for label, entry in sorted(unknown.items()):
             files = entry["files"]
             shown = ", ".join(files[:UNKNOWN_CLASS_EXAMPLES]) + (" ..." if len(files) > 3 else "")
-            parts.append(f"{label!r} ({entry['objects']} objects in {len(files)} files: {shown})")
+            parts.append(f"{label!r} ({_count(entry['objects'], 'object')} in "
+                         f"{_count(len(files), 'file')}: {shown})")
         return DataError(
-            f"{len(unknown)} classes are not in the label map ({label_map.source}): "
+            f"{_count(len(unknown), 'class', 'classes')} "
+            f"{'is' if len(unknown) == 1 else 'are'} not in the label map ({label_map.source}): "
             + "; ".join(parts) + " (fix the label map, or --on-unknown-class skip to drop them)")
 
     # -- results ---------------------------------------------------------------------------
@@ -331,6 +334,10 @@ def _nothing_written(skipped: int, log: ProblemLog) -> DataError:
         reasons.append(f"{kind} x{entry['count']}, e.g. {where}{first.get('message', '')}")
     return DataError(f"no example written: all {skipped} images were skipped ("
                      + "; ".join(reasons) + "); no output files were left")
+
+
+def _count(number: int, singular: str, plural: str | None = None) -> str:
+    return f"{number} {singular if number == 1 else (plural or singular + 's')}"
 
 
 def _processes_preferred() -> bool:
