@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from tfrconv import Command, hookimpl
 
-RECORDS_HELP = "a record file, a list of shards as a glob ('train.record-*'), or a directory glob"
+RECORDS_HELP = ("a record file, a glob of shards ('train.record-*') or a folder holding record "
+                "files (GZIP is detected)")
 
 
 def _inspect_arguments(parser) -> None:

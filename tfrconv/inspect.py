@@ -22,6 +22,7 @@ from .stats import RESERVOIR_SIZE, CappedCounter, NumberStats
 MAX_CLASSES = 10_000
 MAX_ERRORS_KEPT = 200
 SHOW_VALUES = 10
+MAX_FILES_LISTED = 20
 
 
 class Inspector:
@@ -353,10 +354,15 @@ def format_text(result: dict[str, Any], target: str) -> str:
     lines.append(f"  objects {result['objects']:,}, images without objects "
                  f"{result['empty_images']:,}")
     if result["shards"] > 1:
-        for info in result["files"]:
+        listed = [info for info in result["files"] if info.get("error")]
+        listed += [info for info in result["files"] if not info.get("error")]
+        for info in listed[:MAX_FILES_LISTED]:
             extra = f"  ERROR {info['error']}" if info.get("error") else ""
             lines.append(f"    {os.path.basename(info['path'])}: {info['records']:,} records, "
                          f"{_size(info['bytes'])}{extra}")
+        if len(listed) > MAX_FILES_LISTED:
+            lines.append(f"    ... and {len(listed) - MAX_FILES_LISTED:,} more files (--json "
+                         "lists them all)")
     classes = result["classes"]
     if classes:
         has_map = result["label_map"] is not None
