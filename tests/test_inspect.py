@@ -329,3 +329,12 @@ def test_show_summarises_masks_and_long_lists(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "<png 64x48," in out and "... (15 more)" in out and "<256 bytes>" in out
     assert io.StringIO(out).read().count("image/custom/many") >= 1
+
+
+def test_help_loads_no_heavy_library():
+    """inspect/verify/detect-format are in `tfrconv --help` without TensorFlow, Pillow, numpy."""
+    code = ("import sys, tfrconv.cli; tfrconv.cli.build_parser(); "
+            "print(sorted(m for m in ('tensorflow', 'PIL', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

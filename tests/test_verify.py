@@ -105,6 +105,9 @@ BROKEN = {
                 "class", "below 1"),
     "boxes without class": (_drop("image/object/class/text", "image/object/class/label"),
                             "class", "neither"),
+    "keypoints x and y differ": (lambda f: f.update({
+        "image/object/keypoint/x": ("float", [0.1, 0.2, 0.3, 0.4]),
+        "image/object/keypoint/y": ("float", [0.1, 0.2, 0.3])}), "lengths", "4 x and 3 y"),
     "png mask of the wrong size": (_set("image/object/mask", "bytes",
                                         [mask_png(64, 48), mask_png(32, 32)]), "mask",
                                    "#1 is 32 x 32"),
@@ -302,3 +305,10 @@ def test_a_batch_tensorflow_rejects_is_narrowed_to_the_record(tmp_path, monkeypa
     assert [p["record"] for p in types] == [1]
     assert "TensorFlow cannot parse" in types[0]["message"]
     assert "image/object/class/label" in types[0]["message"]
+
+
+def test_empty_file_warns(tmp_path):
+    path = tmp_path / "empty.record"
+    path.write_bytes(b"")
+    result = verify(path)
+    assert result["ok"] and kinds(result, "warning") == {"empty"}

@@ -322,6 +322,17 @@ class Verifier:
             n = len(F.values(features, key))
             if n and n != count:
                 report(ERROR, "lengths", f"{key} has {n} values for {count} boxes")
+        xs = len(F.values(features, "image/object/keypoint/x"))
+        ys = len(F.values(features, "image/object/keypoint/y"))
+        visible = len(F.values(features, "image/object/keypoint/visibility"))
+        if xs or ys:
+            if xs != ys:
+                report(ERROR, "lengths", f"keypoints have {xs} x and {ys} y values")
+            elif count and xs % count:
+                report(ERROR, "lengths", f"{xs} keypoint values for {count} boxes: not the "
+                       "same number of keypoints per box")
+            if visible and visible != xs:
+                report(ERROR, "lengths", f"{visible} keypoint visibilities for {xs} keypoints")
         return count
 
     def _check_boxes(self, features, count, report) -> None:
@@ -472,6 +483,8 @@ class Verifier:
             "image/width": "the decoder assumes 1; masks cannot be reshaped",
             "image/format": "the decoder assumes 'jpeg' (harmless: it sniffs the bytes)",
         }
+        if not self.examples and not self.problems:
+            self.report(WARNING, "empty", "the files hold no records")
         for key, n in sorted(self.missing.items()):
             if key == "image/format":
                 continue
