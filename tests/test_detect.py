@@ -248,3 +248,25 @@ def test_other_commands_still_reject_unknown_arguments(capsys):
         main(["formats", "--bogus"])
     assert exit_info.value.code == 2
     assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+# -- every registered format (builtin ones included, whoever wrote them) -----------------------
+def _registered_detectors():
+    from tfrconv.plugins import get_registry
+
+    return sorted(s.name for s in get_registry().formats.values() if s.detect is not None)
+
+
+@pytest.mark.parametrize("name", _registered_detectors())
+def test_every_detector_rejects_an_empty_folder_with_a_reason(tmp_path, name):
+    from tfrconv.detect import NO_MATCH, ask
+    from tfrconv.plugins import get_registry
+
+    result = ask(get_registry().format(name), str(tmp_path))
+    assert result.status == NO_MATCH and result.reason and result.reason != "(no reason given)"
+
+
+def test_only_voc_claims_a_voc_folder(shapes_voc):
+    """Another format claiming VOC folders would make `convert` ambiguous on them."""
+    report = detect_formats(shapes_voc)
+    assert [r.format for r in report.matches] == ["voc"], report.lines()

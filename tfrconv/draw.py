@@ -74,7 +74,7 @@ def render(features: dict, label_map=None, *, min_side: int = MIN_SIDE) -> Drawi
     names = object_names(features, label_map)
     image = _overlay_masks(image, features, names, width, height)
     draw = ImageDraw.Draw(image)
-    font = _font(max(12, min(28, image.size[1] // 25)))
+    font = _font(max(12, min(96, image.size[1] // 30)))
     line = max(2, round(min(image.size) / 200))
     boxes = [F.values(features, key) for key in F.BOX_KEYS]
     for i, name in enumerate(names):
