@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -81,7 +82,7 @@ def test_voc_fixtures_are_detected(shapes_voc, capsys):
     assert main(["detect-format", str(shapes_voc)]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0] == f"{shapes_voc} looks like voc"
-    assert "voc  1.00" in out
+    assert re.search(r"\n  voc +1\.00  ", out)
 
 
 def test_empty_folder_matches_nothing_and_says_why(tmp_path, capsys):
@@ -133,8 +134,8 @@ def test_formats_without_detection_and_broken_detectors(shapes_voc, capsys):
     with temporary_plugin(plugin, "throwaway"):
         report = detect_formats(shapes_voc)
         status = {r.format: r.status for r in report.results}
-        assert status == {"voc": "match", "silent": "no detection", "crashy": "detect failed",
-                          "odd": "detect failed", "picky": "detect failed"}
+        assert status["voc"] == "match" and status["silent"] == "no detection"
+        assert status["crashy"] == status["odd"] == status["picky"] == "detect failed"
         assert report.verdict == "unique"
         assert main(["detect-format", str(shapes_voc)]) == 0
         out = capsys.readouterr().out
@@ -233,14 +234,72 @@ def test_convert_with_a_named_format(tmp_path, shapes_voc, capsys):
     assert "unknown format 'nosuch'" in capsys.readouterr().err
 
 
-def test_detected_format_without_a_data_dir_option(tmp_path, capsys):
+def _listed_items(opts):
+    with open(opts.list_file, encoding="utf-8") as fileobj:
+        return [line.split() for line in fileobj if line.strip()]
+
+
+def _listed_read(item, opts) -> Sample:
+    folder = os.path.dirname(opts.list_file)
+    name, label, *box = item
+    return Sample(source_id=name, filename=name, image_path=os.path.join(folder, name),
+                  objects=[Object(label, *map(float, box))], image_root=folder)
+
+
+def listed_spec(suggest: bool) -> FormatSpec:
+    """A format read from a list file (no --data-dir), whose detection may name that file."""
+    def detect(path):
+        listing = os.path.join(path, "toy.txt")
+        if not os.path.isfile(listing):
+            return Detection(0.0, "no toy.txt")
+        return Detection(0.8, "toy.txt found", {"list_file": listing} if suggest else {})
+
+    return FormatSpec(name="listed", help="list-file format",
+                      options=(Option("list_file", "the list", "path", required=True),),
+                      list_items=_listed_items, read_item=_listed_read, detect=detect)
+
+
+def test_detection_names_the_options_of_a_format_without_data_dir(tmp_path, capsys):
     folder = make_toy(tmp_path / "data")
-    with temporary_plugin(Formats(toy_spec(with_data_dir=False)), "throwaway"):
+    out = tmp_path / "x.record"
+    with temporary_plugin(Formats(listed_spec(suggest=True)), "throwaway"):
+        assert main(["detect-format", folder]) == 0
+        assert f"convert with: --list-file {folder}/toy.txt" in capsys.readouterr().out
+        assert main(["convert", "--data-dir", folder, "--output", str(out), "--workers", "1",
+                     "--no-progress"]) == 0
+        err = capsys.readouterr().err
+        assert "looks like listed" in err and "using --list-file" in err
+        assert len(list(__import__("tfrconv").read_examples(str(out)))) == 2
+        # the user's own value wins over detection's
+        other = make_toy(tmp_path / "other", list_name="one.txt")
+        with open(os.path.join(other, "one.txt"), "w", encoding="utf-8") as fileobj:
+            fileobj.write("a.png leaf 4 3 20 15\n")
+        out.unlink()
+        assert main(["convert", "--data-dir", folder, "--list-file", f"{other}/one.txt",
+                     "--output", str(out), "--workers", "1", "--no-progress"]) == 0
+        assert len(list(__import__("tfrconv").read_examples(str(out)))) == 1
+
+
+def test_detected_format_without_data_dir_or_options_explains(tmp_path, capsys):
+    folder = make_toy(tmp_path / "data")
+    with temporary_plugin(Formats(listed_spec(suggest=False)), "throwaway"):
         assert main(["convert", "--data-dir", folder, "--output",
                      str(tmp_path / "x.record")]) == 2
         err = capsys.readouterr().err
-        assert "looks like toy" in err and "does not read a --data-dir" in err
-        assert "--list-name" in err
+        assert "looks like listed" in err and "does not read a --data-dir" in err
+        assert "--list-file" in err
+        # naming the format's own option is enough
+        assert main(["convert", "--data-dir", folder, "--list-file", f"{folder}/toy.txt",
+                     "--output", str(tmp_path / "x.record"), "--workers", "1",
+                     "--no-progress"]) == 0
+
+
+def test_detector_suggesting_unknown_options_is_reported(tmp_path):
+    folder = make_toy(tmp_path / "data")
+    spec = toy_spec("bad", detect=lambda p: Detection(0.9, "yes", {"colour": "red"}))
+    with temporary_plugin(Formats(spec), "throwaway"):
+        result = next(r for r in detect_formats(folder).results if r.format == "bad")
+        assert result.status == "detect failed" and "colour" in result.reason
 
 
 def test_other_commands_still_reject_unknown_arguments(capsys):

@@ -61,41 +61,52 @@ def format_parser(spec) -> argparse.ArgumentParser:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from .cli import run_format
-    from .detect import choose_format
+    from .detect import MATCH, ask, choose_format
     from .plugins import get_registry
 
     extra = list(getattr(args, "extra_args", []) or [])
     registry = get_registry()
-    report = None
     data_dir = args.data_dir
     if args.format:
         spec = registry.format(args.format)
+        match = ask(spec, data_dir, registry.format_owner(spec.name)) if data_dir else None
+        if match is not None and match.status != MATCH:
+            match = None                           # named by the user: convert anyway
+        note = f"converting as {spec.name} (--format)"
     elif data_dir:
         spec, report = choose_format(data_dir, registry=registry)
         data_dir = report.searched
+        match = report.matches[0]
+        note = (f"{data_dir} looks like {spec.name} (confidence {match.confidence:.2f}: "
+                f"{match.reason})")
     else:
         if args.help:
             args.convert_parser.print_help()
             return 0
         raise UsageError("convert: give the dataset folder with --data-dir DIR so its format "
                          "can be detected (or name the format with --format NAME)")
-    if report is not None:
-        match = report.matches[0]
-        note = (f"{report.searched} looks like {spec.name} (confidence {match.confidence:.2f}: "
-                f"{match.reason})")
-    else:
-        note = f"converting as {spec.name} (--format)"
     parser = format_parser(spec)
     if args.help:
         print(note + "\n")
         parser.print_help()
         return 0
-    if data_dir is not None:
-        if spec.option("data_dir") is None:
-            own = " ".join(o.flag for o in spec.options) or "none"
-            raise UsageError(f"{note}, but {spec.name} does not read a --data-dir: give its own "
-                             f"options instead ({own}); see `tfrconv {spec.name} --help`")
-        extra = ["--data-dir", data_dir, *extra]
+    # What detection found comes first, so the user's own options override it.
+    found = match.option_args(spec) if match is not None else []
+    if data_dir is not None and spec.option("data_dir") is not None \
+            and not (match and "data_dir" in match.options):
+        found = ["--data-dir", data_dir, *found]
+    elif data_dir is not None and not found and not _names_own_option(spec, extra):
+        own = " ".join(o.flag for o in spec.options) or "none"
+        raise UsageError(f"{note}, but {spec.name} does not read a --data-dir and its "
+                         f"detection named no files: give its own options ({own}); see "
+                         f"`tfrconv {spec.name} --help`")
     print(f"tfrconv: {note}", file=sys.stderr)
-    format_args = parser.parse_args(extra)
+    if match is not None and match.options:
+        print(f"tfrconv: using {' '.join(match.option_args(spec))}", file=sys.stderr)
+    format_args = parser.parse_args(found + extra)
     return run_format(format_args)
+
+
+def _names_own_option(spec, argv: list[str]) -> bool:
+    flags = {flag for option in spec.options for flag in (option.flag, *option.aliases)}
+    return any(arg.split("=", 1)[0] in flags for arg in argv)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,10 +35,29 @@ class FormatResult:
     status: str            # MATCH, NO_MATCH, NO_DETECTION or FAILED
     confidence: float
     reason: str
+    options: dict[str, Any] = field(default_factory=dict)   # to convert the folder as detected
 
     def as_dict(self) -> dict[str, Any]:
-        return {"format": self.format, "plugin": self.plugin, "status": self.status,
-                "confidence": round(self.confidence, 3), "reason": self.reason}
+        out = {"format": self.format, "plugin": self.plugin, "status": self.status,
+               "confidence": round(self.confidence, 3), "reason": self.reason}
+        if self.options:
+            out["options"] = {k: _json_safe(v) for k, v in self.options.items()}
+        return out
+
+    def option_args(self, spec: FormatSpec) -> list[str]:
+        """The detected options as command-line arguments of `spec`."""
+        args: list[str] = []
+        for name, value in self.options.items():
+            option = spec.option(name)
+            if option.type == "bool":
+                if value:
+                    args.append(option.flag)
+                continue
+            if isinstance(value, (list, tuple)):
+                value = ",".join(map(str, value))
+            args += [option.flag, os.fspath(value) if isinstance(value, os.PathLike)
+                     else str(value)]
+        return args
 
 
 @dataclass
@@ -85,7 +105,12 @@ class DetectionReport:
         width = max(len(r.format) for r in self.results)
         if matches:
             out.append("matches:")
-            out.extend(f"  {r.format:{width}}  {r.confidence:4.2f}  {r.reason}" for r in matches)
+            for r in matches:
+                out.append(f"  {r.format:{width}}  {r.confidence:4.2f}  {r.reason}")
+                if r.options:
+                    shown = " ".join(f"--{k.replace('_', '-')} {_json_safe(v)}"
+                                     for k, v in r.options.items())
+                    out.append(f"  {'':{width}}        convert with: {shown}")
         if rejections:
             rejected = self.others(NO_MATCH)
             if rejected:
@@ -161,7 +186,25 @@ def ask(spec: FormatSpec, folder: str, plugin: str | None = None) -> FormatResul
     reason = str(answer.reason or "").strip() or "(no reason given)"
     if confidence <= 0:
         return FormatResult(spec.name, plugin, NO_MATCH, 0.0, reason)
-    return FormatResult(spec.name, plugin, MATCH, min(confidence, 1.0), reason)
+    options = answer.options or {}
+    if not isinstance(options, Mapping):
+        return FormatResult(spec.name, plugin, FAILED, 0.0,
+                            f"detect returned options of type {type(options).__name__}, not a "
+                            "mapping of option names to values")
+    unknown = sorted(str(name) for name in options if spec.option(str(name)) is None)
+    if unknown:
+        return FormatResult(spec.name, plugin, FAILED, 0.0,
+                            f"detect suggested options the format does not have: "
+                            f"{', '.join(unknown)}")
+    return FormatResult(spec.name, plugin, MATCH, min(confidence, 1.0), reason, dict(options))
+
+
+def _json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return os.fspath(value) if isinstance(value, os.PathLike) else str(value)
 
 
 def _only_subfolder(folder: str) -> str | None:
