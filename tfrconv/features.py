@@ -53,8 +53,7 @@ DECODER_KEYS: dict[str, KeySpec] = {
     "image/object/weight": KeySpec("float", per_object=True),
     # Optional: read only when the pipeline config asks for them.
     "image/object/mask": KeySpec(("float", "bytes"), always=False,
-                                 switch="load_instance_masks (NUMERICAL_MASKS: float, "
-                                 "PNG_MASKS: bytes)"),
+                                 switch="load_instance_masks"),
     "image/object/mask/weight": KeySpec("float", always=False, per_object=True,
                                         switch="load_instance_masks"),
     "image/object/keypoint/x": KeySpec("float", always=False, switch="num_keypoints"),

@@ -23,6 +23,7 @@ MAX_CLASSES = 10_000
 MAX_ERRORS_KEPT = 200
 SHOW_VALUES = 10
 MAX_FILES_LISTED = 20
+MASK_TYPES = {"bytes": "PNG_MASKS", "float": "NUMERICAL_MASKS"}
 
 
 class Inspector:
@@ -164,7 +165,10 @@ class Inspector:
             expected = F.expected_kinds(key)
             if expected is not None:
                 spec = F.DECODER_KEYS[key]
-                entry["decoder"] = "parsed" if spec.always else f"optional ({spec.switch})"
+                entry["decoder"] = "parsed" if spec.always else f"read with {spec.switch}"
+                if key == "image/object/mask":
+                    entry["decoder"] += " and mask_type " + " or ".join(
+                        MASK_TYPES[k] for k in kinds if k in MASK_TYPES)
                 wrong = sorted(k for k in kinds if k not in expected and k != "empty")
                 if wrong:
                     entry["wrong_type"] = ", ".join(F.TF_TYPE_NAMES[k] for k in wrong) + \
