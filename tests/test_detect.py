@@ -184,6 +184,13 @@ def test_convert_detects_voc_and_takes_its_options(shapes_voc, tmp_path, capsys)
     assert len(list(tfrconv.read_examples(str(auto)))) > 0
 
 
+def test_convert_takes_the_folder_as_first_argument(shapes_voc, tmp_path, capsys):
+    out = tmp_path / "x.record"
+    assert main(["convert", str(shapes_voc), "--set", "val", "--output", str(out),
+                 "--workers", "1", "--no-progress"]) == 0
+    assert out.exists() and "looks like voc" in capsys.readouterr().err
+
+
 def test_convert_help_shows_the_detected_formats_options(shapes_voc, capsys):
     assert main(["convert", "--data-dir", str(shapes_voc), "--help"]) == 0
     out = capsys.readouterr().out

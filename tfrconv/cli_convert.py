@@ -30,9 +30,9 @@ def add_convert_command(sub) -> None:
     parser = sub.add_parser(
         "convert", add_help=False, allow_abbrev=False,
         help="convert a dataset folder, detecting its format (--data-dir DIR --output OUT)",
-        description="Convert a dataset folder to OD-API TFRecords; the format is detected "
-        "from the folder (or named with --format).",
-        usage="tfrconv convert --data-dir DIR --output PATH [FORMAT OPTIONS] [COMMON OPTIONS]",
+        description="Convert a dataset folder to OD-API TFRecords; its format is detected\n"
+        "(or named with --format).",
+        usage="tfrconv convert [--data-dir] DIR --output PATH [FORMAT OPTIONS] [COMMON OPTIONS]",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", metavar="DIR", help="the dataset folder")
     parser.add_argument("--format", metavar="NAME",
@@ -67,6 +67,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     extra = list(getattr(args, "extra_args", []) or [])
     registry = get_registry()
     data_dir = args.data_dir
+    if data_dir is None and extra and not extra[0].startswith("-"):
+        data_dir = extra.pop(0)                    # `tfrconv convert DIR --output OUT`
     if args.format:
         spec = registry.format(args.format)
         match = ask(spec, data_dir, registry.format_owner(spec.name)) if data_dir else None

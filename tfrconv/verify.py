@@ -59,7 +59,13 @@ class Verifier:
 
     def __init__(self, label_map=None, *, max_boxes: int = 100, stream: TextIO | None = None
                  ) -> None:
-        import tensorflow as tf
+        try:
+            import tensorflow as tf
+        except ImportError as exc:
+            from .errors import UsageError
+
+            raise UsageError(f"verify reads records with TensorFlow, which is not installed "
+                             f"({exc}); install it with: pip install 'tfrconv[tf]'") from None
 
         self.tf = tf
         self.label_map = label_map
