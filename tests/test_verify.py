@@ -312,3 +312,14 @@ def test_empty_file_warns(tmp_path):
     path.write_bytes(b"")
     result = verify(path)
     assert result["ok"] and kinds(result, "warning") == {"empty"}
+
+
+def test_without_tensorflow_verify_says_how_to_get_it(monkeypatch):
+    import sys
+
+    from tfrconv.errors import UsageError
+    from tfrconv.verify import Verifier
+
+    monkeypatch.setitem(sys.modules, "tensorflow", None)
+    with pytest.raises(UsageError, match=r"tfrconv\[tf\]"):
+        Verifier()
