@@ -30,7 +30,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv or bool(os.environ.get("TFRCONV_DEBUG"))
     try:
         parser = build_parser(argv)
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra and not getattr(args, "takes_extra_args", False):
+            parser.error("unrecognized arguments: " + " ".join(extra))
+        args.extra_args = extra      # `convert` parses them once it knows the format
         if not getattr(args, "handler", None):
             parser.print_help()
             return 2

@@ -48,6 +48,10 @@ def add_core_commands(sub, selected: str | None = None) -> None:
         fmt.set_defaults(handler=cmd_labelmap_from_data, spec=spec)
     labelmap.set_defaults(handler=lambda args: labelmap.print_help() or 2)
 
+    from .cli_convert import add_convert_command
+
+    add_convert_command(sub)
+
     sample = sub.add_parser("sample", help="generate sample datasets")
     sample_sub = sample.add_subparsers(title="datasets", metavar="DATASET")
     shapes = sample_sub.add_parser(

@@ -119,10 +119,16 @@ class Options(Mapping):
 
 @dataclass(frozen=True)
 class Detection:
-    """How much a folder looks like a format: 0 = not at all (with the reason), 1 = certainly."""
+    """How much a folder looks like a format: 0 = not at all (with the reason), 1 = certainly.
+
+    `options` are the format's options that convert the folder as detected, for formats not
+    read from a `--data-dir` (e.g. `{"annotations_file": "<dir>/annotations/x.json"}`);
+    `tfrconv convert` uses them unless the user gives those options.
+    """
 
     confidence: float
     reason: str
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def matched(self) -> bool:

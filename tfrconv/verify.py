@@ -1,0 +1,604 @@
+"""`tfrconv verify`: will the OD API read these records the way you think it will?
+
+Every record is read the way `TfExampleDecoder` reads it: parsed by TensorFlow against the
+decoder's feature spec (a key with the wrong type is a hard error at training), its image decoded
+to three channels, and then checked for what the decoder does *not* complain about but training
+silently gets wrong: boxes outside [0, 1] or upside down, lists of unequal length, class texts
+the label map does not know (the decoder gives them -1 and the boxes vanish), labels outside
+the label map, stored sizes that disagree with the pixels, masks of the wrong size, corrupt
+bytes. Every problem is reported with file, record index and source id; damaged files are
+reported and reading goes on with the next file.
+
+TensorFlow is imported only here, inside the command.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from . import features as F
+from .images import sniff
+
+ERROR = "error"
+WARNING = "warning"
+SHOW_PER_PROBLEM = 5            # boxes or classes named in one problem line
+BATCH = 256                     # records TensorFlow parses in one call
+_NOT_PARSED = object()
+
+
+@dataclass(frozen=True)
+class Problem:
+    severity: str
+    kind: str
+    message: str
+    file: str | None = None
+    record: int | None = None
+    source_id: str | None = None
+
+    def line(self) -> str:
+        where = self.file or ""
+        if self.record is not None:
+            where += f": record {self.record}"
+        if self.source_id:
+            where += f" ({self.source_id})"
+        prefix = f"{where}: " if where else ""
+        return f"{prefix}{self.severity}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+class Verifier:
+    """Checks records one at a time; problems go to `report` (and `stream`, as found)."""
+
+    def __init__(self, label_map=None, *, max_boxes: int = 100, stream: TextIO | None = None
+                 ) -> None:
+        try:
+            import tensorflow as tf
+        except ImportError as exc:
+            from .errors import UsageError
+
+            raise UsageError(f"verify reads records with TensorFlow, which is not installed "
+                             f"({exc}); install it with: pip install 'tfrconv[tf]'") from None
+
+        self.tf = tf
+        self.label_map = label_map
+        self.label_ids = {item.id for item in label_map} if label_map is not None else set()
+        self.max_boxes = max_boxes
+        self.stream = stream
+        self.problems: list[Problem] = []
+        self.counts: Counter = Counter()
+        self.severities: Counter = Counter()
+        self.files: list[dict[str, Any]] = []
+        self.examples = self.objects = 0
+        self.bad_examples = 0
+        self.missing: Counter = Counter()      # optional keys absent, per example
+        self.source_ids: dict[int, tuple[str, int]] = {}
+        self._specs: dict[frozenset, dict] = {}
+
+    # -- reporting -------------------------------------------------------------------------
+    def report(self, severity: str, kind: str, message: str, file: str | None = None,
+               record: int | None = None, source_id: str | None = None) -> None:
+        problem = Problem(severity, kind, message, file, record, source_id)
+        self.problems.append(problem)
+        self.counts[kind] += 1
+        self.severities[severity] += 1
+        if self.stream is not None:
+            self.stream.write(problem.line() + "\n")
+            self.stream.flush()
+
+    # -- files -----------------------------------------------------------------------------
+    def check_file(self, path: str) -> None:
+        from .record_files import scan_records
+
+        info: dict[str, Any] = {"path": path, "records": 0}
+        self.files.append(info)
+        batch: list = []
+        for record in scan_records(path):
+            if record.payload is None:
+                self._check_batch(batch)                # keep the report in record order
+                self.report(ERROR, "crc", f"{record.error} (offset {record.offset})", path,
+                            record.index)
+                if record.fatal:
+                    info["error"] = record.error
+                continue
+            info["records"] += 1
+            batch.append(record)
+            if len(batch) >= BATCH:
+                self._check_batch(batch)
+        self._check_batch(batch)
+
+    def _check_batch(self, batch: list) -> None:
+        """Parse a batch with TensorFlow in one call (a call per record costs about a hundred
+        times more), then check each record in order."""
+        if not batch:
+            return
+        tf = self.tf
+        decoded: list = []
+        groups: dict[frozenset, list[int]] = {}
+        for i, record in enumerate(batch):
+            try:
+                features = F.decode_typed(record.payload)
+            except ValueError as exc:
+                features = exc
+            decoded.append(features)
+            if isinstance(features, dict) and not self._type_problems(features):
+                groups.setdefault(self._signature(features), []).append(i)
+        parse_errors: dict[int, str | None] = {}
+        for signature, members in groups.items():
+            spec = self._spec(signature)
+            try:
+                tf.io.parse_example([batch[i].payload for i in members], spec)
+            except (tf.errors.OpError, ValueError):
+                for i in members:                       # find which records fail
+                    parse_errors[i] = self._parse_error(batch[i].payload, spec)
+            else:
+                parse_errors.update(dict.fromkeys(members))
+        for i, record in enumerate(batch):
+            self.check_record(record.payload, record.path, record.index, decoded=decoded[i],
+                              parse_error=parse_errors.get(i, _NOT_PARSED))
+        batch.clear()
+
+    # -- one record ------------------------------------------------------------------------
+    def check_record(self, payload: bytes, path: str, index: int, *, decoded=None,
+                     parse_error=None) -> None:
+        """Check one record. `decoded` and `parse_error` come from `_check_batch`; without
+        them the record is decoded and parsed here."""
+        before = self.severities[ERROR]
+        self.examples += 1
+        features = decoded
+        if features is None:
+            try:
+                features = F.decode_typed(payload)
+            except ValueError as exc:
+                features = exc
+        if isinstance(features, Exception):
+            self.report(ERROR, "parse", str(features), path, index)
+            self.bad_examples += 1
+            return
+        source = F.first(features, "image/source_id")
+        source_id = F.text(source) if isinstance(source, bytes) else None
+
+        def report(severity: str, kind: str, message: str) -> None:
+            self.report(severity, kind, message, path, index, source_id)
+
+        type_problems = self._type_problems(features)
+        for message in type_problems:
+            report(ERROR, "type", message)
+        if not type_problems:
+            if decoded is None or parse_error is _NOT_PARSED:
+                parse_error = self._parse_error(payload, self._spec(self._signature(features)))
+            if parse_error:
+                report(ERROR, "type", "TensorFlow cannot parse the record with the decoder's "
+                       f"spec: {parse_error}")
+        self._check_presence(features, source_id, path, index, report)
+        pixels = self._check_image(features, report)
+        count = self._check_lengths(features, pixels, report)
+        self.objects += count
+        self._check_boxes(features, count, report)
+        self._check_classes(features, report)
+        self._check_masks(features, count, pixels, report)
+        if count > self.max_boxes:
+            report(WARNING, "max_boxes", f"{count} boxes: with the pipeline config's default "
+                   f"max_number_of_boxes ({self.max_boxes}) the rest are dropped at training")
+        if self.severities[ERROR] > before:
+            self.bad_examples += 1
+
+    @staticmethod
+    def _type_problems(features) -> list[str]:
+        problems = []
+        for key, (kind, values) in sorted(features.items()):
+            expected = F.expected_kinds(key)
+            if expected is None:
+                continue
+            if kind is not None and kind not in expected:
+                want = " or ".join(F.TF_TYPE_NAMES[k] for k in expected)
+                problems.append(f"{key} is stored as {F.TF_TYPE_NAMES[kind]}, but the decoder "
+                                f"parses {want}: training fails with \"Data types don't "
+                                "match\"")
+            elif F.DECODER_KEYS[key].fixed and len(values) != 1:
+                problems.append(f"{key} holds {len(values)} values; the decoder reads exactly "
+                                "one (a fixed-length feature) and fails on this record")
+        return problems
+
+    def _parse_error(self, payload: bytes, spec: dict) -> str | None:
+        """TensorFlow's complaint when it parses one record with the decoder's spec."""
+        tf = self.tf
+        try:
+            tf.io.parse_single_example(payload, spec)
+        except (tf.errors.OpError, ValueError) as exc:
+            return (getattr(exc, "message", None) or str(exc)).strip().splitlines()[0]
+        return None
+
+    @staticmethod
+    def _signature(features) -> frozenset:
+        """The optional decoder keys a record has, with the kind it has them in (for masks,
+        that is the mask_type the pipeline config needs)."""
+        return frozenset((key, features[key][0] or F.expected_kinds(key)[0])
+                         for key in features
+                         if key in F.DECODER_KEYS and not F.DECODER_KEYS[key].always)
+
+    def _spec(self, signature: frozenset) -> dict:
+        """The decoder's parse spec: the always-parsed keys plus the record's optional ones."""
+        spec = self._specs.get(signature)
+        if spec is not None:
+            return spec
+        tf = self.tf
+        types = {"bytes": tf.string, "float": tf.float32, "int": tf.int64}
+        spec = {}
+        for key, key_spec in F.DECODER_KEYS.items():
+            if not key_spec.always:
+                continue
+            kind = key_spec.kind
+            if key_spec.fixed:
+                default = {"bytes": b"", "int": 1, "float": 0.0}[kind]
+                if key == "image/format":
+                    default = b"jpeg"
+                spec[key] = tf.io.FixedLenFeature((), types[kind], default_value=default)
+            else:
+                spec[key] = tf.io.VarLenFeature(types[kind])
+        for key, kind in signature:
+            if F.DECODER_KEYS[key].fixed:
+                spec[key] = tf.io.FixedLenFeature((), types[kind])
+            else:
+                spec[key] = tf.io.VarLenFeature(types[kind])
+        self._specs[signature] = spec
+        return spec
+
+    def _check_presence(self, features, source_id, path, index, report) -> None:
+        for key in ("image/key/sha256", "image/source_id", "image/height", "image/width",
+                    "image/format"):
+            if not F.values(features, key) or F.first(features, key) in (b"",):
+                self.missing[key] += 1
+        if source_id:
+            from .sharding import stable_hash
+
+            digest = stable_hash(source_id)
+            first = self.source_ids.get(digest)
+            if first is None:
+                self.source_ids[digest] = (path, index)
+            else:
+                where = f"record {first[1]}" + ("" if first[0] == path else f" of {first[0]}")
+                report(WARNING, "source_id", f"source id {source_id!r} also belongs to "
+                       f"{where}: COCO-style evaluation needs unique ids")
+
+    def _check_image(self, features, report) -> tuple[int, int] | None:
+        """Decode as the decoder does; (height, width) of the pixels, or None."""
+        tf = self.tf
+        data = F.first(features, "image/encoded")
+        stored_h, stored_w = F.first(features, "image/height"), F.first(features, "image/width")
+        if not isinstance(data, bytes) or not data:
+            report(ERROR, "image", "no image/encoded bytes: the decoder cannot decode an "
+                   "empty image and training fails")
+            return None
+        fmt = F.first(features, "image/format")
+        info = sniff(data)
+        if fmt in (b"raw", b"RAW"):
+            if info.format != "unknown":
+                report(ERROR, "image", f"image/format says raw, but the bytes are a "
+                       f"{info.format}: the decoder would read them as raw pixels")
+                return None
+            if not (isinstance(stored_h, int) and isinstance(stored_w, int)) or \
+                    len(data) != stored_h * stored_w * 3:
+                report(ERROR, "image", f"raw image of {len(data)} bytes is not height x "
+                       f"width x 3 ({stored_h} x {stored_w} x 3)")
+                return None
+            return stored_h, stored_w
+        try:
+            image = tf.io.decode_image(data, channels=3, expand_animations=False)
+        except (tf.errors.OpError, ValueError) as exc:
+            message = (getattr(exc, "message", None) or str(exc)).strip().splitlines()[0]
+            report(ERROR, "image", f"the image does not decode ({info.format} bytes): "
+                   f"{message}")
+            return None
+        height, width = int(image.shape[0]), int(image.shape[1])
+        if isinstance(stored_h, int) and isinstance(stored_w, int) \
+                and (stored_h, stored_w) != (height, width):
+            report(ERROR, "size", f"image/height x image/width say {stored_h} x {stored_w}, "
+                   f"but the image is {height} x {width} pixels")
+        if info.orientation != 1:
+            report(WARNING, "exif", f"the JPEG has EXIF orientation {info.orientation}: the "
+                   "decoder ignores it, so boxes drawn on the rotated view are misplaced "
+                   "(convert with --reencode to apply the rotation)")
+        sha = F.first(features, "image/key/sha256")
+        if isinstance(sha, bytes) and sha:
+            actual = hashlib.sha256(data).hexdigest()
+            if sha.decode("ascii", "replace").lower() != actual:
+                report(ERROR, "sha256", f"image/key/sha256 is {F.text(sha)[:16]}..., but the "
+                       f"image bytes hash to {actual[:16]}...")
+        return height, width
+
+    def _check_lengths(self, features, pixels, report) -> int:
+        """Equal list lengths; returns the number of boxes."""
+        lengths = {key: len(F.values(features, key)) for key in F.BOX_KEYS}
+        count = max(lengths.values())
+        if len(set(lengths.values())) > 1:
+            listed = ", ".join(f"{key.rsplit('/', 1)[1]} {n}" for key, n in lengths.items())
+            report(ERROR, "lengths", f"the four box lists differ in length ({listed}): the "
+                   "decoder cannot stack them")
+        per_object = [k for k, s in F.DECODER_KEYS.items() if s.per_object
+                      and k not in F.BOX_KEYS] + list(F.OTHER_OBJECT_KEYS)
+        for key in per_object:
+            n = len(F.values(features, key))
+            if n and n != count:
+                report(ERROR, "lengths", f"{key} has {n} values for {count} boxes")
+        xs = len(F.values(features, "image/object/keypoint/x"))
+        ys = len(F.values(features, "image/object/keypoint/y"))
+        visible = len(F.values(features, "image/object/keypoint/visibility"))
+        if xs or ys:
+            if xs != ys:
+                report(ERROR, "lengths", f"keypoints have {xs} x and {ys} y values")
+            elif count and xs % count:
+                report(ERROR, "lengths", f"{xs} keypoint values for {count} boxes: not the "
+                       "same number of keypoints per box")
+            if visible and visible != xs:
+                report(ERROR, "lengths", f"{visible} keypoint visibilities for {xs} keypoints")
+        return count
+
+    def _check_boxes(self, features, count, report) -> None:
+        boxes = [F.values(features, key) for key in F.BOX_KEYS]
+        outside, unordered, nans = [], [], []
+        for i in range(min(len(b) for b in boxes)):
+            xmin, ymin, xmax, ymax = (b[i] for b in boxes)
+            if not all(isinstance(v, float) for v in (xmin, ymin, xmax, ymax)):
+                return                                     # wrong types: reported already
+            if any(v != v for v in (xmin, ymin, xmax, ymax)):
+                nans.append(f"#{i}")
+                continue
+            bad = [f"{name}={value:.4g}" for name, value in
+                   zip(("xmin", "ymin", "xmax", "ymax"), (xmin, ymin, xmax, ymax))
+                   if not 0.0 <= value <= 1.0]
+            if bad:
+                outside.append(f"#{i} " + " ".join(bad))
+            if xmin >= xmax or ymin >= ymax:
+                what = []
+                if xmin >= xmax:
+                    what.append(f"xmin {xmin:.4g} >= xmax {xmax:.4g}")
+                if ymin >= ymax:
+                    what.append(f"ymin {ymin:.4g} >= ymax {ymax:.4g}")
+                unordered.append(f"#{i} " + ", ".join(what))
+        if nans:
+            report(ERROR, "box", f"{_n(len(nans), 'box', 'boxes')} with NaN coordinates "
+                   f"({_some(nans)}): training drops them silently")
+        if outside:
+            report(ERROR, "box", f"{_n(len(outside), 'box', 'boxes')} outside [0, 1] "
+                   f"({_some(outside)}): boxes must be normalized by the image size")
+        if unordered:
+            report(ERROR, "box", f"{_n(len(unordered), 'box', 'boxes')} not ordered min < max "
+                   f"({_some(unordered)}): swapped or zero-size")
+
+    def _check_classes(self, features, report) -> None:
+        for scope, text_key, label_key, severity in (
+                ("", "image/object/class/text", "image/object/class/label", ERROR),
+                ("image-level ", "image/class/text", "image/class/label", WARNING)):
+            texts = F.values(features, text_key)
+            labels = F.values(features, label_key)
+            if features.get(text_key, (None,))[0] not in (None, "bytes") or \
+                    features.get(label_key, (None,))[0] not in (None, "int"):
+                continue                                    # wrong types: reported already
+            if texts:
+                self._check_texts(scope, texts, labels, severity, report)
+            elif labels:
+                self._check_labels(scope, labels, severity, report)
+        count = len(F.values(features, "image/object/bbox/xmin"))
+        if count and not F.values(features, "image/object/class/text") \
+                and not F.values(features, "image/object/class/label"):
+            report(ERROR, "class", f"{count} boxes have neither image/object/class/text nor "
+                   "/label: they have no class at training")
+
+    def _check_texts(self, scope, texts, labels, severity, report) -> None:
+        empty = [i for i, t in enumerate(texts) if not t]
+        if empty:
+            what = _n(len(empty), scope + "class text is", scope + "class texts are")
+            report(severity, "class", f"{what} empty "
+                   f"(#{', #'.join(map(str, empty[:SHOW_PER_PROBLEM]))}): with a label map "
+                   "in the config the decoder maps them to -1 and drops the boxes (the text "
+                   "list is used whenever it is not empty, labels are ignored)")
+        if self.label_map is None:
+            if labels:
+                self._check_labels(scope, labels, severity, report)
+            return
+        unknown: Counter = Counter()
+        differs: Counter = Counter()
+        for i, raw in enumerate(texts):
+            if not raw:
+                continue
+            text = F.text(raw)
+            resolved = self.label_map.resolve(text)
+            if resolved is None:
+                unknown[text] += 1
+            elif i < len(labels) and labels[i] != resolved:
+                differs[(text, resolved, labels[i])] += 1
+        if unknown:
+            names = ", ".join(f"{t!r}" + (f" x{n}" if n > 1 else "")
+                              for t, n in unknown.most_common(SHOW_PER_PROBLEM))
+            is_are = "is" if len(unknown) == 1 else "are"
+            report(severity, "class", f"{scope}class text {names} {is_are} not in the label "
+                   f"map ({self.label_map.source}): the decoder gives such boxes -1 and they "
+                   "are silently dropped at training")
+        for (text, resolved, label), n in differs.items():
+            report(severity, "class", f"{scope}class text {text!r} is id {resolved} in the "
+                   f"label map, but its label says {label}" + (f" ({n} boxes)" if n > 1 else "")
+                   + f": with the label map the decoder uses {resolved}, without it {label}")
+
+    def _check_labels(self, scope, labels, severity, report) -> None:
+        low = sorted({v for v in labels if v < 1})
+        if low:
+            ids = _some(list(map(str, low)))
+            report(severity, "class", f"{scope}label {ids} below 1: id 0 is the background and "
+                   "negative ids are invalid; these boxes are not training targets")
+        if self.label_map is not None:
+            missing = sorted({v for v in labels if v >= 1 and v not in self.label_ids})
+            if missing:
+                ids = _some(list(map(str, missing)))
+                is_are = "is" if len(missing) == 1 else "are"
+                report(severity, "class", f"{scope}label {ids} {is_are} not in the label map "
+                       f"({self.label_map.source}, ids {min(self.label_ids, default=0)}-"
+                       f"{self.label_map.max_id}): these boxes have no class at training")
+
+    def _check_masks(self, features, count, pixels, report) -> None:
+        kind, masks = features.get("image/object/mask", (None, []))
+        if not masks:
+            return
+        if kind == "float":
+            height, width = F.first(features, "image/height"), F.first(features, "image/width")
+            if not (isinstance(height, int) and isinstance(width, int)):
+                report(ERROR, "mask", "numerical masks need image/height and image/width to be "
+                       "reshaped, and the record has none")
+                return
+            if len(masks) != count * height * width:
+                report(ERROR, "mask", f"numerical masks hold {len(masks)} values; {count} "
+                       f"masks of {height} x {width} need {count * height * width}")
+            return
+        if kind != "bytes":
+            return
+        if len(masks) != count:
+            report(ERROR, "mask", f"{_n(len(masks), 'PNG mask', 'PNG masks')} for "
+                   f"{_n(count, 'box', 'boxes')}")
+        if pixels is None:
+            return
+        tf = self.tf
+        wrong = []
+        for i, data in enumerate(masks):
+            try:
+                mask = tf.io.decode_png(data, channels=1)
+            except (tf.errors.OpError, ValueError):
+                wrong.append(f"#{i} does not decode as PNG")
+                continue
+            shape = (int(mask.shape[0]), int(mask.shape[1]))
+            if shape != pixels:
+                wrong.append(f"#{i} is {shape[0]} x {shape[1]}")
+        if wrong:
+            report(ERROR, "mask", f"{_n(len(wrong), 'mask does', 'masks do')} not match the "
+                   f"{pixels[0]} x {pixels[1]} image ({_some(wrong)})")
+
+    # -- the end ---------------------------------------------------------------------------
+    def finish(self) -> None:
+        """Dataset-level warnings: optional keys missing from records."""
+        effects = {
+            "image/key/sha256": "tools that deduplicate or track images by key have nothing "
+                                "to go by",
+            "image/source_id": "COCO-style evaluation needs a unique source id per image",
+            "image/height": "the decoder assumes 1; masks cannot be reshaped",
+            "image/width": "the decoder assumes 1; masks cannot be reshaped",
+            "image/format": "the decoder assumes 'jpeg' (harmless: it sniffs the bytes)",
+        }
+        if not self.examples and not self.problems:
+            self.report(WARNING, "empty", "the files hold no records")
+        for key, n in sorted(self.missing.items()):
+            if key == "image/format":
+                continue
+            self.report(WARNING, "missing_field", f"{key} is missing or empty in {n} of "
+                        f"{self.examples} examples: {effects[key]}")
+
+    def result(self, label_map_origin: str | None) -> dict[str, Any]:
+        return {
+            "ok": self.severities[ERROR] == 0,
+            "files": self.files,
+            "examples": self.examples,
+            "objects": self.objects,
+            "examples_with_errors": self.bad_examples,
+            "label_map": label_map_origin,
+            "errors": self.severities[ERROR],
+            "warnings": self.severities[WARNING],
+            "counts": dict(sorted(self.counts.items())),
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+def _n(count: int, singular: str, plural: str) -> str:
+    return f"{count} {singular if count == 1 else plural}"
+
+
+def _some(items: list[str]) -> str:
+    shown = ", ".join(items[:SHOW_PER_PROBLEM])
+    return shown + (f", ... ({len(items) - SHOW_PER_PROBLEM} more)"
+                    if len(items) > SHOW_PER_PROBLEM else "")
+
+
+# -- the command ---------------------------------------------------------------------------
+def verify_records(path_or_glob: str, *, label_map=None, label_map_origin: str | None = None,
+                   max_boxes: int = 100, stream: TextIO | None = None) -> dict[str, Any]:
+    """Verify every record of a path or glob; the report as `--json` prints it."""
+    from .record_files import record_paths
+
+    paths = record_paths(path_or_glob)
+    verifier = Verifier(label_map, max_boxes=max_boxes, stream=stream)
+    for path in paths:
+        verifier.check_file(path)
+    verifier.finish()
+    return verifier.result(label_map_origin)
+
+
+def load_verify_label_map(ref: str | None, records: str):
+    """(label map or None, where it came from, problems with it): --label-map, else the one
+    beside the records. A label map the OD API would refuse is itself an error."""
+    from .errors import LabelMapError
+    from .labelmap import load_label_map
+    from .record_files import find_label_map
+
+    origin = "--label-map"
+    if ref is None:
+        ref = find_label_map(records)
+        origin = "found beside the records"
+        if ref is None:
+            return None, None, []
+    problems = []
+    try:
+        label_map = load_label_map(ref)
+    except LabelMapError as exc:
+        problems.append(Problem(ERROR, "label_map", f"the OD API would refuse this label map: "
+                                f"{exc}", exc.file))
+        label_map = load_label_map(ref, validate=False)
+    return label_map, f"{label_map.source or ref} ({origin})", problems
+
+
+def run(args) -> int:
+    """The `tfrconv verify` command (arguments in plugins/inspection.py)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from .errors import UsageError
+    from .record_files import record_paths
+
+    if args.max_boxes < 1:
+        raise UsageError("--max-boxes must be at least 1")
+    record_paths(args.records)                # a bad path fails before TensorFlow loads
+    stream = None if args.json else sys.stdout
+    label_map, origin, map_problems = load_verify_label_map(args.label_map, args.records)
+    result = verify_records(args.records, label_map=label_map, label_map_origin=origin,
+                            max_boxes=args.max_boxes, stream=stream)
+    for problem in map_problems:
+        result["problems"].insert(0, problem.as_dict())
+        result["errors"] += 1
+        result["counts"]["label_map"] = result["counts"].get("label_map", 0) + 1
+        result["ok"] = False
+        if stream is not None:
+            stream.write(problem.line() + "\n")
+    failed = not result["ok"] or (args.strict and result["warnings"] > 0)
+    if args.json:
+        result["ok"] = not failed
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        print(summary_line(result, failed, args.records))
+    return 1 if failed else 0
+
+
+def summary_line(result: dict[str, Any], failed: bool, target: str) -> str:
+    files = len(result["files"])
+    scope = (f"{result['examples']:,} examples ({result['objects']:,} objects) in {files} "
+             f"file{'s' if files != 1 else ''}")
+    checked = (f"classes checked against {result['label_map']}" if result["label_map"] else
+               "no label map given or found beside the records, so class texts were not "
+               "checked (use --label-map)")
+    warnings = result["warnings"]
+    if not failed:
+        note = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
+        return f"OK: {target}: {scope}; {checked}{note}"
+    kinds = ", ".join(f"{kind} {n}" for kind, n in result["counts"].items())
+    return (f"FAILED: {target}: {result['errors']} errors, {warnings} warnings in "
+            f"{result['examples_with_errors']:,} of {scope} ({kinds}); {checked}")
