@@ -521,7 +521,8 @@ def detect(path: str) -> Detection:
     if os.path.isfile(path):
         keys = _peek(path)
         if "images" in keys and keys & {"annotations", "categories"}:
-            return Detection(0.9, f"{path} is COCO JSON ({', '.join(sorted(keys))} lists)")
+            return Detection(0.9, f"{path} is COCO JSON ({', '.join(sorted(keys))} lists)",
+                             options={"annotations_file": path})
         return Detection(0.0, f"{path} has no COCO 'images' and 'annotations' lists near its "
                          "start")
     if not os.path.isdir(path):
@@ -531,12 +532,17 @@ def detect(path: str) -> Detection:
         (os.path.join(folder, name) for folder in folders if os.path.isdir(folder)
          for name in os.listdir(folder) if name.endswith(".json")),
         key=lambda p: (not os.path.basename(p).startswith("instances_"), p))
+    found = []
     for candidate in candidates[:20]:
         keys = _peek(candidate)
         if "images" in keys and keys & {"annotations", "categories"}:
-            relative = os.path.relpath(candidate, path)
-            return Detection(0.9, f"{relative} is COCO JSON (use --annotations-file "
-                             f"{relative})")
+            found.append(os.path.relpath(candidate, path))
+    if len(found) == 1:
+        return Detection(0.9, f"{found[0]} is COCO JSON (--annotations-file {found[0]})",
+                         options={"annotations_file": os.path.join(path, found[0])})
+    if found:
+        return Detection(0.9, f"{len(found)} COCO annotation files ({', '.join(found)}): one "
+                         "split per run, choose it with --annotations-file")
     if candidates:
         return Detection(0.0, f"none of the .json files in {path} or {path}/annotations has "
                          "COCO 'images' and 'annotations' lists")

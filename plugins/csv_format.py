@@ -234,8 +234,12 @@ def _detect_csv(path: str) -> Detection:
     has_box = set(PIXEL_BOX) <= header or set(RELATIVE_BOX) <= header
     if {"filename", "class"} <= header and has_box:
         sized = {"width", "height"} <= header
+        folder = os.path.dirname(path) or "."
+        images = os.path.join(folder, "images")
         return Detection(0.9 if sized else 0.8, f"{path} has the generate_tfrecord.py columns "
-                         "(filename, class, xmin, ymin, xmax, ymax)")
+                         "(filename, class, xmin, ymin, xmax, ymax)",
+                         options={"csv_file": path,
+                                  "image_dir": images if os.path.isdir(images) else folder})
     return Detection(0.0, f"{path} lacks the columns filename, class, xmin, ymin, xmax, ymax "
                      "(another layout can be read with --columns)")
 

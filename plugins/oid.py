@@ -482,6 +482,22 @@ def detect(path: str) -> Detection:
                      "YMin, YMax")
 
 
+def _convert_options(box_csv: str) -> dict:
+    """Options that convert a detected folder: the box CSV, the image folder named after its
+    split (train-annotations-bbox.csv → train/), else images/ or the folder itself, and the
+    class descriptions when a file of that name is beside it."""
+    folder = os.path.dirname(box_csv) or "."
+    split = os.path.basename(box_csv).split("-", 1)[0]
+    images = next((os.path.join(folder, name) for name in (split, "images")
+                   if os.path.isdir(os.path.join(folder, name))), folder)
+    options = {"annotations_csv": box_csv, "images_dir": images}
+    descriptions = sorted(n for n in os.listdir(folder) if "class-descriptions" in n
+                          and n.endswith(".csv"))
+    if descriptions:
+        options["class_descriptions"] = os.path.join(folder, descriptions[0])
+    return options
+
+
 def _detect_csv(path: str) -> Detection:
     try:
         columns = _tables.header(path, "CSV")
@@ -489,7 +505,7 @@ def _detect_csv(path: str) -> Detection:
         return Detection(0.0, str(exc))
     if all(c in columns for c in BOX_COLUMNS):
         return Detection(0.95, f"{path} has the Open Images box columns (ImageID, LabelName, "
-                         "XMin, XMax, YMin, YMax)")
+                         "XMin, XMax, YMin, YMax)", options=_convert_options(path))
     if all(c in columns for c in LABEL_COLUMNS) and "Confidence" in columns:
         return Detection(0.5, f"{path} is an Open Images image-level label CSV (no boxes)")
     return Detection(0.0, f"{path} lacks the Open Images columns ImageID, LabelName, XMin, "

@@ -336,3 +336,38 @@ def test_only_voc_claims_a_voc_folder(shapes_voc):
     """Another format claiming VOC folders would make `convert` ambiguous on them."""
     report = detect_formats(shapes_voc)
     assert [r.format for r in report.matches] == ["voc"], report.lines()
+
+
+@pytest.mark.parametrize("fmt", ["coco", "csv"])
+def test_convert_formats_read_from_a_file_option(tmp_path, capsys, fmt):
+    """COCO and CSV are read from a file, not a folder: detection names it for convert."""
+    import tfrconv
+
+    root = tmp_path / fmt
+    if fmt == "coco":
+        from test_coco import standard_dataset
+
+        standard_dataset(str(root))
+    else:
+        from test_csv import make_csv
+
+        make_csv(root)
+    out = tmp_path / "auto.record"
+    assert main(["convert", str(root), "--output", str(out), "--workers", "1",
+                 "--no-progress"]) == 0
+    assert f"looks like {fmt}" in capsys.readouterr().err
+    assert len(list(tfrconv.read_examples(str(out)))) >= 3
+
+
+def test_convert_explains_several_coco_splits(tmp_path, capsys):
+    from test_coco import standard_dataset
+
+    root = tmp_path / "coco"
+    standard_dataset(str(root))
+    annotations = root / "annotations"
+    (annotations / "instances_train2017.json").write_text(
+        (annotations / "instances_val2017.json").read_text())
+    assert main(["convert", str(root), "--output", str(tmp_path / "x.record")]) != 0
+    captured = capsys.readouterr()
+    assert "2 COCO annotation files" in captured.out + captured.err
+    assert "--annotations-file" in captured.out + captured.err
