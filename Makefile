@@ -22,6 +22,7 @@ demo: setup
 		--output out/shapes_val.record
 	$(VENV)/bin/tfrconv voc --data-dir samples/VOCdevkit --year VOC2012 --set train \
 		--output out/shapes_train.record --num-shards 4
+	$(VENV)/bin/tfrconv inspect 'out/shapes_train.record-*'
 
 test: setup-test
 	$(VENV)/bin/python -m pytest
