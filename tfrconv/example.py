@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .features import DECODER_KEYS
 from .sample import ImageLabel, Object, Sample
 
 # Optional per-object fields: sample attribute → (feature key, kind, default for missing values).
@@ -30,32 +31,10 @@ BOX_KEYS = ("image/object/bbox/xmin", "image/object/bbox/ymin",
             "image/object/bbox/xmax", "image/object/bbox/ymax")
 MASK_KEY = "image/object/mask"
 
-# The OD API decoder's parse spec for the keys we write (data_decoders/tf_example_decoder.py):
-# key → (kind, fixed). Fixed-length scalars have one value; the rest are variable-length lists.
+# The OD API decoder's default parse spec, key → (kind, fixed-length scalar), derived from the
+# one catalogue of decoder keys in features.py (optional keys need an input-reader switch).
 DECODER_SPEC: dict[str, tuple[str, bool]] = {
-    "image/encoded": ("bytes", True),
-    "image/format": ("bytes", True),
-    "image/filename": ("bytes", True),
-    "image/key/sha256": ("bytes", True),
-    "image/source_id": ("bytes", True),
-    "image/height": ("int", True),
-    "image/width": ("int", True),
-    "image/class/text": ("bytes", False),
-    "image/class/label": ("int", False),
-    "image/class/confidence": ("float", False),
-    "image/neg_category_ids": ("int", False),
-    "image/object/bbox/xmin": ("float", False),
-    "image/object/bbox/xmax": ("float", False),
-    "image/object/bbox/ymin": ("float", False),
-    "image/object/bbox/ymax": ("float", False),
-    "image/object/class/label": ("int", False),
-    "image/object/class/text": ("bytes", False),
-    "image/object/area": ("float", False),
-    "image/object/is_crowd": ("int", False),
-    "image/object/difficult": ("int", False),
-    "image/object/group_of": ("int", False),
-    "image/object/weight": ("float", False),
-}
+    key: (spec.kind, spec.fixed) for key, spec in DECODER_KEYS.items() if spec.always}
 
 
 @dataclass(frozen=True)
