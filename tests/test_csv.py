@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from odapi import feature_spec, parse_records
+from strategies import messy_rows
 
 import tfrconv
 
@@ -276,27 +277,12 @@ VALID_ROW = st.one_of(
     st.just(["a.jpg", "32", "32", "", "", "", "", ""]))
 
 
-@st.composite
-def messy_rows(draw):
-    """Valid rows, each with up to two mutations: a cell replaced, dropped or inserted."""
-    rows = []
-    for row in map(list, draw(st.lists(VALID_ROW, max_size=6))):
-        for _ in range(draw(st.integers(0, 2))):
-            where = draw(st.integers(0, max(len(row) - 1, 0)))
-            kind = draw(st.sampled_from(["replace", "drop", "insert"]))
-            if kind == "insert" or not row:
-                row.insert(where, draw(CELL))
-            elif kind == "replace":
-                row[where] = draw(CELL)
-            else:
-                row.pop(where)
-        rows.append(",".join(row))
-    return rows
 
 
 @settings(max_examples=80, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(header=HEADERS, rows=messy_rows(), raw=st.one_of(st.just(b""), st.binary(max_size=30)),
+@given(header=HEADERS, rows=messy_rows(VALID_ROW, CELL),
+       raw=st.one_of(st.just(b""), st.binary(max_size=30)),
        relative=st.booleans())
 def test_malformed_csv_gives_samples_or_data_error(tmp_path_factory, header, rows, raw,
                                                    relative):

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from odapi import feature_spec, parse_records
+from strategies import messy_rows
 
 import tfrconv
 from tfrconv.sharding import stable_hash
@@ -362,22 +363,6 @@ VALID_ROW = st.tuples(
     FLAG, FLAG, FLAG, FLAG, FLAG).map(list)
 
 
-@st.composite
-def messy_rows(draw, valid_row, cell):
-    """Valid rows, each with up to two mutations: a cell replaced, dropped or inserted."""
-    rows = []
-    for row in map(list, draw(st.lists(valid_row, max_size=6))):
-        for _ in range(draw(st.integers(0, 2))):
-            where = draw(st.integers(0, max(len(row) - 1, 0)))
-            kind = draw(st.sampled_from(["replace", "drop", "insert"]))
-            if kind == "insert" or not row:
-                row.insert(where, draw(cell))
-            elif kind == "replace":
-                row[where] = draw(cell)
-            else:
-                row.pop(where)
-        rows.append(",".join(row))
-    return rows
 
 
 ROWS = messy_rows(VALID_ROW, CELL)
