@@ -22,6 +22,9 @@ from .problems import KINDS
 from .settings import COMMON_OPTIONS
 
 POLICY_FLAGS = frozenset(kind.flag for kind in KINDS.values())
+# Options whose value is itself a command line ("--runner=DataflowRunner ..."): argparse would
+# read such a value as an option, so `--beam-options VALUE` is passed on as `--beam-options=VALUE`.
+COMMAND_LINE_VALUED = ("--beam-options",)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv or bool(os.environ.get("TFRCONV_DEBUG"))
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_glue_command_line_values(argv))
         if not getattr(args, "handler", None):
             parser.print_help()
             return 2
@@ -50,6 +53,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tfrconv: internal error: {type(exc).__name__}: {exc} (run again with --debug "
               "for the traceback, and please report it)", file=sys.stderr)
         return 1
+
+
+def _glue_command_line_values(argv: list[str]) -> list[str]:
+    glued: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg in COMMAND_LINE_VALUED:
+            value = next(args, None)
+            glued.append(arg if value is None else f"{arg}={value}")
+        else:
+            glued.append(arg)
+    return glued
 
 
 def build_parser() -> argparse.ArgumentParser:
