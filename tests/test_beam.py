@@ -332,3 +332,26 @@ def test_output_on_a_filesystem_beam_lacks_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match=r"no Beam filesystem for nosuch:// is installed"):
         tfrconv.convert("voc", data_dir=str(SAMPLE), set="val", runner="beam",
                         output="nosuch://bucket/o.record")
+
+
+@needs_beam
+def test_the_commands_in_docs_scaling_use_real_beam_options():
+    """Every `--beam-options="..."` in docs/scaling.md parses against Beam's PipelineOptions
+    (tfrconv rejects unknown names) and names a runner Beam knows."""
+    import re
+
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    from tfrconv.runners.beam import pipeline_options
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "scaling.md").read_text()
+    found = [value.replace("\\\n", " ") for value in
+             re.findall(r'--beam-options="((?:[^"\\]|\\.)*)"', text, flags=re.S)]
+    commands = [value for value in found if "--runner=" in value]
+    assert len(commands) >= 6
+    runners = set()
+    for value in commands:
+        options = pipeline_options(value)
+        runners.add(options.view_as(StandardOptions).runner)
+    assert runners <= set(StandardOptions.KNOWN_RUNNER_NAMES)
+    assert {"DataflowRunner", "FlinkRunner", "SparkRunner", "DirectRunner"} <= runners

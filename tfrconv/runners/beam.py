@@ -9,7 +9,8 @@ then runs the pipeline (steps in `beam_dofns.py`):
         records  (split, shard) → GroupByKey ─────────────────── WriteShard ──► shard stats
         ids      source-id hash → GroupByKey → FindDuplicates ─┐    ▲ side inputs: dropped
         notes    problems ─────────────────────── Totals ◄─────┘────┘ duplicates, totals
-    Impulse → WriteRunRecord (side inputs: shard stats, totals, report lines)
+    Impulse → WriteEmptyShards (side inputs: shard stats, totals) ──► shard stats
+    Impulse → WriteRunRecord (side inputs: all shard stats, totals, report lines)
 
 Shards go to a hidden temporary folder beside each output. When the pipeline has succeeded, the
 driver reads the run record, writes the label map and manifest (the local runner's code, through
@@ -89,10 +90,6 @@ class Plan:
                    FileSystems.join(temp_dirs[0], RUN_RECORD),
                    beam_files.local_or_remote(report) if report else None)
 
-    def shard_keys(self) -> list[tuple[tuple[int, int], None]]:
-        return [((index, shard), None) for index in range(len(self.splits))
-                for shard in range(self.num_shards)]
-
 
 class BeamConversion:
     """Runs a prepared `Conversion` on Beam; `run()` returns the same `Summary` as the local one."""
@@ -115,8 +112,9 @@ class BeamConversion:
         label_map, origin = conversion.resolve_label_map()
         conversion.precheck_classes(label_map)
         if settings.report and not beam_files.is_remote(settings.report):
-            ProblemLog().open_report(settings.report)    # fail now, as the local runner does
-            ProblemLog().close()
+            check = ProblemLog()                 # an unwritable --report fails now, as locally
+            check.open_report(settings.report)
+            check.close()
         builder = Builder(conversion.spec, conversion.opts, label_map, settings)
         plan = Plan.make(outputs, settings.num_shards, settings.report)
         try:
@@ -157,9 +155,8 @@ class BeamConversion:
         """The local runner's error for a stop raised on a worker; else a one-line failure."""
         what = dofns.find_stop(_exception_text(exc))
         if what is None:
-            first = next((line for line in str(exc).splitlines() if line.strip()), "")
-            error = BeamRunError(f"the Beam pipeline failed: {type(exc).__name__}: {first} "
-                                 "(--debug shows the traceback)")
+            error = BeamRunError(f"the Beam pipeline failed: {_headline(exc)} (--debug shows "
+                                 "the traceback)")
             error.__cause__ = exc
             return error
         if what["kind"] == "max_errors":
@@ -172,7 +169,10 @@ class BeamConversion:
             problem = Problem(**what["problem"])
             self._report_stop(plan, problem)
             if problem.kind == "unknown_class":
-                return self.conversion._unknown_classes_error(label_map)
+                try:        # rescan the annotations here to name every unknown class at once
+                    return self.conversion._unknown_classes_error(label_map)
+                except Exception:  # noqa: BLE001 - annotations only the workers can read
+                    pass
             return fatal(problem)
         cls = _ERROR_TYPES.get(what.get("type"), DataError)
         return cls(what["message"], file=what.get("file"), line=what.get("line"),
@@ -266,14 +266,19 @@ def add_steps(pipeline, builder: Builder, plan: Plan, settings) -> None:
     notes = (built[dofns.NOTES], duplicates) | "AllNotes" >> beam.Flatten()
     totals = notes | "Totals" >> beam.CombineGlobally(dofns.Totals())
     dropped = duplicates | "DroppedPositions" >> beam.Map(dofns.note_position)
-    seeds = pipeline | "EveryShard" >> beam.Create(plan.shard_keys())
-    shards = ((built.records, seeds)
-              | "AllRecords" >> beam.Flatten()
-              | "GroupShards" >> beam.GroupByKey()
-              | "WriteShards" >> beam.ParDo(
-                  dofns.WriteShard(plan.temp_paths, plan.final_paths, settings.compression,
-                                   settings.max_errors),
-                  pvalue.AsList(dropped), pvalue.AsSingleton(totals)))
+    writer = dofns.WriteShard(plan.temp_paths, plan.final_paths, settings.compression,
+                              settings.max_errors)
+    written = (built.records
+               | "GroupShards" >> beam.GroupByKey()
+               | "WriteShards" >> beam.ParDo(writer, pvalue.AsList(dropped),
+                                             pvalue.AsSingleton(totals)))
+    empty = (pipeline
+             | "AfterWrites" >> beam.Impulse()
+             | "WriteEmptyShards" >> beam.ParDo(
+                 dofns.WriteEmptyShards(plan.temp_paths, plan.final_paths, settings.compression,
+                                        settings.max_errors),
+                 pvalue.AsList(written), pvalue.AsSingleton(totals)))
+    shards = (written, empty) | "AllShards" >> beam.Flatten()
     side = [pvalue.AsList(shards), pvalue.AsSingleton(totals)]
     if plan.report is not None:
         side.append(pvalue.AsList(notes | "ReportLines" >> beam.FlatMap(dofns.report_lines)))
@@ -364,6 +369,17 @@ def _exception_text(exc: BaseException) -> str:
         parts.append(str(exc))
         exc = exc.__cause__ or exc.__context__
     return "\n".join(parts)
+
+
+def _headline(exc: BaseException) -> str:
+    """One line for a pipeline failure: worker processes send a whole traceback as the
+    message, whose last line is the error itself."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    if lines[0].startswith("Traceback"):
+        return lines[-1]
+    return f"{type(exc).__name__}: {lines[0]}"
 
 
 def _name(path: str) -> str:
