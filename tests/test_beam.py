@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -229,6 +230,54 @@ def test_a_failing_write_leaves_nothing_behind(tmp_path, monkeypatch, shapes):
         tfrconv.convert("voc", data_dir=str(shapes), set="train", runner="beam",
                         output=str(tmp_path / "out" / "t.record"), num_shards=2)
     assert os.listdir(tmp_path / "out") == []
+
+
+SLOW_FORMAT = """
+import time
+from tfrconv import FormatSpec, Object, Sample, hookimpl
+
+@hookimpl
+def register_formats(register):
+    register(FormatSpec("slow", "sleeps", list_items=lambda o: range(10_000),
+                        read_item=read, default_label_map=lambda o: "pascal"))
+
+def read(item, opts):
+    time.sleep(0.01)
+    return Sample(str(item), "x.png", image_path=IMAGE, objects=[Object("cat", 0, 0, 1, 1)])
+"""
+
+
+@needs_beam
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_beam_run_leaves_nothing_behind(tmp_path, sig):
+    """Ctrl-C or SIGTERM while the DirectRunner builds: exit 130, one line, no files."""
+    import subprocess
+    import time
+
+    from PIL import Image
+
+    site = tmp_path / "site"
+    (site / "slowfmt-0.1.dist-info").mkdir(parents=True)
+    (site / "slowfmt-0.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: slowfmt\nVersion: 0.1\n")
+    (site / "slowfmt-0.1.dist-info" / "entry_points.txt").write_text("[tfrconv]\nslow = slowfmt\n")
+    Image.new("RGB", (4, 4)).save(tmp_path / "x.png")
+    (site / "slowfmt.py").write_text(SLOW_FORMAT.replace("IMAGE", repr(str(tmp_path / "x.png"))))
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tfrconv", "slow", "--output", str(out / "x.record"),
+         "--num-shards", "2", "--runner", "beam"], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(site)))
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out.exists() and os.listdir(out)):
+        time.sleep(0.1)                      # the hidden temporary folder: the run has begun
+    time.sleep(3)                            # Beam is building examples by now
+    process.send_signal(sig)
+    _stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert stderr.strip() == ("tfrconv: error: interrupted; no output was written (temporary "
+                              "files removed)")
+    assert os.listdir(out) == []
 
 
 # -- third-party formats, several outputs, and gs://-style paths through FileSystems -----------

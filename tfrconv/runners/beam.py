@@ -146,6 +146,8 @@ class BeamConversion:
             except (KeyboardInterrupt, TfrconvError):
                 raise
             except Exception as exc:  # noqa: BLE001 - runners wrap worker errors in any type
+                if _interrupted(exc):
+                    raise KeyboardInterrupt from None
                 raise self._translate(exc, plan, label_map) from None
         if state is not None and str(state).split(".")[-1] not in ("DONE", "UNKNOWN"):
             raise BeamRunError(f"the Beam pipeline ended in state {state}")
@@ -319,8 +321,9 @@ def pipeline_options(text: str | None):
         raise UsageError(f"--beam-options: unknown Beam option {', '.join(hints)}")
     if _runner_name(options) in DIRECT_RUNNERS and "default_sdk_harness_log_level" not in \
             options.get_all_options(drop_default=True):
-        # The DirectRunner's worker processes would log every connection at INFO on stderr.
-        options = PipelineOptions([*flags, "--default_sdk_harness_log_level=WARNING"])
+        # The DirectRunner's worker processes would log every connection at INFO, and each
+        # stop with its traceback, on stderr; the launcher reports the stop in one line.
+        options = PipelineOptions([*flags, "--default_sdk_harness_log_level=CRITICAL"])
     return options
 
 
@@ -333,14 +336,15 @@ def _runner_name(options) -> str | None:
 
 @contextmanager
 def _quiet_beam(options):
-    """On the DirectRunner, Beam's warnings about its own internals (unparsed internal options,
-    worker state) are noise on a user's terminal; remote runners keep their logging."""
+    """On the DirectRunner, Beam's log is noise on a user's terminal: warnings about its own
+    internals, and every worker failure logged with its traceback, which tfrconv reports in one
+    line (--debug shows the traceback). Remote runners keep their logging."""
     if _runner_name(options) not in DIRECT_RUNNERS:
         yield
         return
     logger = logging.getLogger("apache_beam")
     level = logger.level
-    logger.setLevel(logging.ERROR)
+    logger.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
@@ -360,6 +364,19 @@ def _counters(result) -> dict[str, int]:
         value = counter.committed if counter.committed is not None else counter.attempted
         totals[counter.key.metric.name] += value or 0
     return dict(sorted(totals.items()))
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """A Ctrl-C or SIGTERM that reached a DoFn running in this process: Beam re-raises it as
+    a RuntimeError about the step it interrupted."""
+    seen = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, KeyboardInterrupt):
+            return True
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return _headline(exc).split(" [while running")[0].endswith("KeyboardInterrupt")
 
 
 def _exception_text(exc: BaseException) -> str:
