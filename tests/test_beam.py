@@ -404,3 +404,23 @@ def test_the_commands_in_docs_scaling_use_real_beam_options():
         runners.add(options.view_as(StandardOptions).runner)
     assert runners <= set(StandardOptions.KNOWN_RUNNER_NAMES)
     assert {"DataflowRunner", "FlinkRunner", "SparkRunner", "DirectRunner"} <= runners
+
+
+@needs_beam
+def test_a_sample_for_an_unknown_split_stops_with_the_local_message(tmp_path):
+    from tfrconv.plugins import temporary_plugin
+    from tfrconv.shapes import generate_shapes
+
+    generate_shapes(str(tmp_path / "shapes"), num_images=2, image_size=32, seed=2)
+    image = next((tmp_path / "shapes" / "JPEGImages").iterdir()).name
+    messages = []
+    with temporary_plugin(toy_plugin("", [(image, "test")]), "toy-plugin"):
+        for runner in ("local", "beam"):
+            with pytest.raises(UsageError) as info:
+                tfrconv.convert("toy", images=str(tmp_path / "shapes" / "JPEGImages"),
+                                out_dir=str(tmp_path / runner), runner=runner,
+                                label_map=str(tmp_path / "shapes" / "label_map.pbtxt"))
+            messages.append(str(info.value))
+            assert os.listdir(tmp_path / runner) == []
+    assert "produced a sample for split 'test'" in messages[0]
+    assert messages[1] == messages[0]
