@@ -23,12 +23,16 @@ from .problems import KINDS
 from .settings import COMMON_OPTIONS
 
 POLICY_FLAGS = frozenset(kind.flag for kind in KINDS.values())
+# Options whose value is itself a command line ("--runner=DataflowRunner ..."): argparse would
+# read such a value as an option, so `--beam-options VALUE` is passed on as `--beam-options=VALUE`.
+COMMAND_LINE_VALUED = ("--beam-options",)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or bool(os.environ.get("TFRCONV_DEBUG"))
     try:
+        argv = _glue_command_line_values(argv)
         parser = build_parser(argv)
         args, extra = parser.parse_known_args(argv)
         if extra and not getattr(args, "takes_extra_args", False):
@@ -54,6 +58,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tfrconv: internal error: {type(exc).__name__}: {exc} (run again with --debug "
               "for the traceback, and please report it)", file=sys.stderr)
         return 1
+
+
+def _glue_command_line_values(argv: list[str]) -> list[str]:
+    glued: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg in COMMAND_LINE_VALUED:
+            value = next(args, None)
+            glued.append(arg if value is None else f"{arg}={value}")
+        else:
+            glued.append(arg)
+    return glued
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:

@@ -91,6 +91,22 @@ class LabelMap:
     def max_id(self) -> int:
         return max((item.id for item in self.items), default=0)
 
+    # -- pickling (a Builder carries the label map to Beam workers and process pools) ---------
+    def __getstate__(self) -> dict[str, Any]:
+        # The parsed proto's class is built at run time (proto.py), so pickle cannot name it:
+        # it travels as its bytes and is parsed again on the other side.
+        state = dict(self.__dict__)
+        if self._message is not None:
+            state["_message"] = self._message.SerializeToString(deterministic=True)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if isinstance(state.get("_message"), bytes):
+            from .proto import label_map_class
+
+            state["_message"] = label_map_class().FromString(state["_message"])
+        self.__dict__.update(state)
+
     def by_id(self) -> dict[int, LabelMapItem]:
         """id → item; with duplicate ids the first item wins, as the OD API's category list."""
         result: dict[int, LabelMapItem] = {}

@@ -124,6 +124,10 @@ class Conversion:
 
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> Summary:
+        if self.settings.runner == "beam":
+            from .runners import run_beam
+
+            return run_beam(self)
         start = time.perf_counter()
         outputs = self.outputs()
         label_map, label_map_origin = self.resolve_label_map()
@@ -143,15 +147,10 @@ class Conversion:
                     raise _nothing_written(counts["skipped_images"], log)
                 for writer in writers.values():
                     writer.finish()
-                summaries = []
-                for split, writer in writers.items():
-                    out = self._output_summary(split, writer, counts, label_map,
-                                               label_map_origin, log)
-                    summaries.append(out)
-                    sidecars.append(_write_temp(out.label_map, label_map.to_text()))
-                    sidecars.append(_write_temp(out.manifest, manifest_text(
-                        self._manifest(split, writer, counts, label_map, label_map_origin,
-                                       log))))
+                summaries, files = self.describe_outputs(writers, counts, label_map,
+                                                         label_map_origin, log)
+                for path, text in files:
+                    sidecars.append(_write_temp(path, text))
                 for writer in writers.values():
                     writer.publish()
                 for temp, final in sidecars:
@@ -167,13 +166,7 @@ class Conversion:
             for temp, _final in sidecars:
                 _unlink(temp)
             log.close()
-        return Summary(
-            format=self.spec.name, outputs=summaries, examples=counts["examples"],
-            objects=counts["objects"], skipped_images=counts["skipped_images"],
-            skipped_objects=counts["skipped_objects"], clipped_boxes=counts["clipped"],
-            seconds=round(time.perf_counter() - start, 3), label_map=label_map_origin,
-            classes=dict(sorted(counts["classes"].items())), problems=log.as_dict(),
-            report=self.settings.report)
+        return self.make_summary(summaries, counts, label_map_origin, log, start)
 
     def _write_all(self, builder: Builder, writers: dict[str | None, ShardedWriter],
                    log: ProblemLog) -> dict[str, Any]:
@@ -271,6 +264,32 @@ class Conversion:
             f"{_count(len(unknown), 'class', 'classes')} "
             f"{'is' if len(unknown) == 1 else 'are'} not in the label map ({label_map.source}): "
             + "; ".join(parts) + " (fix the label map, or --on-unknown-class skip to drop them)")
+
+    # -- results (shared by every runner) -----------------------------------------------------
+    def describe_outputs(self, shard_sets, counts, label_map, origin, log
+                         ) -> tuple[list[OutputSummary], list[tuple[str, str]]]:
+        """Each output's summary, and the sidecar files (final path, text) to write beside it.
+
+        `shard_sets` maps split → an object with `output`, `num_shards` and `stats` (a
+        `ShardedWriter`, or a Beam runner's record of the shards it wrote).
+        """
+        summaries, files = [], []
+        for split, shards in shard_sets.items():
+            out = self._output_summary(split, shards, counts, label_map, origin, log)
+            summaries.append(out)
+            files.append((out.label_map, label_map.to_text()))
+            files.append((out.manifest, manifest_text(
+                self._manifest(split, shards, counts, label_map, origin, log))))
+        return summaries, files
+
+    def make_summary(self, summaries, counts, label_map_origin, log, start: float) -> Summary:
+        return Summary(
+            format=self.spec.name, outputs=summaries, examples=counts["examples"],
+            objects=counts["objects"], skipped_images=counts["skipped_images"],
+            skipped_objects=counts["skipped_objects"], clipped_boxes=counts["clipped"],
+            seconds=round(time.perf_counter() - start, 3), label_map=label_map_origin,
+            classes=dict(sorted(counts["classes"].items())), problems=log.as_dict(),
+            report=self.settings.report)
 
     # -- results ---------------------------------------------------------------------------
     def _output_summary(self, split, writer, counts, label_map, origin, log) -> OutputSummary:

@@ -40,6 +40,12 @@ COMMON_OPTIONS: tuple[Option, ...] = (
            "bool", default=False),
     Option("skip_unknown_classes", "drop objects whose class is not in the label map (the same "
            "as --on-unknown-class skip)", "bool", default=False),
+    Option("runner", "where the conversion runs: local (this machine, --workers) or beam "
+           "(Apache Beam: DirectRunner, Dataflow, Flink, Spark; see docs/scaling.md)", "choice",
+           choices=("local", "beam"), default="local"),
+    Option("beam_options", "Beam pipeline options for --runner beam, as one string, e.g. "
+           "\"--runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp\"",
+           "str", metavar="'--OPTION=VALUE ...'"),
 ) + tuple(
     Option(kind.flag, f"{kind.help}: {'|'.join(kind.policies)} (default {kind.default})",
            "choice", choices=kind.policies) for kind in KINDS.values())
@@ -63,6 +69,10 @@ class Settings:
     reencode: bool
     allow_outside_paths: bool
     policies: Policies = field(default_factory=Policies)
+    # How the run is executed; the output does not depend on it, so `as_dict` (the manifest)
+    # leaves these out, like `workers`.
+    runner: str = "local"
+    beam_options: str | None = None
 
     @classmethod
     def resolve(cls, spec: FormatSpec, values: dict[str, Any]) -> Settings:
@@ -93,6 +103,8 @@ class Settings:
                                  f"{converted['on_unknown_class']}")
             choices["on_unknown_class"] = "skip"
         policies = Policies(choices)
+        if converted["beam_options"] and converted["runner"] != "beam":
+            raise UsageError("--beam-options needs --runner beam")
         return cls(
             output=converted["output"], label_map=converted["label_map"],
             num_shards=num_shards,
@@ -100,7 +112,8 @@ class Settings:
             workers=workers, report=converted["report"], max_errors=converted["max_errors"],
             box_tolerance=converted["box_tolerance"],
             verify_images=converted["verify_images"], reencode=converted["reencode"],
-            allow_outside_paths=converted["allow_outside_paths"], policies=policies)
+            allow_outside_paths=converted["allow_outside_paths"], policies=policies,
+            runner=converted["runner"], beam_options=converted["beam_options"])
 
     def as_dict(self) -> dict[str, Any]:
         label_map = self.label_map

@@ -1,0 +1,355 @@
+"""The Beam pipeline's steps, as they run on workers.
+
+Every class here is importable by its module path, so Dataflow, Flink and Spark workers (and the
+DirectRunner's worker processes) can unpickle them. They carry a `Builder`, which finds its format
+again by name through the `tfrconv` entry points on the worker; protobuf classes are built lazily
+inside the worker process, never pickled.
+
+Elements, all plain tuples (Beam's fast coder handles them without pickle):
+- item:   (position, item)                      position = index in `list_items` order
+- record: ((split_index, shard), (position, payload, objects, skipped_objects, clipped, classes))
+- id:     (source-id hash as hex, (position, source_id))
+- note:   (position, sub, [Problem, ...], skipped_images)   for the totals and the report
+
+A problem whose policy is `error` (and `--max-errors`) stops the pipeline by raising
+`PipelineStop`, whose message encodes what the driver needs to raise the local runner's error.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import tempfile
+from collections import Counter
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.io.filesystem import BeamIOError
+from apache_beam.metrics import Metrics
+
+from ..build import Builder, Result
+from ..errors import DataError, TfrconvError, UsageError
+from ..problems import FIRST_OFFENDERS, Problem
+from ..sharding import shard_index, stable_hash
+from ..tfrecord import RecordWriter
+from . import beam_files
+
+NAMESPACE = "tfrconv"
+NOTES = "notes"
+IDS = "ids"
+DUPLICATE_SUB = 1            # a duplicate's note sorts after the item's own problems
+SPOOL_BYTES = 64 << 20       # a shard's records stay in memory up to this, then go to disk
+_STOP = re.compile(r"tfrconv-stop\[([A-Za-z0-9_=-]+)\]")
+
+
+# -- stopping the pipeline -----------------------------------------------------------------
+class PipelineStop(Exception):
+    """Raised on a worker to stop the run. Runners hand failures back as text (a traceback in
+    DirectRunner's worker processes, a job error on Dataflow), so the payload is in the text."""
+
+
+def stop(what: dict[str, Any], reason: str) -> PipelineStop:
+    encoded = base64.urlsafe_b64encode(json.dumps(what).encode("utf-8")).decode("ascii")
+    return PipelineStop(f"tfrconv-stop[{encoded}] {reason}")
+
+
+def stop_for_problem(problem: Problem) -> PipelineStop:
+    return stop({"kind": "problem", "problem": problem.as_dict()}, problem.line())
+
+
+def stop_for_error(error: TfrconvError) -> PipelineStop:
+    return stop({"kind": "error", "type": type(error).__name__, "message": error.message,
+                 "file": error.file, "line": error.line, "column": error.column}, str(error))
+
+
+def stop_for_max_errors(skipped: int) -> PipelineStop:
+    return stop({"kind": "max_errors", "skipped": skipped}, f"{skipped} problems skipped")
+
+
+def find_stop(text: str) -> dict[str, Any] | None:
+    match = _STOP.search(text)
+    if match is None:
+        return None
+    return json.loads(base64.urlsafe_b64decode(match.group(1)).decode("utf-8"))
+
+
+def _counter(name: str):
+    return Metrics.counter(NAMESPACE, name)
+
+
+# -- list and build ------------------------------------------------------------------------
+class ListItems(beam.DoFn):
+    """The format's items with their position, listed once (on one worker)."""
+
+    def __init__(self, builder: Builder) -> None:
+        self.builder = builder
+
+    def process(self, _impulse):
+        items = _counter("items")
+        try:
+            for position, item in enumerate(self.builder.spec.list_items(self.builder.opts)):
+                items.inc()
+                yield position, item
+        except TfrconvError as exc:
+            raise stop_for_error(exc) from None
+
+
+class BuildExamples(beam.DoFn):
+    """One item → its record (keyed by output shard), its source id and a note of its problems."""
+
+    def __init__(self, builder: Builder, split_indexes: dict[str | None, int], num_shards: int,
+                 max_errors: int | None) -> None:
+        self.builder = builder
+        self.split_indexes = split_indexes
+        self.num_shards = num_shards
+        self.max_errors = max_errors
+
+    def setup(self) -> None:
+        self._skipped_images = _counter("skipped_images")
+        self._counters: dict[str, Any] = {}
+
+    def start_bundle(self) -> None:
+        # Problems skipped in this bundle: a lower bound of the run's count, so exceeding
+        # --max-errors here stops early and is never wrong (a retried bundle starts again at 0).
+        self._skipped = 0
+
+    def process(self, element):
+        position, item = element
+        result = self.build(item)
+        for problem in result.problems:
+            self._count(f"problems.{problem.kind}")
+            if problem.action in ("skipped", "clipped"):
+                self._skipped += 1
+        if result.fatal is not None:
+            raise stop_for_problem(result.fatal)
+        if self.max_errors is not None and self._skipped > self.max_errors:
+            raise stop_for_max_errors(self._skipped)
+        written = result.payload is not None
+        yield beam.pvalue.TaggedOutput(NOTES, (position, 0, result.problems, 0 if written else 1))
+        if not written:
+            self._skipped_images.inc()
+            return
+        split_index = self.split_indexes.get(result.split)
+        if split_index is None:
+            outputs = ", ".join(map(str, self.split_indexes))
+            raise stop_for_error(UsageError(
+                f"format {self.builder.spec_name!r} produced a sample for split "
+                f"{result.split!r}, which is not one of its outputs ({outputs})"))
+        if result.source_id is not None:
+            key = format(stable_hash(result.source_id), "016x")
+            yield beam.pvalue.TaggedOutput(IDS, (key, (position, result.source_id)))
+        shard = shard_index(result.source_id or "", self.num_shards, result.shard_key)
+        yield ((split_index, shard), (position, result.payload, result.objects,
+                                      result.skipped_objects, result.clipped,
+                                      dict(result.class_counts)))
+
+    def build(self, item: Any) -> Result:
+        """`Builder.build`, with images on gs://, s3://, ... read through Beam's FileSystems."""
+        sample = self.builder.read(item)
+        if isinstance(sample, Result):
+            return sample
+        path = sample.image_path
+        if sample.image_bytes is None and beam_files.is_remote(path):
+            root = sample.image_root
+            if not root or self.builder.settings.allow_outside_paths \
+                    or beam_files.inside(path, root):
+                try:
+                    sample.image_bytes = beam_files.read_bytes(path)
+                except (BeamIOError, OSError, ValueError):
+                    pass     # the core then reports it as a missing image, with the path
+        return self.builder.build_sample(sample)
+
+    def _count(self, name: str) -> None:
+        counter = self._counters.get(name)
+        if counter is None:
+            counter = self._counters[name] = _counter(name)
+        counter.inc()
+
+
+class FindDuplicates(beam.DoFn):
+    """All records with one source id: the first in input order stays, the rest are dropped
+    (or, with --on-duplicate-id error, the run stops), as the local runner does."""
+
+    def __init__(self, policy: str) -> None:
+        self.policy = policy
+
+    def process(self, element):
+        _key, occurrences = element
+        for position, source_id in sorted(occurrences)[1:]:
+            message = f"source id {source_id!r} appears twice"
+            if self.policy == "error":
+                raise stop_for_problem(Problem("duplicate_id", message, None, source_id))
+            _counter("problems.duplicate_id").inc()
+            _counter("skipped_images").inc()
+            problem = Problem("duplicate_id", message, None, source_id, "skipped")
+            yield position, DUPLICATE_SUB, [problem], 1
+
+
+def note_position(note) -> int:
+    return note[0]
+
+
+def report_lines(note):
+    """A note's problems as report lines, keyed by where they come in input order."""
+    position, sub, problems, _skipped = note
+    for index, problem in enumerate(problems):
+        yield (position, sub, index), json.dumps(problem.as_dict(), ensure_ascii=False) + "\n"
+
+
+class Totals(beam.CombineFn):
+    """Skipped images, problem counts and the first offenders of each kind (in input order)."""
+
+    def create_accumulator(self):
+        return {"skipped_images": 0, "skipped_problems": 0, "counts": Counter(), "first": {}}
+
+    def add_input(self, acc, note):
+        position, sub, problems, skipped_images = note
+        acc["skipped_images"] += skipped_images
+        for index, problem in enumerate(problems):
+            acc["counts"][problem.kind] += 1
+            if problem.action in ("skipped", "clipped"):
+                acc["skipped_problems"] += 1
+            first = acc["first"].setdefault(problem.kind, [])
+            first.append(((position, sub, index), problem))
+            if len(first) > FIRST_OFFENDERS:
+                first.sort(key=_first_key)
+                del first[FIRST_OFFENDERS:]
+        return acc
+
+    def merge_accumulators(self, accumulators):
+        merged = self.create_accumulator()
+        for acc in accumulators:
+            merged["skipped_images"] += acc["skipped_images"]
+            merged["skipped_problems"] += acc["skipped_problems"]
+            merged["counts"].update(acc["counts"])
+            for kind, first in acc["first"].items():
+                both = merged["first"].setdefault(kind, [])
+                both.extend(first)
+                both.sort(key=_first_key)
+                del both[FIRST_OFFENDERS:]
+        return merged
+
+    def extract_output(self, acc):
+        return {"skipped_images": acc["skipped_images"],
+                "skipped_problems": acc["skipped_problems"],
+                "counts": dict(acc["counts"]),
+                "first": {kind: [problem.as_dict() for _key, problem in sorted(
+                    first, key=_first_key)[:FIRST_OFFENDERS]]
+                    for kind, first in acc["first"].items()}}
+
+
+def _first_key(entry):
+    return entry[0]
+
+
+# -- write ---------------------------------------------------------------------------------
+class WriteShard(beam.DoFn):
+    """Write one shard under its temporary name, records in input order (so the file is the
+    local runner's, byte for byte), and return its statistics.
+
+    Runs only once every item is built: it takes the dropped duplicates and the totals as side
+    inputs, and stops the run here, before any shard is written, when --max-errors is exceeded.
+    """
+
+    def __init__(self, temp_paths: dict[int, list[str]], final_paths: dict[int, list[str]],
+                 compression: str | None, max_errors: int | None) -> None:
+        self.temp_paths = temp_paths
+        self.final_paths = final_paths
+        self.compression = compression
+        self.max_errors = max_errors
+
+    def process(self, element, dropped, totals):
+        (split_index, shard), values = element
+        check_max_errors(totals, self.max_errors)
+        dropped = set(dropped)
+        stats = shard_stats(split_index, shard)
+        index = []
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+            for position, payload, objects, skipped_objects, clipped, classes in values:
+                if position in dropped:
+                    continue
+                index.append((position, spool.tell(), len(payload)))
+                spool.write(payload)
+                stats["examples"] += 1
+                stats["bytes"] += len(payload) + 16
+                stats["objects"] += objects
+                stats["skipped_objects"] += skipped_objects
+                stats["clipped"] += clipped
+                stats["classes"].update(classes)
+                stats["images"].update(classes.keys())
+            index.sort()
+
+            def payloads():
+                for _position, offset, length in index:
+                    spool.seek(offset)
+                    yield spool.read(length)
+
+            self.write(split_index, shard, payloads())
+        _counter("examples").inc(stats["examples"])
+        yield finished(stats)
+
+    def write(self, split_index: int, shard: int, payloads) -> None:
+        path = self.temp_paths[split_index][shard]
+        try:
+            fileobj = beam_files.FileSystems.create(path, compression_type=beam_files.RAW)
+            try:
+                writer = RecordWriter(fileobj, self.compression)
+                for payload in payloads:
+                    writer.write(payload)
+                writer.close()
+            finally:
+                fileobj.close()
+        except (BeamIOError, OSError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
+            raise stop_for_error(DataError(f"writing failed: {reason} (no output was left "
+                                           "behind)",
+                                           file=self.final_paths[split_index][shard])) from None
+
+
+class WriteEmptyShards(WriteShard):
+    """The shards no record went to (the local runner writes every shard, empty or not).
+    A separate step, not seed elements flattened into the records: a Flatten in front of the
+    GroupByKey makes the DirectRunner copy every payload once more (measured: twice the time)."""
+
+    def process(self, _impulse, written, totals):
+        check_max_errors(totals, self.max_errors)
+        present = {(stats["split"], stats["shard"]) for stats in written}
+        for split_index, paths in self.temp_paths.items():
+            for shard in range(len(paths)):
+                if (split_index, shard) not in present:
+                    self.write(split_index, shard, ())
+                    yield finished(shard_stats(split_index, shard))
+
+
+def check_max_errors(totals, max_errors: int | None) -> None:
+    if max_errors is not None and totals["skipped_problems"] > max_errors:
+        raise stop_for_max_errors(totals["skipped_problems"])
+
+
+def shard_stats(split_index: int, shard: int) -> dict[str, Any]:
+    return {"split": split_index, "shard": shard, "examples": 0, "bytes": 0, "objects": 0,
+            "skipped_objects": 0, "clipped": 0, "classes": Counter(), "images": Counter()}
+
+
+def finished(stats: dict[str, Any]) -> dict[str, Any]:
+    return dict(stats, classes=dict(stats["classes"]), images=dict(stats["images"]))
+
+
+class WriteRunRecord(beam.DoFn):
+    """The run's statistics for the driver (one small JSON file), and the --report file with
+    every problem in input order, as the local runner writes it."""
+
+    def __init__(self, record_path: str, report_path: str | None) -> None:
+        self.record_path = record_path
+        self.report_path = report_path
+
+    def process(self, _impulse, shards, totals, *report):
+        record = {"shards": sorted(shards, key=lambda s: (s["split"], s["shard"])),
+                  "totals": totals}
+        beam_files.write_bytes(self.record_path, json.dumps(record).encode("utf-8"))
+        if self.report_path is not None:
+            lines = sorted(report[0], key=_first_key)
+            beam_files.write_bytes(self.report_path,
+                                   "".join(line for _key, line in lines).encode("utf-8"))
+        return []
