@@ -9,6 +9,7 @@ as decoded pixels).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
@@ -584,7 +585,7 @@ def coco_documents(draw):
     for _ in range(draw(st.integers(0, 4))):           # break random places
         target = draw(st.sampled_from(["doc", "image", "annotation", "annotation",
                                        "annotation", "category"]))
-        value = draw(field_values)
+        value = copy.deepcopy(draw(field_values))   # never the same object twice: no cycles
         key = draw(st.sampled_from(["id", "image_id", "category_id", "bbox", "iscrowd", "area",
                                     "segmentation", "width", "height", "file_name", "name",
                                     "images", "annotations", "categories"]))
