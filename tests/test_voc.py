@@ -325,3 +325,14 @@ def test_png_decodes_with_pil_roundtrip(tmp_path, plain_voc):
     tfrconv.convert("voc", data_dir=str(plain_voc), output=str(out))
     (features,) = list(tfrconv.read_examples(str(out)))
     assert Image.open(io.BytesIO(features["image/encoded"][0])).size == (20, 10)
+
+
+def test_gzip_output_manifest_counts_the_bytes_on_disk(tmp_path, shapes_voc):
+    out = tmp_path / "z.record"
+    summary = tfrconv.convert("voc", data_dir=str(shapes_voc), set="trainval", output=str(out),
+                              num_shards=2, compression="gzip")
+    manifest = json.loads((tmp_path / "z.manifest.json").read_text())
+    for shard in manifest["shards"]:
+        assert shard["bytes"] == (tmp_path / shard["path"]).stat().st_size
+    assert summary.outputs[0].bytes == sum(s["bytes"] for s in manifest["shards"])
+    assert sum(1 for _ in tfrconv.read_examples(str(out) + "-*")) == summary.examples

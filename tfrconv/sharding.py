@@ -93,9 +93,10 @@ class ShardedWriter:
     def finish(self) -> None:
         """Flush and close every shard (still under temporary names)."""
         try:
-            for writer, fileobj in zip(self._writers, self._files):
+            for writer, fileobj, stats in zip(self._writers, self._files, self.stats):
                 writer.close()
                 fileobj.close()
+                stats.bytes = writer.file_bytes
         except OSError as exc:
             self.abort()
             raise DataError(f"finishing the output failed: {exc.strerror or exc} (no output "
@@ -111,8 +112,6 @@ class ShardedWriter:
             raise DataError(f"renaming the output into place failed: {exc.strerror or exc}",
                             file=self.output) from None
         self.closed = True
-        for stats in self.stats:
-            stats.bytes = os.path.getsize(stats.path)
         return self.stats
 
     def commit(self) -> list[ShardStats]:

@@ -35,20 +35,37 @@ def frame(payload: bytes) -> bytes:
                      _U32.pack(masked_crc(payload))))
 
 
+class _CountingFile:
+    """Passes writes through and counts the bytes: the compressed size of a GZIP shard."""
+
+    def __init__(self, fileobj: BinaryIO) -> None:
+        self.fileobj = fileobj
+        self.count = 0
+
+    def write(self, data) -> int:
+        self.count += len(data)
+        return self.fileobj.write(data)
+
+    def flush(self) -> None:
+        self.fileobj.flush()
+
+
 class RecordWriter:
     """Writes framed records to a binary file object (GZIP when asked)."""
 
     def __init__(self, fileobj: BinaryIO, compression: str | None = None) -> None:
         self._raw = fileobj
+        self._counted: _CountingFile | None = None
         if compression is None:
             self._out = fileobj
         elif compression.upper() == "GZIP":
+            self._counted = _CountingFile(fileobj)
             # mtime=0 and no file name: the same input always gives the same bytes.
-            self._out = gzip.GzipFile(fileobj=fileobj, mode="wb", mtime=0, filename="")
+            self._out = gzip.GzipFile(fileobj=self._counted, mode="wb", mtime=0, filename="")
         else:
             raise UsageError(f"unknown compression {compression!r} (use GZIP or none)")
         self.records = 0
-        self.bytes = 0
+        self.bytes = 0            # framed records, before compression
 
     def write(self, payload: bytes) -> None:
         header = _U64.pack(len(payload))
@@ -58,6 +75,11 @@ class RecordWriter:
         self._out.write(_U32.pack(masked_crc(payload)))
         self.records += 1
         self.bytes += len(payload) + 16
+
+    @property
+    def file_bytes(self) -> int:
+        """Bytes in the file (compressed for GZIP; final once `close()` has run)."""
+        return self.bytes if self._counted is None else self._counted.count
 
     def close(self) -> None:
         if self._out is not self._raw:

@@ -272,7 +272,6 @@ class WriteShard(beam.DoFn):
                 index.append((position, spool.tell(), len(payload)))
                 spool.write(payload)
                 stats["examples"] += 1
-                stats["bytes"] += len(payload) + 16
                 stats["objects"] += objects
                 stats["skipped_objects"] += skipped_objects
                 stats["clipped"] += clipped
@@ -285,11 +284,12 @@ class WriteShard(beam.DoFn):
                     spool.seek(offset)
                     yield spool.read(length)
 
-            self.write(split_index, shard, payloads())
+            stats["bytes"] = self.write(split_index, shard, payloads())
         _counter("examples").inc(stats["examples"])
         yield finished(stats)
 
-    def write(self, split_index: int, shard: int, payloads) -> None:
+    def write(self, split_index: int, shard: int, payloads) -> int:
+        """Write one shard; returns its size in bytes (compressed for GZIP)."""
         path = self.temp_paths[split_index][shard]
         try:
             fileobj = beam_files.FileSystems.create(path, compression_type=beam_files.RAW)
@@ -300,6 +300,7 @@ class WriteShard(beam.DoFn):
                 writer.close()
             finally:
                 fileobj.close()
+            return writer.file_bytes
         except (BeamIOError, OSError) as exc:
             reason = getattr(exc, "strerror", None) or exc
             raise stop_for_error(DataError(f"writing failed: {reason} (no output was left "
@@ -318,8 +319,9 @@ class WriteEmptyShards(WriteShard):
         for split_index, paths in self.temp_paths.items():
             for shard in range(len(paths)):
                 if (split_index, shard) not in present:
-                    self.write(split_index, shard, ())
-                    yield finished(shard_stats(split_index, shard))
+                    stats = shard_stats(split_index, shard)
+                    stats["bytes"] = self.write(split_index, shard, ())
+                    yield finished(stats)
 
 
 def check_max_errors(totals, max_errors: int | None) -> None:
