@@ -352,7 +352,7 @@ def _augmentations(steps, notes: list[str]) -> list[Augmentation]:
         if name in SUPPORTED_AUGMENTATIONS:
             value = getattr(step, name)
             params = {f.name: getattr(value, f.name) for f in value.DESCRIPTOR.fields
-                      if f.label != f.LABEL_REPEATED}
+                      if not _is_repeated(f)}
             out.append(Augmentation(name, params))
         elif name:
             ignored.append(name)
@@ -361,6 +361,11 @@ def _augmentations(steps, notes: list[str]) -> list[Augmentation]:
                      ", ".join(dict.fromkeys(ignored)) + " (it applies " +
                      ", ".join(SUPPORTED_AUGMENTATIONS) + ")")
     return out
+
+
+def _is_repeated(field) -> bool:
+    flag = getattr(field, "is_repeated", None)        # protobuf >= 6; `label` before
+    return bool(flag) if flag is not None else field.label == field.LABEL_REPEATED
 
 
 def _input(reader, section: str, path) -> InputSettings:

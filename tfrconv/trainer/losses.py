@@ -26,6 +26,7 @@ def centernet_losses(heatmap_logits, box_pred, targets, weights: LossWeights):
     heat_target = targets["heatmap"]
     mask = targets["box_mask"]
     num_boxes = tf.maximum(tf.reduce_sum(mask), 1.0)
+    num_objects = tf.maximum(tf.reduce_sum(tf.cast(tf.equal(heat_target, 1.0), tf.float32)), 1.0)
 
     positive = tf.cast(tf.equal(heat_target, 1.0), tf.float32)
     log_p = tf.math.log_sigmoid(heatmap_logits)
@@ -34,7 +35,7 @@ def centernet_losses(heatmap_logits, box_pred, targets, weights: LossWeights):
     pos_term = -log_p * tf.pow(1.0 - p, weights.focal_alpha) * positive
     neg_term = (-log_not_p * tf.pow(p, weights.focal_alpha) *
                 tf.pow(1.0 - heat_target, weights.focal_beta) * (1.0 - positive))
-    center = tf.reduce_sum(pos_term + neg_term) / num_boxes
+    center = tf.reduce_sum(pos_term + neg_term) / num_objects
 
     batch = tf.shape(box_pred)[0]
     flat = tf.reshape(box_pred, [batch, -1, tf.shape(box_pred)[-1]])

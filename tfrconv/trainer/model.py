@@ -90,12 +90,6 @@ def _backbone(spec: ModelSpec):
     c8 = _conv(x, 2 * w, 1, "s8", dw)
     x = _conv(c8, 4 * w, 2, "s16_down", dw)
     c16 = _conv(x, 4 * w, 1, "s16", dw)
-    import os
-    if os.environ.get("S32"):
-        from keras import layers
-        y = _conv(c16, 4 * w, 2, "s32_down", dw)
-        y = _conv(y, 4 * w, 1, "s32", dw)
-        c16 = layers.Add()([c16, layers.UpSampling2D(2)(y)])
     return keras.Model(inputs, [c4, c8, c16], name="backbone")
 
 

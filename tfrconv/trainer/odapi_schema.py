@@ -13,7 +13,7 @@ Format, one item per line:
     N name type [=default]             a field; `*type` is repeated
     oneof group: field field ...        members of a oneof (lines with one group add up)
     enum Name VALUE=N ...               an enum nested in the message (lines add up)
-    extensions N                        an extension range N..max
+    extensions N [M]                    an extension range N..M (default: the largest number)
   enum Name VALUE=N ...                 a file-level enum
   map Outer.NameEntry keytype valuetype a map field's entry message
 Scalar types: double float int32 int64 uint32 uint64 bool string bytes; anything else names a
@@ -1082,7 +1082,7 @@ msg InputReader
 msg TFRecordInputReader
   1 input_path *string
 msg ExternalInputReader
-  extensions 1
+  extensions 1 999
 
 # -- eval
 msg EvalConfig

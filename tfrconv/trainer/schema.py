@@ -13,6 +13,7 @@ from functools import cache
 from ..errors import UsageError
 
 PACKAGE = "object_detection.protos"
+MAX_FIELD_NUMBER = 536870911
 SCALARS = ("double", "float", "int32", "int64", "uint32", "uint64", "bool", "string", "bytes")
 
 
@@ -45,7 +46,8 @@ def parse_table(text: str) -> tuple[dict, dict]:
                 group = words[1].rstrip(":")
                 messages[current]["oneofs"].setdefault(group, []).extend(words[2:])
             elif nested and current and words[0] == "extensions":
-                messages[current]["extensions"] = int(words[1])
+                last = int(words[2]) if len(words) > 2 else MAX_FIELD_NUMBER
+                messages[current]["extensions"] = (int(words[1]), last + 1)
             elif nested and current:
                 field_number, name, kind = int(words[0]), words[1], words[2]
                 default = " ".join(words[3:])[1:] if len(words) > 3 else None
@@ -102,7 +104,8 @@ def build_file(messages: dict, enums: dict):
                                          label=F.LABEL_OPTIONAL), kind)
             continue
         if spec["extensions"] is not None:
-            proto.extension_range.add(start=spec["extensions"], end=536870912)
+            start, end = spec["extensions"]
+            proto.extension_range.add(start=start, end=end)
         oneof_of = {}
         for index, (group, members) in enumerate(spec["oneofs"].items()):
             proto.oneof_decl.add(name=group)

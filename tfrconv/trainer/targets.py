@@ -3,7 +3,8 @@
 For every box: a Gaussian bump on its class's heatmap at the grid cell holding its centre (peak
 exactly 1, spread from the box size so that a detection within the bump still overlaps the box
 by `min_overlap` IoU), and at that cell the box's height and width plus the centre's sub-cell
-offset. The box values are kept sparse: the flat cell index, four numbers and a mask per slot.
+offset (also at the neighbouring cells). The box values are kept sparse: the flat cell index,
+four numbers and a mask per slot.
 """
 
 from __future__ import annotations
@@ -33,11 +34,12 @@ def overlap_radius(height, width, min_overlap):
 
 
 def centernet_targets(boxes, classes, *, grid_height: int, grid_width: int, num_classes: int,
-                      max_boxes: int, min_overlap: float = 0.7):
+                      max_boxes: int, min_overlap: float = 0.7, spread: int = 1):
     """boxes: normalised [N, 4] ymin, xmin, ymax, xmax; classes: 0-based int32 [N], -1 = drop.
 
     Returns a dict: heatmap [H, W, C] float32, indices [M] int32, box_targets [M, 4] float32
-    (height, width, y offset, x offset in grid cells) and box_mask [M] float32, M = max_boxes.
+    (height, width and the centre's offset from the cell, in grid cells) and box_mask [M]
+    float32, with M = max_boxes * (2 * spread + 1)^2 slots.
     """
     import tensorflow as tf
 
@@ -66,13 +68,24 @@ def centernet_targets(boxes, classes, *, grid_height: int, grid_width: int, num_
     per_class = tf.math.unsorted_segment_max(bumps, classes, num_classes)  # [C, H, W]
     heatmap = tf.transpose(tf.maximum(per_class, 0.0), [1, 2, 0])
 
-    count = tf.shape(boxes)[0]
-    pad = max_boxes - count
-    indices = tf.cast(py, tf.int32) * grid_width + tf.cast(px, tf.int32)
-    values = tf.stack([height, width, cy - py, cx - px], axis=1)
+    # Box values at the centre cell and its neighbours within `spread` cells: a peak found one
+    # cell off still reads a trained box, and the box head gets more examples per object.
+    offsets = tf.range(-spread, spread + 1, dtype=tf.float32)
+    dy, dx = tf.meshgrid(offsets, offsets, indexing="ij")
+    dy, dx = tf.reshape(dy, [-1]), tf.reshape(dx, [-1])
+    ny = tf.clip_by_value(py[:, None] + dy[None, :], 0.0, gh - 1)          # [N, K]
+    nx = tf.clip_by_value(px[:, None] + dx[None, :], 0.0, gw - 1)
+    size = tf.shape(dy)[0]
+    values = tf.stack([tf.tile(height[:, None], [1, size]), tf.tile(width[:, None], [1, size]),
+                       cy[:, None] - ny, cx[:, None] - nx], axis=-1)
+    indices = tf.reshape(tf.cast(ny, tf.int32) * grid_width + tf.cast(nx, tf.int32), [-1])
+    values = tf.reshape(values, [-1, 4])
+    slots = max_boxes * (2 * spread + 1) ** 2
+    pad = slots - tf.shape(indices)[0]
     return {
         "heatmap": tf.ensure_shape(heatmap, [grid_height, grid_width, num_classes]),
-        "indices": tf.ensure_shape(tf.pad(indices, [[0, pad]]), [max_boxes]),
-        "box_targets": tf.ensure_shape(tf.pad(values, [[0, pad], [0, 0]]), [max_boxes, 4]),
-        "box_mask": tf.ensure_shape(tf.pad(tf.ones([count]), [[0, pad]]), [max_boxes]),
+        "indices": tf.ensure_shape(tf.pad(indices, [[0, pad]]), [slots]),
+        "box_targets": tf.ensure_shape(tf.pad(values, [[0, pad], [0, 0]]), [slots, 4]),
+        "box_mask": tf.ensure_shape(tf.pad(tf.ones_like(indices, tf.float32), [[0, pad]]),
+                                    [slots]),
     }

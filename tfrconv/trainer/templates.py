@@ -366,13 +366,15 @@ def _train_config(r: ConfigRequest) -> str:
     if r.template == "ssd_mobilenet_v2":
         augment += "  data_augmentation_options {\n    ssd_random_crop {\n    }\n  }\n"
     if r.fine_tune_checkpoint:
+        kind = r.fine_tune_checkpoint_type or "detection"
         fine_tune = (f"  fine_tune_checkpoint: {_q(r.fine_tune_checkpoint)}\n"
-                     f"  fine_tune_checkpoint_type: {_q(r.fine_tune_checkpoint_type or 'detection')}"
-                     "\n  fine_tune_checkpoint_version: V2\n")
+                     f"  fine_tune_checkpoint_type: {_q(kind)}\n"
+                     "  fine_tune_checkpoint_version: V2\n")
     else:
-        fine_tune = ("  # Training starts from random weights. To fine-tune, set fine_tune_checkpoint "
-                     "(a TF2\n  # checkpoint path), fine_tune_checkpoint_type (classification, "
-                     "detection or full)\n  # and fine_tune_checkpoint_version: V2.\n")
+        fine_tune = ("  # Training starts from random weights. To fine-tune, set "
+                     "fine_tune_checkpoint (a TF2\n  # checkpoint path), "
+                     "fine_tune_checkpoint_type (classification, detection or full)\n"
+                     "  # and fine_tune_checkpoint_version: V2.\n")
     return (f"train_config {{\n  batch_size: {r.value('batch_size')}\n  num_steps: {steps}\n"
             f"{optimizer}\n{augment}{fine_tune}  max_number_of_boxes: 100\n"
             "  unpad_groundtruth_tensors: false\n}\n\n")
