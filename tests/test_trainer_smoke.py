@@ -24,8 +24,9 @@ tf = pytest.importorskip("tensorflow")
 from tfrconv.trainer.config import load_settings  # noqa: E402
 from tfrconv.trainer.train import TrainOptions, train  # noqa: E402
 
-# Small enough for well under a minute on two cores: 64-px images, a few hundred steps.
-IMAGES, SIZE, BATCH, STEPS = 400, 64, 16, 300
+# Small enough for well under a minute on two cores: 64-px images, a few hundred steps (of a
+# schedule written for more, so that the learning rate is still high at the end).
+IMAGES, SIZE, BATCH, STEPS, SCHEDULE = 2000, 64, 16, 300, 1000
 PASCAL = "PascalBoxes_Precision/mAP@0.5IOU"
 
 pytestmark = pytest.mark.slow
@@ -38,22 +39,24 @@ def run(tmp_path_factory):
     config = os.path.join(root, "models", "pipeline.config")
     assert main(["config", "--train-records", records["train_glob"], "--eval-records",
                  records["val"], "--out", config, "--image-size", str(SIZE),
-                 "--batch-size", str(BATCH), "--num-steps", str(STEPS)]) == 0
+                 "--batch-size", str(BATCH), "--num-steps", str(SCHEDULE)]) == 0
     model_dir = os.path.join(root, "models", "train")
     result = train(load_settings(config), TrainOptions(
-        model_dir=model_dir, checkpoint_every_n=STEPS // 2, eval_on_checkpoint=True,
-        progress=False))
+        model_dir=model_dir, num_train_steps=STEPS, checkpoint_every_n=STEPS,
+        eval_on_checkpoint=True, progress=False))
     return {"root": str(root), "records": records, "config": config, "model_dir": model_dir,
             "result": result}
 
 
 def test_the_model_learns(run):
     evaluations = run["result"].evaluations
-    assert [e["step"] for e in evaluations] == [0, STEPS // 2, STEPS]
-    untrained = evaluations[0]["metrics"][PASCAL]       # chance: what random weights score
+    assert [e["step"] for e in evaluations] == [0, STEPS]
+    # Chance: the untrained network (random weights) detects nothing (mAP ~0); a few hundred
+    # steps must lift it clearly (about 0.3 is typical here).
+    untrained = evaluations[0]["metrics"][PASCAL]
     trained = evaluations[-1]["metrics"][PASCAL]
-    assert untrained < 0.05
-    assert trained > untrained + 0.3, evaluations
+    assert untrained < 0.02
+    assert trained > untrained + 0.15, [e["metrics"][PASCAL] for e in evaluations]
     losses = [e["metrics"]["Loss/total_loss"] for e in evaluations]
     assert losses[-1] < losses[0] / 2
 
@@ -72,7 +75,7 @@ def test_model_dir_has_the_odapi_layout(run):
     model_dir = run["model_dir"]
     names = os.listdir(model_dir)
     assert {"checkpoint", "pipeline.config", "train", "eval"} <= set(names)
-    assert {"ckpt-1.index", "ckpt-2.index", "ckpt-3.index"} <= set(names)
+    assert {"ckpt-1.index", "ckpt-2.index"} <= set(names)
     train_tags = event_tags(os.path.join(model_dir, "train"))
     assert {"Loss/classification_loss", "Loss/localization_loss", "Loss/total_loss",
             "learning_rate", "steps_per_sec"} <= train_tags
@@ -99,14 +102,15 @@ def test_resume_and_keep_the_last_seven(run, tmp_path):
         model_dir=model_dir, num_train_steps=STEPS + 20, checkpoint_every_n=2, progress=False))
     assert (result.start_step, result.step) == (STEPS, STEPS + 20)
     indexes = sorted(n for n in os.listdir(model_dir) if n.endswith(".index"))
-    assert len(indexes) == 7 and "ckpt-13.index" in indexes       # 3 before + 10 new
-    assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-13")
+    assert len(indexes) == 7 and "ckpt-12.index" in indexes       # 2 before + 10 new
+    assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-12")
 
 
 def test_sidecar_evaluation_mode(run, tmp_path):
     out = tmp_path / "sidecar"
     assert main(["train", "--pipeline-config-path", run["config"], "--model-dir", str(out),
-                 "--checkpoint-dir", run["model_dir"], "--eval-timeout", "5"]) == 0
+                 "--checkpoint-dir", run["model_dir"], "--num-train-steps", str(STEPS),
+                 "--eval-timeout", "5", "--sample-1-of-n-eval-examples", "4"]) == 0
     assert PASCAL in event_tags(str(out / "eval"))
 
 

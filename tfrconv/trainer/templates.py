@@ -15,8 +15,8 @@ FINE_TUNE_TYPES = ("classification", "detection", "full")
 
 # Per template: input size, batch size, steps, learning rate.
 DEFAULTS = {
-    "centernet": {"image_size": (128, 128), "batch_size": 16, "num_steps": 1500,
-                  "learning_rate": 0.004},
+    "centernet": {"image_size": (128, 128), "batch_size": 16, "num_steps": 3000,
+                  "learning_rate": 0.002},
     "ssd_mobilenet_v2": {"image_size": (320, 320), "batch_size": 16, "num_steps": 25000,
                          "learning_rate": 0.04},
     "faster_rcnn_resnet101": {"image_size": (600, 1024), "batch_size": 2, "num_steps": 50000,
@@ -310,7 +310,7 @@ def _train_config(r: ConfigRequest) -> str:
     steps = r.value("num_steps")
     rate = r.value("learning_rate")
     if r.template == "centernet":
-        warmup = max(1, min(steps // 20, 1000))
+        warmup = max(1, min(steps // 30, 1000))
         optimizer = f"""  optimizer {{
     adam_optimizer {{
       learning_rate {{
