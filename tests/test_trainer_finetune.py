@@ -134,3 +134,4 @@ def test_fine_tune_through_the_config(tmp_path):
         train(load_settings(full), TrainOptions(model_dir=str(tmp_path / "third"),
                                                 progress=False))
     assert "num_classes 3 (expected 6)" in str(info.value)
+    assert not (tmp_path / "third").exists()            # nothing left behind

@@ -97,6 +97,8 @@ class PipelineSettings:
     object_center_weight: float
     scale_weight: float
     offset_weight: float
+    focal_alpha: float
+    focal_beta: float
     batch_size: int
     num_steps: int
     optimizer: Optimizer
@@ -125,7 +127,8 @@ class PipelineSettings:
         from .losses import LossWeights
 
         return LossWeights(object_center=self.object_center_weight, scale=self.scale_weight,
-                           offset=self.offset_weight)
+                           offset=self.offset_weight, focal_alpha=self.focal_alpha,
+                           focal_beta=self.focal_beta)
 
 
 def read_pipeline(path: str):
@@ -169,6 +172,7 @@ def settings_from_message(config, path: str | None = None) -> PipelineSettings:
     width_multiplier, depthwise = 1.0, False
     heatmap_bias, max_det, peak, overlap = -2.19, 100, 3, 0.7
     center_w, scale_w, offset_w = 1.0, 0.1, 1.0
+    alpha, beta = 2.0, 4.0
     extractor = ""
     if arch == "center_net":
         fx = model.feature_extractor
@@ -185,9 +189,21 @@ def settings_from_message(config, path: str | None = None) -> PipelineSettings:
         peak = center.peak_max_pool_kernel_size
         overlap = center.min_box_overlap_iou
         center_w = center.object_center_loss_weight
+        loss_kind = center.classification_loss.WhichOneof("classification_loss")
+        if loss_kind == "penalty_reduced_logistic_focal_loss":
+            focal = center.classification_loss.penalty_reduced_logistic_focal_loss
+            alpha = focal.alpha if focal.HasField("alpha") else alpha
+            beta = focal.beta if focal.HasField("beta") else beta
+        elif loss_kind:
+            notes.append(f"object_center_params.classification_loss {loss_kind}: the built-in "
+                         "trainer uses the penalty-reduced logistic focal loss")
         task = model.object_detection_task
         scale_w = task.scale_loss_weight * task.task_loss_weight
         offset_w = task.offset_loss_weight * task.task_loss_weight
+        box_loss = task.localization_loss.WhichOneof("localization_loss")
+        if box_loss not in (None, "l1_localization_loss"):
+            notes.append(f"object_detection_task.localization_loss {box_loss}: the built-in "
+                         "trainer uses L1 (l1_localization_loss)")
         if not model.HasField("object_detection_task"):
             notes.append("center_net has no object_detection_task: boxes are trained with the "
                          "OD API's default weights (scale 0.1, offset 1.0)")
@@ -253,7 +269,8 @@ def settings_from_message(config, path: str | None = None) -> PipelineSettings:
         num_classes=num_classes, resize=resize, width=width, depthwise=depthwise,
         heatmap_bias=heatmap_bias, max_detections=max_det, peak_kernel=peak,
         min_overlap=overlap, object_center_weight=center_w, scale_weight=scale_w,
-        offset_weight=offset_w, batch_size=int(train.batch_size), num_steps=int(train.num_steps),
+        offset_weight=offset_w, focal_alpha=alpha, focal_beta=beta,
+        batch_size=int(train.batch_size), num_steps=int(train.num_steps),
         optimizer=optimizer, augmentations=augmentations,
         gradient_clip=float(train.gradient_clipping_by_norm),
         fine_tune_checkpoint=train.fine_tune_checkpoint,

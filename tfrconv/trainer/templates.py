@@ -15,7 +15,7 @@ FINE_TUNE_TYPES = ("classification", "detection", "full")
 
 # Per template: input size, batch size, steps, learning rate.
 DEFAULTS = {
-    "centernet": {"image_size": (128, 128), "batch_size": 16, "num_steps": 3000,
+    "centernet": {"image_size": (128, 128), "batch_size": 16, "num_steps": 1500,
                   "learning_rate": 0.002},
     "ssd_mobilenet_v2": {"image_size": (320, 320), "batch_size": 16, "num_steps": 25000,
                          "learning_rate": 0.04},
@@ -310,7 +310,9 @@ def _train_config(r: ConfigRequest) -> str:
     steps = r.value("num_steps")
     rate = r.value("learning_rate")
     if r.template == "centernet":
+        # Measured on the shapes benchmark: the base rate for half the run, then the cosine.
         warmup = max(1, min(steps // 30, 1000))
+        hold = max(0, steps // 2 - warmup)
         optimizer = f"""  optimizer {{
     adam_optimizer {{
       learning_rate {{
@@ -319,6 +321,7 @@ def _train_config(r: ConfigRequest) -> str:
           total_steps: {steps}
           warmup_learning_rate: {rate / 10:g}
           warmup_steps: {warmup}
+          hold_base_rate_steps: {hold}
         }}
       }}
       epsilon: 1e-7

@@ -96,8 +96,6 @@ def train(settings: PipelineSettings, options: TrainOptions, *, on_checkpoint=No
         from .evaluate import Evaluator, eval_summary_dir
 
         evaluator = Evaluator(settings, summary_dir=eval_summary_dir(model_dir, settings))
-    os.makedirs(model_dir, exist_ok=True)
-    _copy_config(settings.path, model_dir)
 
     import keras
 
@@ -121,6 +119,8 @@ def train(settings: PipelineSettings, options: TrainOptions, *, on_checkpoint=No
                                    model_dir=model_dir)
         print(f"tfrconv train: fine-tuning from {prefix} "
               f"({settings.fine_tune_checkpoint_type})", file=stream)
+    os.makedirs(model_dir, exist_ok=True)          # only once everything checked out
+    _copy_config(settings.path, model_dir)
 
     dataset = train_dataset(
         files, label_map, resize=settings.resize, batch_size=settings.batch_size,
