@@ -16,6 +16,8 @@ setup: $(VENV)/bin/python
 setup-test: $(VENV)/bin/python
 	$(PIP) "setuptools>=77" wheel
 	$(PIP) -e ".[test]"
+	# The OD API's own generated protos, only to prove our pipeline configs parse with them.
+	$(PIP) --no-deps tf-models-research-object-detection==2.8.0.post1
 
 demo: setup
 	$(VENV)/bin/tfrconv voc --data-dir samples/VOCdevkit --year VOC2012 --set val \

@@ -1,0 +1,282 @@
+"""The tf.data input pipeline over OD-API records.
+
+Records are parsed with the OD API decoder's feature spec (`tfrconv.example.DECODER_SPEC`), and
+class ids come from the class text through the label map, as the OD API decoder does (name or
+display_name, falling back to `image/object/class/label` when a record has no class text);
+unknown classes become -1 and are dropped. Then: decode, resize, augment, targets, pad, batch,
+prefetch. Files are found with the same globbing as the OD API (each `input_path` a pattern);
+GZIP-compressed records are detected and read too.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass, field
+
+from ..errors import UsageError
+from ..example import DECODER_SPEC
+from ..tfrecord import GZIP_MAGIC
+
+RESIZE_METHODS = ("bilinear", "nearest", "bicubic", "area")   # the OD API's ResizeType order
+
+
+@dataclass(frozen=True)
+class Resize:
+    height: int
+    width: int
+    keep_aspect: bool = False      # keep_aspect_ratio_resizer: scale to fit, pad bottom/right
+    method: str = "bilinear"
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    name: str                       # the PreprocessingStep field name
+    params: dict = field(default_factory=dict)
+
+
+SUPPORTED_AUGMENTATIONS = ("random_horizontal_flip", "random_vertical_flip",
+                           "random_adjust_brightness", "random_adjust_contrast",
+                           "random_adjust_hue", "random_adjust_saturation")
+
+
+def match_files(patterns: list[str], *, what: str, config: str | None = None) -> list[str]:
+    """Every file matched by the patterns, sorted; a clear error when one matches nothing."""
+    if not patterns:
+        raise UsageError(f"{what}: no input_path in the config", file=config)
+    files: list[str] = []
+    for pattern in patterns:
+        found = sorted(glob.glob(pattern))
+        if not found:
+            where = "" if os.path.isabs(pattern) else \
+                f" (relative paths are read from the current folder, {os.getcwd()})"
+            raise UsageError(f"{what}: input_path {pattern!r} matches no files{where}",
+                             file=config)
+        files.extend(f for f in found if os.path.isfile(f))
+    return list(dict.fromkeys(files))
+
+
+def compression_of(path: str) -> str:
+    with open(path, "rb") as fileobj:
+        return "GZIP" if fileobj.read(2) == GZIP_MAGIC else ""
+
+
+def _feature_spec():
+    import tensorflow as tf
+
+    dtypes = {"bytes": tf.string, "int": tf.int64, "float": tf.float32}
+    defaults = {"bytes": "", "int": 0, "float": 0.0}
+    spec = {}
+    for key, (kind, fixed) in DECODER_SPEC.items():
+        if fixed:
+            spec[key] = tf.io.FixedLenFeature((), dtypes[kind], default_value=defaults[kind])
+        else:
+            spec[key] = tf.io.VarLenFeature(dtypes[kind])
+    return spec
+
+
+def class_table(label_map):
+    """A lookup from class text to label-map id with the OD API decoder's rules (-1 = unknown)."""
+    import tensorflow as tf
+
+    texts = sorted({item.name for item in label_map} |
+                   {item.display_name for item in label_map if item.display_name})
+    ids = [label_map.resolve(text) for text in texts]
+    init = tf.lookup.KeyValueTensorInitializer(tf.constant(texts, tf.string),
+                                               tf.constant(ids, tf.int64))
+    return tf.lookup.StaticHashTable(init, default_value=-1)
+
+
+def parse_example(serialized, table):
+    """One record → image bytes, normalised yxyx boxes, label-map ids and the flags."""
+    import tensorflow as tf
+
+    parsed = tf.io.parse_single_example(serialized, _feature_spec())
+
+    def dense(key, default=0):
+        return tf.sparse.to_dense(parsed[key], default_value=default)
+
+    texts = dense("image/object/class/text", "")
+    labels = dense("image/object/class/label")
+    ids = tf.cond(tf.size(texts) > 0, lambda: table.lookup(texts), lambda: labels)
+    boxes = tf.stack([dense("image/object/bbox/ymin", 0.0), dense("image/object/bbox/xmin", 0.0),
+                      dense("image/object/bbox/ymax", 0.0), dense("image/object/bbox/xmax", 0.0)],
+                     axis=1)
+    count = tf.shape(boxes)[0]
+
+    def flag(key):
+        values = dense(key)
+        return tf.cond(tf.size(values) == count, lambda: values,
+                       lambda: tf.zeros([count], tf.int64))
+
+    return {
+        "encoded": parsed["image/encoded"],
+        "source_id": parsed["image/source_id"],
+        "filename": parsed["image/filename"],
+        "boxes": boxes,
+        "ids": tf.cast(ids, tf.int32),
+        "difficult": flag("image/object/difficult"),
+        "is_crowd": flag("image/object/is_crowd"),
+    }
+
+
+def decode_and_resize(encoded, resize: Resize):
+    """Image bytes → float32 [H, W, 3] of the model's input size, plus the part of it that holds
+    the image (1, 1 unless keep_aspect padded it)."""
+    import tensorflow as tf
+
+    image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+    return resize_image(image, resize)
+
+
+def resize_image(image, resize: Resize):
+    import tensorflow as tf
+
+    method = {"bilinear": "bilinear", "nearest": "nearest", "bicubic": "bicubic",
+              "area": "area"}[resize.method]
+    image = tf.cast(image, tf.float32)
+    if not resize.keep_aspect:
+        out = tf.image.resize(image, [resize.height, resize.width], method=method)
+        return tf.clip_by_value(out, 0.0, 255.0), tf.ones([2])
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    scale = tf.minimum(resize.height / shape[0], resize.width / shape[1])
+    new = tf.maximum(tf.cast(tf.round(shape * scale), tf.int32), 1)
+    out = tf.image.resize(image, new, method=method)
+    out = tf.image.pad_to_bounding_box(out, 0, 0, resize.height, resize.width)
+    fraction = tf.cast(new, tf.float32) / tf.constant([resize.height, resize.width], tf.float32)
+    return tf.clip_by_value(out, 0.0, 255.0), fraction
+
+
+def augment(image, boxes, augmentations: list[Augmentation]):
+    """The supported OD API preprocessing steps, in config order, on a 0..255 image."""
+    import tensorflow as tf
+
+    for step in augmentations:
+        p = step.params
+        if step.name in ("random_horizontal_flip", "random_vertical_flip"):
+            horizontal = step.name == "random_horizontal_flip"
+            flip = tf.random.uniform([]) < p.get("probability", 0.5)
+            image = tf.cond(flip, lambda im=image, h=horizontal: (
+                tf.image.flip_left_right(im) if h else tf.image.flip_up_down(im)),
+                lambda im=image: im)
+            if horizontal:
+                flipped = tf.stack([boxes[:, 0], 1.0 - boxes[:, 3], boxes[:, 2],
+                                    1.0 - boxes[:, 1]], axis=1)
+            else:
+                flipped = tf.stack([1.0 - boxes[:, 2], boxes[:, 1], 1.0 - boxes[:, 0],
+                                    boxes[:, 3]], axis=1)
+            boxes = tf.where(flip, flipped, boxes)
+        elif step.name == "random_adjust_brightness":
+            delta = tf.random.uniform([], -p.get("max_delta", 0.2), p.get("max_delta", 0.2))
+            image = image + delta * 255.0
+        elif step.name == "random_adjust_contrast":
+            factor = tf.random.uniform([], p.get("min_delta", 0.8), p.get("max_delta", 1.25))
+            image = tf.image.adjust_contrast(image, factor)
+        elif step.name == "random_adjust_hue":
+            delta = tf.random.uniform([], -p.get("max_delta", 0.02), p.get("max_delta", 0.02))
+            image = tf.image.adjust_hue(image / 255.0, delta) * 255.0
+        elif step.name == "random_adjust_saturation":
+            factor = tf.random.uniform([], p.get("min_delta", 0.8), p.get("max_delta", 1.25))
+            image = tf.image.adjust_saturation(image / 255.0, factor) * 255.0
+    return tf.clip_by_value(image, 0.0, 255.0), boxes
+
+
+def record_dataset(files: list[str], *, shuffle: bool, seed: int, num_readers: int = 4,
+                   shuffle_buffer: int = 2048, sample_1_of_n: int = 1):
+    import tensorflow as tf
+
+    compressions = {compression_of(f) for f in files}
+    compression = compressions.pop() if len(compressions) == 1 else None
+    if compression is None:
+        raise UsageError("the input files mix GZIP-compressed and plain records: " +
+                         ", ".join(files[:4]))
+    names = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle:
+        names = names.shuffle(len(files), seed=seed)
+    cycle = max(1, min(num_readers, len(files)))
+    parallel = {"num_parallel_calls": cycle, "deterministic": True} if cycle > 1 else {}
+    records = names.interleave(lambda f: tf.data.TFRecordDataset(f, compression_type=compression),
+                               cycle_length=cycle, **parallel)
+    if sample_1_of_n > 1:
+        records = records.shard(sample_1_of_n, 0)
+    if shuffle:
+        records = records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    return records
+
+
+def train_dataset(files, label_map, *, resize: Resize, batch_size: int, num_classes: int,
+                  max_boxes: int, augmentations: list[Augmentation], min_overlap: float,
+                  seed: int = 0, shuffle: bool = True, shuffle_buffer: int = 2048,
+                  num_readers: int = 4, sample_1_of_n: int = 1):
+    """An endless dataset of (images [B,H,W,3] float 0..255, CenterNet targets)."""
+    import tensorflow as tf
+
+    from .model import OUTPUT_STRIDE
+    from .targets import centernet_targets
+
+    table = class_table(label_map)
+    grid = (resize.height // OUTPUT_STRIDE, resize.width // OUTPUT_STRIDE)
+
+    def prepare(serialized):
+        example = parse_example(serialized, table)
+        image, fraction = decode_and_resize(example["encoded"], resize)
+        boxes = example["boxes"] * tf.tile(fraction, [2])[None, :]
+        image, boxes = augment(image, boxes, augmentations)
+        targets = centernet_targets(boxes, example["ids"] - 1, grid_height=grid[0],
+                                    grid_width=grid[1], num_classes=num_classes,
+                                    max_boxes=max_boxes, min_overlap=min_overlap)
+        return image, targets
+
+    records = record_dataset(files, shuffle=shuffle, seed=seed, num_readers=num_readers,
+                             shuffle_buffer=shuffle_buffer, sample_1_of_n=sample_1_of_n)
+    return (records.repeat()
+            .map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .batch(batch_size, drop_remainder=True)
+            .prefetch(tf.data.AUTOTUNE))
+
+
+def eval_dataset(files, label_map, *, resize: Resize, max_boxes: int, batch_size: int = 16,
+                 sample_1_of_n: int = 1, num_classes: int | None = None,
+                 min_overlap: float = 0.7):
+    """One pass of (images, ground truth) batches; ground truth padded to max_boxes, with the
+    CenterNet targets under "targets" when num_classes is given (for eval losses)."""
+    import tensorflow as tf
+
+    from .model import OUTPUT_STRIDE
+    from .targets import centernet_targets
+
+    table = class_table(label_map)
+
+    def prepare(serialized):
+        example = parse_example(serialized, table)
+        raw = tf.io.decode_image(example["encoded"], channels=3, expand_animations=False)
+        image, fraction = resize_image(raw, resize)
+        count = tf.minimum(tf.shape(example["boxes"])[0], max_boxes)
+        pad = max_boxes - count
+
+        def padded(values, rank2=False):
+            values = values[:max_boxes]
+            return tf.pad(values, [[0, pad], [0, 0]] if rank2 else [[0, pad]])
+
+        truth = {
+            "boxes": tf.ensure_shape(padded(example["boxes"], True), [max_boxes, 4]),
+            "ids": tf.ensure_shape(padded(example["ids"]), [max_boxes]),
+            "difficult": tf.ensure_shape(padded(example["difficult"]), [max_boxes]),
+            "is_crowd": tf.ensure_shape(padded(example["is_crowd"]), [max_boxes]),
+            "num_boxes": count,
+            "fraction": fraction,
+            "source_id": example["source_id"],
+            "filename": example["filename"],
+            "image_shape": tf.shape(raw)[:2],
+        }
+        if num_classes is not None:
+            boxes = example["boxes"] * tf.tile(fraction, [2])[None, :]
+            truth["targets"] = centernet_targets(
+                boxes, example["ids"] - 1, grid_height=resize.height // OUTPUT_STRIDE,
+                grid_width=resize.width // OUTPUT_STRIDE, num_classes=num_classes,
+                max_boxes=max_boxes, min_overlap=min_overlap)
+        return image, truth
+
+    records = record_dataset(files, shuffle=False, seed=0, sample_1_of_n=sample_1_of_n)
+    return (records.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .batch(batch_size).prefetch(tf.data.AUTOTUNE))
