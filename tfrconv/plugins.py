@@ -12,7 +12,6 @@ Environment:
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import sys
 import traceback
@@ -26,6 +25,7 @@ import pluggy
 
 from . import hookspecs
 from .commands import Command
+from .entrypoints import entry_points
 from .errors import PluginError, UsageError
 from .formats import FormatSpec
 
@@ -89,15 +89,15 @@ class Registry:
     def load_entry_points(self) -> None:
         wanted = os.environ.get(LOAD_ENV)
         allowed = None if wanted is None else {n.strip() for n in wanted.split(",") if n.strip()}
-        eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        eps = entry_points(ENTRY_POINT_GROUP)
         # Builtins first, then third parties by name: clashes resolve the same way every run.
-        ordered = sorted(eps, key=lambda ep: (_dist_info(ep)[0] != OWN_DIST, ep.name))
+        ordered = sorted(eps, key=lambda ep: (ep.dist != OWN_DIST, ep.name))
         seen: set[str] = set()
         for ep in ordered:
             if ep.name in seen or (allowed is not None and ep.name not in allowed):
                 continue
             seen.add(ep.name)
-            dist, version = _dist_info(ep)
+            dist, version = ep.dist, ep.version
             try:
                 module = ep.load()
             except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
@@ -237,27 +237,6 @@ def temporary_plugin(plugin: Any, name: str) -> Iterator[Registry]:
         yield registry
     finally:
         registry.remove(name)
-
-
-_dist_cache: dict[int, tuple[str | None, str | None]] = {}
-
-
-def _dist_info(ep: importlib.metadata.EntryPoint) -> tuple[str | None, str | None]:
-    """(normalized distribution name, version) of an entry point's distribution.
-
-    Cached per distribution: each `dist.metadata` access re-reads and parses METADATA, which
-    would otherwise happen several times per builtin plugin on every start.
-    """
-    dist = getattr(ep, "dist", None)
-    if dist is None:
-        return None, None
-    info = _dist_cache.get(id(dist))
-    if info is None:
-        metadata = dist.metadata
-        name = metadata["Name"]
-        info = (name.lower().replace("_", "-") if name else None, metadata["Version"])
-        _dist_cache[id(dist)] = info
-    return info
 
 
 def _one_line(exc: BaseException) -> str:
