@@ -237,23 +237,31 @@ def test_image_paths_cannot_escape_the_dataset(tmp_path, dataset, filename):
 
 
 # -- faults --------------------------------------------------------------------------------
-def test_disk_full_leaves_nothing_behind(tmp_path, shapes_voc, monkeypatch):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_disk_full_leaves_nothing_behind(tmp_path, shapes_voc, monkeypatch, workers):
+    """Writing fails with ENOSPC after a few records: in process (RecordWriter.write) and in
+    the worker processes that write their own records (pwritev; forked, so the patch holds)."""
     from tfrconv import tfrecord
+    from tfrconv import workers as worker_module
 
-    original = tfrecord.RecordWriter.write
     calls = {"n": 0}
 
-    def failing_write(self, payload):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return original(self, payload)
+    def failing(original):
+        def wrapper(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == 5:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return original(*args, **kwargs)
+        return wrapper
 
-    monkeypatch.setattr(tfrecord.RecordWriter, "write", failing_write)
+    if workers == 1:
+        monkeypatch.setattr(tfrecord.RecordWriter, "write", failing(tfrecord.RecordWriter.write))
+    else:
+        monkeypatch.setattr(worker_module.os, "pwritev", failing(os.pwritev))
     out = tmp_path / "out" / "x.record"
     with pytest.raises(DataError, match="No space left on device.*no output was left behind"):
         tfrconv.convert("voc", data_dir=str(shapes_voc), set="trainval", output=str(out),
-                        num_shards=3)
+                        num_shards=3, workers=workers)
     assert os.listdir(out.parent) == []
 
 

@@ -336,3 +336,18 @@ def test_gzip_output_manifest_counts_the_bytes_on_disk(tmp_path, shapes_voc):
         assert shard["bytes"] == (tmp_path / shard["path"]).stat().st_size
     assert summary.outputs[0].bytes == sum(s["bytes"] for s in manifest["shards"])
     assert sum(1 for _ in tfrconv.read_examples(str(out) + "-*")) == summary.examples
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_worker_processes_give_the_same_bytes_and_leave_no_spool(tmp_path, shapes_voc,
+                                                                  compression):
+    outputs = []
+    for workers in (1, 2):
+        folder = tmp_path / f"w{workers}"
+        tfrconv.convert("voc", data_dir=str(shapes_voc), set="trainval", workers=workers,
+                        output=str(folder / "x.record"), num_shards=2, compression=compression)
+        assert sorted(os.listdir(folder)) == ["x.label_map.pbtxt", "x.manifest.json",
+                                              "x.record-00000-of-00002",
+                                              "x.record-00001-of-00002"]
+        outputs.append([(folder / f"x.record-0000{i}-of-00002").read_bytes() for i in (0, 1)])
+    assert outputs[0] == outputs[1]

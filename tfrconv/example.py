@@ -74,11 +74,12 @@ def build_features(sample: Sample, image: EncodedImage, boxes: Sequence[tuple[fl
     declared = set(object_fields)
     for attr, (key, kind, default) in OBJECT_FIELDS.items():
         values = [getattr(o, attr) for o in objects]
-        if attr not in declared and all(v is None for v in values):
+        if values.count(None) == len(values) and attr not in declared:
             continue
         if attr == "truncated" and any(isinstance(v, float) for v in values):
             kind = "float"          # KITTI's fraction; the reference writes a float list too
-        features[key] = (kind, [_typed(kind, default if v is None else v) for v in values])
+        convert = _CONVERT[kind]
+        features[key] = (kind, [convert(default if v is None else v) for v in values])
 
     masks = [o.mask for o in objects]
     if any(m is not None for m in masks):
@@ -139,12 +140,11 @@ def _kind_of(values: list) -> str:
     return "bytes"
 
 
+_CONVERT = {"int": int, "float": float, "bytes": _bytes}
+
+
 def _typed(kind: str, value: Any) -> Any:
-    if kind == "int":
-        return int(value)
-    if kind == "float":
-        return float(value)
-    return _bytes(value)
+    return _CONVERT[kind](value)
 
 
 # -- protobuf ------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
+_U16 = struct.Struct(">H")
+_HW = struct.Struct(">HH")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ def sniff(data: bytes) -> ImageInfo:
 
 
 def _sniff_jpeg(data: bytes) -> ImageInfo:
+    # Offsets and unpack_from, never slices: an EXIF or ICC segment can be tens of KB, and this
+    # runs once per image.
     pos = 2
     size = len(data)
     orientation = 1
@@ -68,45 +72,52 @@ def _sniff_jpeg(data: bytes) -> ImageInfo:
         if marker == 0xFF:                             # fill byte
             pos += 1
             continue
-        if marker in (0x01,) or 0xD0 <= marker <= 0xD7:
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
             pos += 2
             continue
-        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
-        segment = data[pos + 4:pos + 2 + length]
-        if marker == 0xE1 and segment[:6] == b"Exif\x00\x00":
-            orientation = _exif_orientation(segment[6:])
-        elif marker == 0xEE and segment[:5] == b"Adobe":
+        (length,) = _U16.unpack_from(data, pos + 2)
+        body = pos + 4                                 # the segment's bytes: body .. pos+2+length
+        end = pos + 2 + length
+        if marker == 0xE1 and data.startswith(b"Exif\x00\x00", body):
+            orientation = _exif_orientation(data, body + 6, end)
+        elif marker == 0xEE and data.startswith(b"Adobe", body):
             adobe = True
         elif marker in _SOF_MARKERS:
-            if len(segment) < 6:
+            if end - body < 6 or end > size:
                 return ImageInfo("jpeg", truncated=True)
-            height, width = struct.unpack(">HH", segment[1:5])
-            components = segment[5]
+            height, width = _HW.unpack_from(data, body + 1)
+            components = data[body + 5]
             # Scan data must be followed by an end-of-image marker. Searching backwards finds it
             # at once in an intact file (forwards would crawl through the scan's many 0xFF bytes).
-            truncated = data.rfind(b"\xff\xd9", pos + 2 + length) < 0
+            truncated = data.rfind(b"\xff\xd9", end) < 0
             return ImageInfo("jpeg", width, height, components, orientation, truncated,
                              cmyk=components == 4 or (adobe and components == 4))
         elif marker == 0xD9 or marker == 0xDA:
             break
-        pos += 2 + length
+        pos = end
     return ImageInfo("jpeg", truncated=True)
 
 
-def _exif_orientation(tiff: bytes) -> int:
-    if tiff[:2] == b"II":
+def _exif_orientation(data: bytes, start: int, end: int) -> int:
+    """The Orientation tag of IFD0 in the TIFF structure at data[start:end] (1 if absent)."""
+    if data.startswith(b"II", start):
         endian = "<"
-    elif tiff[:2] == b"MM":
+    elif data.startswith(b"MM", start):
         endian = ">"
     else:
         return 1
-    (ifd,) = struct.unpack(endian + "I", tiff[4:8])
-    (count,) = struct.unpack(endian + "H", tiff[ifd:ifd + 2])
+    (ifd,) = struct.unpack_from(endian + "I", data, start + 4)
+    base = start + ifd
+    if base + 2 > end:
+        return 1
+    (count,) = struct.unpack_from(endian + "H", data, base)
     for index in range(count):
-        entry = ifd + 2 + 12 * index
-        tag, kind = struct.unpack(endian + "HH", tiff[entry:entry + 4])
+        entry = base + 2 + 12 * index
+        if entry + 12 > end:
+            break
+        tag, kind = struct.unpack_from(endian + "HH", data, entry)
         if tag == 0x0112 and kind == 3:
-            (value,) = struct.unpack(endian + "H", tiff[entry + 8:entry + 10])
+            (value,) = struct.unpack_from(endian + "H", data, entry + 8)
             return value if 1 <= value <= 8 else 1
     return 1
 

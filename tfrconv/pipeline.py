@@ -7,6 +7,7 @@ module routes results in input order to the sharded writers, counts problems and
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import threading
@@ -22,13 +23,13 @@ from .errors import DataError, Interrupted, LabelMapError, UsageError
 from .formats import FormatSpec, Options
 from .labelmap import LabelMap, load_label_map
 from .manifest import label_map_path, manifest_path, manifest_text
-from .parallel import ordered_map
 from .plugins import get_registry
 from .problems import Problem, ProblemLog, fatal
 from .progress import Progress
 from .settings import Settings, split_options
 from .sharding import ShardedWriter, shard_glob, shard_index, stable_hash
 from .summary import OutputSummary, Summary
+from .workers import Framed, WorkerPool
 
 UNKNOWN_CLASS_EXAMPLES = 3
 
@@ -174,53 +175,80 @@ class Conversion:
         counts["classes"] = Counter()
         counts["per_split"] = {split: {"examples": 0, "objects": 0, "classes": Counter(),
                                        "images": Counter()} for split in writers}
-        seen_ids: set[int] = set()
-        skipped_problems = 0
+        state = {"seen_ids": set(), "skipped_problems": 0}
         items = self.spec.list_items(self.opts)
         total = len(items) if hasattr(items, "__len__") else None
         progress = Progress(self.spec.name, total, enabled=self.progress)
-        kind = "process" if self.settings.workers > 1 and _processes_preferred() else "thread"
         try:
-            for result in ordered_map(builder.build, items, self.settings.workers, kind=kind):
-                progress.update()
-                for problem in result.problems:
-                    log.add(problem)
-                    if problem.action in ("skipped", "clipped"):
-                        skipped_problems += 1
-                if result.fatal is not None:
-                    if result.fatal.kind == "unknown_class":
-                        raise self._unknown_classes_error(builder.label_map)
-                    raise fatal(result.fatal)
-                if result.payload is not None and result.source_id is not None:
-                    digest = stable_hash(result.source_id)
-                    if digest in seen_ids:
-                        problem = Problem("duplicate_id", f"source id {result.source_id!r} "
-                                          "appears twice", None, result.source_id)
-                        if self.settings.policies["duplicate_id"] == "error":
-                            raise fatal(problem)
-                        log.add(Problem(problem.kind, problem.message, None, result.source_id,
-                                        "skipped"))
-                        skipped_problems += 1
-                        result.payload = None
-                    seen_ids.add(digest)
-                self._check_max_errors(skipped_problems)
-                if result.payload is None:
-                    counts["skipped_images"] += 1
-                    continue
-                self._write(result, writers, counts)
+            if self.settings.workers <= 1:
+                for item in items:
+                    progress.update()
+                    self._take(builder.build(item), builder, writers, counts, log, state)
+            else:
+                # The first item is built here: whatever the format imports or caches on first
+                # use (lxml, pycocotools, an index) is then inherited by the forked workers
+                # instead of being loaded once in each.
+                items = iter(items)
+                for item in itertools.islice(items, 1):
+                    progress.update()
+                    self._take(builder.build(item), builder, writers, counts, log, state)
+                for writer in writers.values():
+                    writer.flush()
+                # Workers write their records themselves, where `_take` reserves room for them.
+                with WorkerPool(builder, self.settings.workers,
+                                send_payloads=self.settings.compression is not None) as pool:
+                    for results in pool.chunks(items):
+                        progress.update(len(results))
+                        pool.place([self._take(result, builder, writers, counts, log, state)
+                                    for result in results])
+                    pool.finish()
         finally:
             progress.close()
         return counts
 
+    def _take(self, result: Result, builder: Builder, writers: dict[str | None, ShardedWriter],
+              counts: dict[str, Any], log: ProblemLog, state: dict[str, Any]):
+        """Account for one result in input order: problems, policies, duplicates, then write it
+        (or reserve its place, for a worker's record). Returns the place, if reserved."""
+        for problem in result.problems:
+            log.add(problem)
+            if problem.action in ("skipped", "clipped"):
+                state["skipped_problems"] += 1
+        if result.fatal is not None:
+            if result.fatal.kind == "unknown_class":
+                raise self._unknown_classes_error(builder.label_map)
+            raise fatal(result.fatal)
+        if result.payload is not None and result.source_id is not None:
+            digest = stable_hash(result.source_id)
+            if digest in state["seen_ids"]:
+                problem = Problem("duplicate_id", f"source id {result.source_id!r} appears "
+                                  "twice", None, result.source_id)
+                if self.settings.policies["duplicate_id"] == "error":
+                    raise fatal(problem)
+                log.add(Problem(problem.kind, problem.message, None, result.source_id,
+                                "skipped"))
+                state["skipped_problems"] += 1
+                result.payload = None
+            state["seen_ids"].add(digest)
+        self._check_max_errors(state["skipped_problems"])
+        if result.payload is None:
+            counts["skipped_images"] += 1
+            return None
+        return self._write(result, writers, counts)
+
     def _write(self, result: Result, writers: dict[str | None, ShardedWriter],
-               counts: dict[str, Any]) -> None:
+               counts: dict[str, Any]) -> tuple[str, int] | None:
         writer = writers.get(result.split)
         if writer is None:
             raise UsageError(f"format {self.spec.name!r} produced a sample for split "
                              f"{result.split!r}, which is not one of its outputs "
                              f"({', '.join(map(str, writers))})")
         shard = shard_index(result.source_id or "", writer.num_shards, result.shard_key)
-        writer.write(shard, result.payload)
+        place = None
+        if isinstance(result.payload, Framed):
+            place = writer.reserve(shard, result.payload.length)
+        else:
+            writer.write(shard, result.payload)
         counts["examples"] += 1
         counts["objects"] += result.objects
         counts["skipped_objects"] += result.skipped_objects
@@ -231,6 +259,7 @@ class Conversion:
         per_split["objects"] += result.objects
         per_split["classes"].update(result.class_counts)
         per_split["images"].update(result.class_counts.keys())
+        return place
 
     def _check_max_errors(self, skipped_problems: int) -> None:
         limit = self.settings.max_errors
@@ -357,10 +386,6 @@ def _nothing_written(skipped: int, log: ProblemLog) -> DataError:
 
 def _count(number: int, singular: str, plural: str | None = None) -> str:
     return f"{number} {singular if number == 1 else (plural or singular + 's')}"
-
-
-def _processes_preferred() -> bool:
-    return os.environ.get("TFRCONV_WORKER_KIND", "thread") == "process"
 
 
 def _json_safe(value: Any) -> Any:

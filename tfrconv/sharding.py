@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 from dataclasses import dataclass
 
 from .errors import DataError, UsageError
@@ -62,7 +61,7 @@ class ShardedWriter:
         except OSError as exc:
             raise DataError(f"cannot create the output folder: {exc.strerror}", file=folder) \
                 from None
-        token = secrets.token_hex(4)
+        token = os.urandom(4).hex()
         self.temp_paths = [os.path.join(os.path.dirname(os.path.abspath(p)),
                                         f".{os.path.basename(p)}.tmp-{token}")
                            for p in self.paths]
@@ -90,6 +89,22 @@ class ShardedWriter:
         stats.examples += 1
         stats.bytes += len(payload) + 16
 
+    def reserve(self, shard: int, length: int) -> tuple[str, int]:
+        """Room for one framed record of `length` bytes that a worker process writes itself:
+        (temporary file, offset). Records are placed back to back in the order reserved."""
+        writer = self._writers[shard]
+        offset = writer.bytes
+        writer.appended(length)
+        stats = self.stats[shard]
+        stats.examples += 1
+        stats.bytes += length
+        return self.temp_paths[shard], offset
+
+    def flush(self) -> None:
+        """Push buffered records to the files (before worker processes write after them)."""
+        for fileobj in self._files:
+            fileobj.flush()
+
     def finish(self) -> None:
         """Flush and close every shard (still under temporary names)."""
         try:
@@ -106,6 +121,9 @@ class ShardedWriter:
         """Rename the finished shards to their final names."""
         try:
             for temp, final in zip(self.temp_paths, self.paths):
+                # Remove an old output first: renaming over it makes ext4 (auto_da_alloc) write
+                # the whole new file out before returning, measured at 0.17 s per 140 MB.
+                _remove_old(final)
                 os.replace(temp, final)
         except OSError as exc:
             self.abort()
@@ -140,3 +158,11 @@ class ShardedWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if not self.closed:
             self.abort()
+
+
+def _remove_old(path: str) -> None:
+    try:
+        if os.path.isfile(path) and not os.path.islink(path):
+            os.unlink(path)
+    except OSError:
+        pass                     # os.replace below still does the job (or says why not)

@@ -28,11 +28,15 @@ def masked_crc(data: bytes) -> int:
     return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
 
 
+def frame_parts(payload: bytes) -> tuple[bytes, bytes, bytes, bytes]:
+    """One record's pieces: length, its CRC, the payload, the payload's CRC (for writev)."""
+    header = _U64.pack(len(payload))
+    return header, _U32.pack(masked_crc(header)), payload, _U32.pack(masked_crc(payload))
+
+
 def frame(payload: bytes) -> bytes:
     """One record, framed (header + payload + footer)."""
-    header = _U64.pack(len(payload))
-    return b"".join((header, _U32.pack(masked_crc(header)), payload,
-                     _U32.pack(masked_crc(payload))))
+    return b"".join(frame_parts(payload))
 
 
 class _CountingFile:
@@ -75,6 +79,15 @@ class RecordWriter:
         self._out.write(_U32.pack(masked_crc(payload)))
         self.records += 1
         self.bytes += len(payload) + 16
+
+    def appended(self, length: int) -> None:
+        """Count a framed record written to the raw file by someone else (a worker process)."""
+        self.records += 1
+        self.bytes += length
+
+    @property
+    def compressed(self) -> bool:
+        return self._counted is not None
 
     @property
     def file_bytes(self) -> int:
