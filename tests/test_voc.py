@@ -351,3 +351,12 @@ def test_worker_processes_give_the_same_bytes_and_leave_no_spool(tmp_path, shape
                                               "x.record-00001-of-00002"]
         outputs.append([(folder / f"x.record-0000{i}-of-00002").read_bytes() for i in (0, 1)])
     assert outputs[0] == outputs[1]
+
+
+def test_conversion_never_imports_tensorflow(tmp_path, shapes_voc):
+    code = ("import sys, tfrconv; tfrconv.convert('voc', data_dir=sys.argv[1], set='val', "
+            "output=sys.argv[2]); print('tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, str(shapes_voc),
+                             str(tmp_path / "x.record")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

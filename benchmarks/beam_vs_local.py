@@ -1,6 +1,6 @@
 """Local runner vs Beam's DirectRunner on Open-Images-sized JPEGs (docs/scaling.md's figures).
 
-    .venv/bin/python bench/beam_vs_local.py --images 1000 --work /tmp/beam-bench
+    .venv/bin/python benchmarks/beam_vs_local.py --images 1000 --work /tmp/beam-bench
 
 Makes a VOC-layout dataset of `--images` JPEGs of about `--kb` KB each (a few distinct pictures,
 copied: tfrconv never decodes them unless --verify-images, so content does not change the cost),
@@ -25,7 +25,7 @@ import time
 
 RUNS = {
     "local, 1 worker": ["--workers", "1"],
-    "local, 2 workers (threads)": ["--workers", "2"],
+    "local, 2 worker processes": ["--workers", "2"],
     "beam DirectRunner in_memory": ["--runner", "beam"],
     "beam DirectRunner multi_processing x2": [
         "--runner", "beam", "--beam-options",
