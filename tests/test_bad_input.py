@@ -9,12 +9,12 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fake_plugins import slow_format_site
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from odapi import parse_records
@@ -265,34 +265,9 @@ def test_disk_full_leaves_nothing_behind(tmp_path, shapes_voc, monkeypatch, work
     assert os.listdir(out.parent) == []
 
 
-SLOW_PLUGIN = """
-    import time
-    from tfrconv import FormatSpec, Object, Sample, hookimpl
-
-    @hookimpl
-    def register_formats(register):
-        register(FormatSpec("slow", "sleeps", list_items=lambda o: range(10_000),
-                            read_item=read, default_label_map=lambda o: "pascal"))
-
-    def read(item, opts):
-        time.sleep(0.01)
-        return Sample(str(item), "x.png", image_path=IMAGE, objects=[Object("cat", 0, 0, 1, 1)])
-"""
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_run_leaves_nothing_behind(tmp_path, sig):
-    from PIL import Image
-
-    site = tmp_path / "site"
-    info = site / "slowfmt-0.1.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: slowfmt\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[tfrconv]\nslow = slowfmt\n")
-    image = tmp_path / "x.png"
-    Image.new("RGB", (4, 4)).save(image)
-    (site / "slowfmt.py").write_text(textwrap.dedent(SLOW_PLUGIN).replace(
-        "IMAGE", repr(str(image))))
+    site = slow_format_site(tmp_path)
     out = tmp_path / "out"
     process = subprocess.Popen(
         [sys.executable, "-m", "tfrconv", "slow", "--output", str(out / "x.record"),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fake_plugins import slow_format_site
 from odapi import parse_records
 
 import tfrconv
@@ -232,21 +233,6 @@ def test_a_failing_write_leaves_nothing_behind(tmp_path, monkeypatch, shapes):
     assert os.listdir(tmp_path / "out") == []
 
 
-SLOW_FORMAT = """
-import time
-from tfrconv import FormatSpec, Object, Sample, hookimpl
-
-@hookimpl
-def register_formats(register):
-    register(FormatSpec("slow", "sleeps", list_items=lambda o: range(10_000),
-                        read_item=read, default_label_map=lambda o: "pascal"))
-
-def read(item, opts):
-    time.sleep(0.01)
-    return Sample(str(item), "x.png", image_path=IMAGE, objects=[Object("cat", 0, 0, 1, 1)])
-"""
-
-
 @needs_beam
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_beam_run_leaves_nothing_behind(tmp_path, sig):
@@ -254,15 +240,7 @@ def test_interrupted_beam_run_leaves_nothing_behind(tmp_path, sig):
     import subprocess
     import time
 
-    from PIL import Image
-
-    site = tmp_path / "site"
-    (site / "slowfmt-0.1.dist-info").mkdir(parents=True)
-    (site / "slowfmt-0.1.dist-info" / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: slowfmt\nVersion: 0.1\n")
-    (site / "slowfmt-0.1.dist-info" / "entry_points.txt").write_text("[tfrconv]\nslow = slowfmt\n")
-    Image.new("RGB", (4, 4)).save(tmp_path / "x.png")
-    (site / "slowfmt.py").write_text(SLOW_FORMAT.replace("IMAGE", repr(str(tmp_path / "x.png"))))
+    site = slow_format_site(tmp_path)
     out = tmp_path / "out"
     process = subprocess.Popen(
         [sys.executable, "-m", "tfrconv", "slow", "--output", str(out / "x.record"),

@@ -7,10 +7,10 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from fake_plugins import fake_dist
 from odapi import parse_records
 
 import tfrconv
@@ -47,26 +47,17 @@ def test_load_plugins_environment_variable():
     assert none.returncode == 0 and "no formats registered" in none.stdout
 
 
-def _fake_dist(site: Path, name: str, module_source: str) -> None:
-    """A distribution with a `tfrconv` entry point, discoverable on sys.path."""
-    info = site / f"{name}-0.1.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(f"[tfrconv]\n{name} = {name}_mod\n")
-    (site / f"{name}_mod.py").write_text(textwrap.dedent(module_source))
-
-
 def test_a_broken_plugin_is_reported_and_the_cli_keeps_working(tmp_path):
     site = tmp_path / "site"
-    _fake_dist(site, "importfails", "raise ImportError('needs libfoo')\n")
-    _fake_dist(site, "hookfails", """
+    fake_dist(site, "importfails", "raise ImportError('needs libfoo')\n")
+    fake_dist(site, "hookfails", """
         from tfrconv import hookimpl
 
         @hookimpl
         def register_formats(register):
             raise RuntimeError("bad day")
     """)
-    _fake_dist(site, "clashes", """
+    fake_dist(site, "clashes", """
         from tfrconv import FormatSpec, hookimpl
 
         @hookimpl
