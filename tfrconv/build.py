@@ -41,10 +41,6 @@ class Result:
     problems: list[Problem] = field(default_factory=list)
     fatal: Problem | None = None     # a problem whose policy is `error`
 
-    @property
-    def skipped(self) -> bool:
-        return self.payload is None and self.fatal is None
-
 
 class Builder:
     """Holds what every item needs (format, options, label map, settings). Picklable."""

@@ -18,9 +18,9 @@ SCAN_LIMIT = 5000
 
 def record_classes(patterns: list[str], files: list[str]) -> tuple[Counter, Counter, int, str]:
     """(class text → objects, label id → objects for objects without text, examples, source)."""
-    import json
 
-    from ..manifest import find_manifest
+    from ..errors import TfrconvError
+    from ..manifest import find_manifest, read_manifest
 
     texts: Counter = Counter()
     listed: set[str] = set()
@@ -31,9 +31,8 @@ def record_classes(patterns: list[str], files: list[str]) -> tuple[Counter, Coun
         if path is None:
             break
         try:
-            with open(path, encoding="utf-8") as fileobj:
-                manifest = json.load(fileobj)
-        except (OSError, ValueError):
+            manifest = read_manifest(path)
+        except TfrconvError:
             break
         folder = os.path.dirname(path)
         listed.update(os.path.normpath(os.path.join(folder, s["path"]))

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from ..manifest import find_manifest, sidecar_base
+from ..manifest import find_manifest, read_manifest, sidecar_base
 from .templates import ConfigRequest, render
 
 GLOB_CHARS = "*?["
@@ -32,7 +32,6 @@ class RecordSet:
 
 def describe_records(argument: str, what: str) -> RecordSet:
     """The input_path pattern and label map for one --train-records / --eval-records value."""
-    import json
 
     notes: list[str] = []
     manifest_file = find_manifest(argument)
@@ -43,11 +42,7 @@ def describe_records(argument: str, what: str) -> RecordSet:
                              "beside them")
         return RecordSet(argument, files, None, None, None, None,
                          [f"{what} {argument!r}: no tfrconv manifest found; give --label-map"])
-    try:
-        with open(manifest_file, encoding="utf-8") as fileobj:
-            manifest = json.load(fileobj)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read the manifest: {exc}", file=manifest_file) from None
+    manifest = read_manifest(manifest_file)
     folder = os.path.dirname(manifest_file)
     shards = [os.path.join(folder, shard["path"]) for shard in manifest.get("shards", [])]
     missing = [s for s in shards if not os.path.isfile(s)]
