@@ -1,10 +1,11 @@
-"""A stand-in for the OD API's create_pascal_tf_record.py, for timing only.
+"""A stand-in for the OD API's create_pascal_tf_record.py: the benchmark's baseline and the
+VOC tests' oracle.
 
-The OD API cannot be pip-installed cleanly (docs/trainer-research.md §3), so the benchmark times
-this script instead: it does the same work the reference does per image, with the same libraries
-(TensorFlow import, tf.io.gfile reads, PIL format check, lxml parsing of XML text into a dict,
-SHA-256, tf.train.Example built feature by feature, tf.io.TFRecordWriter), written for this
-benchmark. Same flags as the reference.
+The OD API no longer pip-installs cleanly, so this script does per image what the reference does,
+with the same libraries (TensorFlow import, tf.io.gfile reads, PIL format check, lxml parsing of
+XML text into a dict, SHA-256, tf.train.Example built feature by feature,
+tf.io.TFRecordWriter), written for this project; same flags. `benchmarks/run.py` times it, and
+`tests/test_voc.py` compares tfrconv's records with its `dict_to_example`, example by example.
 """
 
 import argparse
@@ -32,7 +33,13 @@ def xml_to_dict(element):
     return {element.tag: result}
 
 
-def to_example(data, data_dir, label_map):
+def read_annotation(path):
+    """The annotation as the reference reads it: XML text into a dict."""
+    with tf.io.gfile.GFile(path) as fileobj:
+        return xml_to_dict(etree.fromstring(fileobj.read()))["annotation"]
+
+
+def dict_to_example(data, data_dir, label_map, ignore_difficult_instances=False):
     path = os.path.join(data_dir, data["folder"], "JPEGImages", data["filename"])
     with tf.io.gfile.GFile(path, "rb") as fileobj:
         encoded = fileobj.read()
@@ -43,7 +50,10 @@ def to_example(data, data_dir, label_map):
     lists = {k: [] for k in ("xmin", "ymin", "xmax", "ymax", "text", "label", "difficult",
                              "truncated", "view")}
     for obj in data.get("object", []):
-        lists["difficult"].append(int(obj["difficult"]))
+        difficult = bool(int(obj["difficult"]))
+        if ignore_difficult_instances and difficult:
+            continue
+        lists["difficult"].append(int(difficult))
         for name, size in (("xmin", width), ("ymin", height), ("xmax", width), ("ymax", height)):
             lists[name].append(float(obj["bndbox"][name]) / size)
         lists["text"].append(obj["name"].encode("utf8"))
@@ -87,9 +97,8 @@ def main():
         ids = [line.split()[0] for line in fileobj if line.strip()]
     with tf.io.TFRecordWriter(args.output_path) as writer:
         for image_id in ids:
-            with tf.io.gfile.GFile(os.path.join(year_dir, "Annotations", image_id + ".xml")) as f:
-                data = xml_to_dict(etree.fromstring(f.read()))["annotation"]
-            writer.write(to_example(data, args.data_dir, label_map).SerializeToString())
+            data = read_annotation(os.path.join(year_dir, "Annotations", image_id + ".xml"))
+            writer.write(dict_to_example(data, args.data_dir, label_map).SerializeToString())
 
 
 if __name__ == "__main__":

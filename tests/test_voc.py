@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import hashlib
 import io
 import json
 import os
@@ -14,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lxml import etree
 from odapi import parse_records
 
 import tfrconv
@@ -23,57 +21,17 @@ from tfrconv.sharding import stable_hash
 from tfrconv.tfrecord import read_records
 
 
-# -- the reference converter's feature construction, rebuilt for comparison ----------------
+# -- the reference converter, rebuilt for comparison (benchmarks/reference_pascal.py) ----------
 def reference_example(year_dir: str, image_id: str, label_map: dict[str, int],
                       ignore_difficult: bool = False):
-    """What dataset_tools/create_pascal_tf_record.py's dict_to_tf_example writes."""
-    import tensorflow as tf
+    """What dataset_tools/create_pascal_tf_record.py writes for one image."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import reference_pascal
 
-    root = etree.parse(os.path.join(year_dir, "Annotations", image_id + ".xml")).getroot()
-    data_dir = os.path.dirname(year_dir)
-    path = os.path.join(data_dir, root.findtext("folder"), "JPEGImages", root.findtext("filename"))
-    with open(path, "rb") as fileobj:
-        encoded = fileobj.read()
-    width, height = int(root.findtext("size/width")), int(root.findtext("size/height"))
-    lists = {k: [] for k in ("xmin", "ymin", "xmax", "ymax", "text", "label", "difficult",
-                             "truncated", "view")}
-    for obj in root.iterfind("object"):
-        difficult = bool(int(obj.findtext("difficult")))
-        if ignore_difficult and difficult:
-            continue
-        lists["difficult"].append(int(difficult))
-        for tag, size in (("xmin", width), ("ymin", height), ("xmax", width), ("ymax", height)):
-            lists[tag].append(float(obj.findtext(f"bndbox/{tag}")) / size)
-        lists["text"].append(obj.findtext("name").encode("utf8"))
-        lists["label"].append(label_map[obj.findtext("name")])
-        lists["truncated"].append(int(obj.findtext("truncated")))
-        lists["view"].append(obj.findtext("pose").encode("utf8"))
-
-    def ints(values):
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-
-    def floats(values):
-        return tf.train.Feature(float_list=tf.train.FloatList(value=values))
-
-    def blobs(values):
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
-
-    filename = root.findtext("filename").encode("utf8")
-    return tf.train.Example(features=tf.train.Features(feature={
-        "image/height": ints([height]), "image/width": ints([width]),
-        "image/filename": blobs([filename]), "image/source_id": blobs([filename]),
-        "image/key/sha256": blobs([hashlib.sha256(encoded).hexdigest().encode("utf8")]),
-        "image/encoded": blobs([encoded]), "image/format": blobs([b"jpeg"]),
-        "image/object/bbox/xmin": floats(lists["xmin"]),
-        "image/object/bbox/xmax": floats(lists["xmax"]),
-        "image/object/bbox/ymin": floats(lists["ymin"]),
-        "image/object/bbox/ymax": floats(lists["ymax"]),
-        "image/object/class/text": blobs(lists["text"]),
-        "image/object/class/label": ints(lists["label"]),
-        "image/object/difficult": ints(lists["difficult"]),
-        "image/object/truncated": ints(lists["truncated"]),
-        "image/object/view": blobs(lists["view"]),
-    }))
+    data = reference_pascal.read_annotation(os.path.join(year_dir, "Annotations",
+                                                         image_id + ".xml"))
+    return reference_pascal.dict_to_example(data, os.path.dirname(year_dir), label_map,
+                                            ignore_difficult)
 
 
 def as_values(example) -> dict:
