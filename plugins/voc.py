@@ -123,8 +123,7 @@ def parse_xml(path: str):
     from lxml import etree
 
     try:
-        with open(path, "rb") as fileobj:
-            data = fileobj.read()
+        data = _read_file(path)
     except FileNotFoundError:
         raise DataError("annotation file not found", file=path) from None
     except OSError as exc:
@@ -140,19 +139,36 @@ def parse_xml(path: str):
     return root
 
 
-def _children(element) -> dict:
-    """tag → child element; a repeated tag keeps the last one, as the reference's dict does.
-    One pass over the children is several times faster than a findtext() per field."""
+def _read_file(path: str) -> bytes:
+    # os.read on a descriptor: a third of the cost of open().read() for files this small.
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
+def _fields(element) -> dict:
+    """tag → child element; a repeated tag keeps the last one, as the reference's dict
+    does. One pass over the children is several times faster than a findtext() per field."""
     return {child.tag: child for child in element}
 
 
 def _number(child, tag: str, path: str, cast=float):
-    text = None if child is None else child.text
-    if text is None or not text.strip():
+    if child is None:
         return None
+    text = child.text
     try:
-        return cast(float(text))
-    except ValueError:
+        value = float(text)          # float() ignores surrounding whitespace itself
+        return value if cast is float else cast(value)
+    except (TypeError, ValueError, OverflowError):
+        if text is None or not text.strip():
+            return None
         raise DataError(f"<{tag}> is not a number: {text.strip()!r}", file=path,
                         line=child.sourceline) from None
 
@@ -161,42 +177,54 @@ def _text(child) -> str:
     return "" if child is None or child.text is None else child.text.strip()
 
 
+_CORNERS = ("xmin", "ymin", "xmax", "ymax")
+
+
 def read_item(item, opts) -> Sample:
     folder, image_id = item
     path = os.path.join(folder, opts.annotations_dir, image_id + ".xml")
     root = parse_xml(path)
-    fields = _children(root)
+    fields: dict = {}
+    objects = []
+    skip_difficult = opts.ignore_difficult_instances
+    for child in root:                 # one pass: the fields, and the objects in order
+        if child.tag == "object":
+            obj = _read_object(child, path, skip_difficult)
+            if obj is not None:
+                objects.append(obj)
+        else:
+            fields[child.tag] = child
     filename = _text(fields.get("filename")) or image_id + ".jpg"
     width = height = None
     if "size" in fields:
-        size = _children(fields["size"])
+        size = _fields(fields["size"])
         width = _number(size.get("width"), "width", path, int) or None
         height = _number(size.get("height"), "height", path, int) or None
-    objects = []
-    for element in root.iterchildren("object"):
-        obj = _children(element)
-        difficult = bool(_number(obj.get("difficult"), "difficult", path, int) or 0)
-        if difficult and opts.ignore_difficult_instances:
-            continue
-        name = _text(obj.get("name"))
-        if not name:
-            raise DataError("an <object> has no <name>", file=path, line=element.sourceline)
-        box = obj.get("bndbox")
-        if box is None:
-            raise DataError(f"object {name!r} has no <bndbox>", file=path,
-                            line=element.sourceline)
-        corners = _children(box)
-        coords = [_number(corners.get(tag), tag, path) for tag in ("xmin", "ymin", "xmax", "ymax")]
-        if any(c is None for c in coords):
-            raise DataError(f"object {name!r}: <bndbox> needs xmin, ymin, xmax and ymax",
-                            file=path, line=box.sourceline)
-        objects.append(Object(name, *coords, difficult=difficult,
-                              truncated=_number(obj.get("truncated"), "truncated", path, int) or 0,
-                              pose=_text(obj.get("pose")) or "Unspecified"))
     images = os.path.join(folder, opts.images_dir)
     return Sample(source_id=filename, filename=filename,
                   image_path=_find_image(images, filename, image_id), width=width,
                   height=height, objects=objects, origin=path, image_root=images)
+
+
+def _read_object(element, path: str, skip_difficult: bool) -> Object | None:
+    obj = _fields(element)
+    difficult = bool(_number(obj.get("difficult"), "difficult", path, int))
+    if difficult and skip_difficult:
+        return None
+    name = _text(obj.get("name"))
+    if not name:
+        raise DataError("an <object> has no <name>", file=path, line=element.sourceline)
+    box = obj.get("bndbox")
+    if box is None:
+        raise DataError(f"object {name!r} has no <bndbox>", file=path, line=element.sourceline)
+    corners = _fields(box)
+    coords = [_number(corners.get(tag), tag, path) for tag in _CORNERS]
+    if None in coords:
+        raise DataError(f"object {name!r}: <bndbox> needs xmin, ymin, xmax and ymax",
+                        file=path, line=box.sourceline)
+    return Object(name, *coords, difficult=difficult,
+                  truncated=_number(obj.get("truncated"), "truncated", path, int) or 0,
+                  pose=_text(obj.get("pose")) or "Unspecified")
 
 
 def _find_image(images: str, filename: str, image_id: str) -> str:

@@ -65,7 +65,7 @@ def samples(draw):
 def test_any_valid_sample_survives_encode_decode(sample):
     result = _builder().build_sample(sample)
     assert result.fatal is None and not result.problems
-    features = decode(result.payload)
+    features = decode(b"".join(result.payload))
     back = to_sample(features)
     assert back.source_id == sample.source_id
     assert back.filename == sample.filename
@@ -98,7 +98,7 @@ def test_any_valid_sample_survives_encode_decode(sample):
 def test_serialization_is_byte_identical_to_tensorflow(sample):
     import tensorflow as tf
 
-    payload = _builder().build_sample(sample).payload
+    payload = b"".join(_builder().build_sample(sample).payload)
     theirs = tf.train.Example.FromString(payload)
     assert theirs.SerializeToString(deterministic=True) == payload
 
@@ -109,7 +109,7 @@ def test_records_parse_with_the_odapi_decoder_spec(tmp_path):
                                     pose="Left")])
     negative = Sample("id-2", "b.jpg", image_bytes=IMAGES[(17, 9, "JPEG")])
     builder = _builder()
-    payloads = [builder.build_sample(s).payload for s in (sample, negative)]
+    payloads = [b"".join(builder.build_sample(s).payload) for s in (sample, negative)]
     path = tmp_path / "r.record"
     write_records(str(path), payloads)
     first, second = parse_records(str(path))
@@ -162,6 +162,6 @@ def test_unknown_classes_are_problems_not_crashes(label, expected):
     result = _builder(on_unknown_class="skip").build_sample(sample)
     if expected is None:
         assert result.skipped_objects == 1 and result.problems[0].kind == "unknown_class"
-        assert decode(result.payload)["image/object/class/label"] == []
+        assert decode(b"".join(result.payload))["image/object/class/label"] == []
     else:
-        assert decode(result.payload)["image/object/class/label"] == [expected]
+        assert decode(b"".join(result.payload))["image/object/class/label"] == [expected]

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 
 from .errors import DataError, UsageError
-from .tfrecord import RecordWriter
+from .tfrecord import Payload, RecordWriter
 
 
 def shard_paths(output: str, num_shards: int) -> list[str]:
@@ -78,16 +78,16 @@ class ShardedWriter:
             self.abort()
             raise DataError(f"cannot write output: {exc.strerror}", file=output) from None
 
-    def write(self, shard: int, payload: bytes) -> None:
+    def write(self, shard: int, payload: Payload) -> None:
         try:
-            self._writers[shard].write(payload)
+            size = self._writers[shard].write(payload)
         except OSError as exc:
             self.abort()
             raise DataError(f"writing failed: {exc.strerror or exc} (no output was left "
                             "behind)", file=self.paths[shard]) from None
         stats = self.stats[shard]
         stats.examples += 1
-        stats.bytes += len(payload) + 16
+        stats.bytes += size
 
     def reserve(self, shard: int, length: int) -> tuple[str, int]:
         """Room for one framed record of `length` bytes that a worker process writes itself:

@@ -10,8 +10,8 @@ import glob as globlib
 import gzip
 import os
 import struct
-from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from collections.abc import Iterable, Iterator, Sequence
+from typing import BinaryIO, Union
 
 import google_crc32c
 
@@ -24,17 +24,28 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 
 def masked_crc(data: bytes) -> int:
-    crc = google_crc32c.value(data)
+    return _mask(google_crc32c.value(data))
+
+
+def _mask(crc: int) -> int:
     return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
 
 
-def frame_parts(payload: bytes) -> tuple[bytes, bytes, bytes, bytes]:
-    """One record's pieces: length, its CRC, the payload, the payload's CRC (for writev)."""
-    header = _U64.pack(len(payload))
-    return header, _U32.pack(masked_crc(header)), payload, _U32.pack(masked_crc(payload))
+Payload = Union[bytes, Sequence[bytes]]
 
 
-def frame(payload: bytes) -> bytes:
+def frame_parts(payload: Payload) -> list[bytes]:
+    """One record as pieces for writev: length, its CRC, the payload (one piece or the pieces
+    it came in, never joined), the payload's CRC."""
+    pieces = [payload] if isinstance(payload, (bytes, bytearray, memoryview)) else list(payload)
+    header = _U64.pack(sum(map(len, pieces)))
+    crc = 0
+    for piece in pieces:
+        crc = google_crc32c.extend(crc, piece)
+    return [header, _U32.pack(masked_crc(header)), *pieces, _U32.pack(_mask(crc))]
+
+
+def frame(payload: Payload) -> bytes:
     """One record, framed (header + payload + footer)."""
     return b"".join(frame_parts(payload))
 
@@ -71,14 +82,16 @@ class RecordWriter:
         self.records = 0
         self.bytes = 0            # framed records, before compression
 
-    def write(self, payload: bytes) -> None:
-        header = _U64.pack(len(payload))
-        self._out.write(header)
-        self._out.write(_U32.pack(masked_crc(header)))
-        self._out.write(payload)
-        self._out.write(_U32.pack(masked_crc(payload)))
+    def write(self, payload: Payload) -> int:
+        """Write one record (the payload as bytes or as pieces); returns its framed size."""
+        pieces = frame_parts(payload)
+        size = 0
+        for piece in pieces:
+            self._out.write(piece)
+            size += len(piece)
         self.records += 1
-        self.bytes += len(payload) + 16
+        self.bytes += size
+        return size
 
     def appended(self, length: int) -> None:
         """Count a framed record written to the raw file by someone else (a worker process)."""

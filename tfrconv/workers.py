@@ -64,7 +64,7 @@ def _worker_main(conn, builder, send_payloads: bool) -> None:
                 for item in items:
                     result = builder.build(item)
                     parts = None
-                    if isinstance(result.payload, bytes) and not send_payloads:
+                    if result.payload is not None and not send_payloads:
                         parts = frame_parts(result.payload)
                         result.payload = Framed(sum(map(len, parts)))
                     frames.append(parts)

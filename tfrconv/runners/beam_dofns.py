@@ -140,9 +140,9 @@ class BuildExamples(beam.DoFn):
             key = format(stable_hash(result.source_id), "016x")
             yield beam.pvalue.TaggedOutput(IDS, (key, (position, result.source_id)))
         shard = shard_index(result.source_id or "", self.num_shards, result.shard_key)
-        yield ((split_index, shard), (position, result.payload, result.objects,
+        yield ((split_index, shard), (position, b"".join(result.payload), result.objects,
                                       result.skipped_objects, result.clipped,
-                                      dict(result.class_counts)))
+                                      dict(Counter(result.labels))))
 
     def build(self, item: Any) -> Result:
         """`Builder.build`, with images on gs://, s3://, ... read through Beam's FileSystems."""
