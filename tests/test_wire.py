@@ -1,4 +1,4 @@
-"""The hand-written Example encoder against protobuf's own serializer, value kinds at their edges."""
+"""The hand-written Example encoder against protobuf's serializer, value kinds at their edges."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import gzip
 import os
 import struct
 from collections.abc import Iterable, Iterator, Sequence
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import google_crc32c
 
@@ -31,7 +31,7 @@ def _mask(crc: int) -> int:
     return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
 
 
-Payload = Union[bytes, Sequence[bytes]]
+Payload = bytes | Sequence[bytes]
 
 
 def frame_parts(payload: Payload) -> list[bytes]:
