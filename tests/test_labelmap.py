@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tfrconv import LabelMap, LabelMapError, UsageError, load_label_map
 from tfrconv.labelmap import lint_label_map, parse_label_map
@@ -139,3 +141,63 @@ def test_cli_list_show_lint(tmp_path):
     good = tmp_path / "good.pbtxt"
     good.write_text("item { id: 1 name: 'cat' }\n")
     assert _cli("labelmap", "lint", str(good)).stdout.strip().endswith("OK (1 items, max id 1)")
+
+
+# -- the plain-map fast path agrees with text_format ------------------------------------------
+NAMES = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\u2018\u2019"
+                              "\u201c\u201d"), max_size=12)
+
+
+@st.composite
+def label_map_texts(draw):
+    """Label-map text in the many spellings text_format accepts, escapes and oddities included
+    (those leave the fast path, which must then step aside)."""
+    blocks = []
+    for _ in range(draw(st.integers(0, 5))):
+        fields = []
+        for name in draw(st.lists(st.sampled_from(["id", "name", "display_name", "frequency"]),
+                                  max_size=5)):
+            if name == "id":
+                value = str(draw(st.integers(-(2**31), 2**31 - 1)))
+                value = draw(st.sampled_from([value, value, "0x1f", "07"]))
+            elif name == "frequency":
+                value = "RARE"
+            else:
+                quote = draw(st.sampled_from(["'", '"']))
+                value = quote + draw(NAMES).replace("\\", "\\\\").replace(quote, "\\" + quote) \
+                    .replace("\n", "\\n") + quote
+            fields.append(f"{name}: {value}" + draw(st.sampled_from(["", ",", ";"])))
+        space = draw(st.sampled_from([" ", "\n  ", "  # note\n "]))
+        opener = draw(st.sampled_from(["item {", "item: {", "item{"]))
+        blocks.append(opener + space + space.join(fields) + " }")
+    return draw(st.sampled_from(["\n", " ", "\n# c\n"])).join(blocks) + "\n"
+
+
+@given(label_map_texts())
+@settings(max_examples=300, deadline=None)
+def test_plain_parser_agrees_with_text_format(text):
+    from google.protobuf import text_format
+
+    from tfrconv.labelmap import _from_message, _parse_plain
+    from tfrconv.proto import label_map_class
+
+    plain = _parse_plain(text)
+    message = label_map_class()()
+    try:
+        text_format.Merge(text, message)
+    except text_format.ParseError:
+        assert plain is None                  # text_format's error message is the one shown
+        return
+    if plain is None:
+        return                                # not plain: text_format's result is used
+    exact = _from_message(message, None, [], validate=False)
+    assert plain == exact.items
+    assert LabelMap(plain).to_text() == exact.to_text()
+
+
+def test_plain_maps_do_not_import_protobuf():
+    code = ("import sys; from tfrconv import load_label_map; m = load_label_map('pascal'); "
+            "m.to_text(); print('google.protobuf' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"

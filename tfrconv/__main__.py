@@ -1,7 +1,5 @@
 """`python -m tfrconv`."""
 
-import sys
+from tfrconv.cli import run
 
-from tfrconv.cli import main
-
-sys.exit(main())
+run()

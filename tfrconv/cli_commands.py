@@ -11,6 +11,8 @@ from .errors import LabelMapError, UsageError
 from .plugins import get_registry
 from .settings import COMMON_OPTIONS
 
+CORE_COMMANDS = ("formats", "plugins", "labelmap", "convert", "sample")
+
 
 def add_core_commands(sub, selected: str | None = None) -> None:
     """The core verbs; only the `selected` one gets its arguments (see cli.build_parser)."""

@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -33,6 +33,16 @@ ENTRY_POINT_GROUP = "tfrconv"
 LOAD_ENV = "TFRCONV_LOAD_PLUGINS"
 TRACE_ENV = "TFRCONV_TRACE_PLUGINS"
 OWN_DIST = "tfrconv"
+
+
+class _PluginManager(pluggy.PluginManager):
+    def parse_hookimpl_opts(self, plugin: Any, name: str):
+        # pluggy inspects every attribute of a plugin module (getattr_static): a third of
+        # loading the builtins. A module attribute without our hookimpl mark is skipped first.
+        if isinstance(plugin, ModuleType) and \
+                not hasattr(plugin.__dict__.get(name), f"{self.project_name}_impl"):
+            return None
+        return super().parse_hookimpl_opts(plugin, name)
 
 
 @dataclass
@@ -74,7 +84,7 @@ class Registry:
     """The loaded plugins and what they registered."""
 
     def __init__(self) -> None:
-        self.pm = pluggy.PluginManager("tfrconv")
+        self.pm = _PluginManager("tfrconv")
         self.pm.add_hookspecs(hookspecs)
         if os.environ.get(TRACE_ENV):
             self.pm.trace.root.setwriter(lambda message: sys.stderr.write(message))
@@ -242,5 +252,5 @@ def temporary_plugin(plugin: Any, name: str) -> Iterator[Registry]:
 def _one_line(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}".strip().splitlines()
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-    where = f" ({Path(frame.filename).name}:{frame.lineno})" if frame else ""
+    where = f" ({os.path.basename(frame.filename)}:{frame.lineno})" if frame else ""
     return (text[0] if text else type(exc).__name__) + where

@@ -17,23 +17,34 @@ empty list (tests compare with both).
     message BytesList { repeated bytes value = 1; }
     message FloatList { repeated float value = 1 [packed = true]; }
     message Int64List { repeated int64 value = 1 [packed = true]; }
+
+Each map entry is a head (tags and lengths, which depend only on the key, the kind and the
+size of the values' encoding, so it is cached) followed by the values' encoding. Small int and
+bytes features that repeat from image to image (size, format, class names, flags) are cached
+whole.
 """
 
 from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Iterable
 
 # Bytes values at least this long stay separate pieces (copying them is the cost to avoid).
 LARGE = 4096
 
 _SMALL_VARINTS = [bytes([n]) for n in range(128)]
-_SMALL_INTS = dict(enumerate(_SMALL_VARINTS))    # a dict: a negative index must not match
 _KIND_TAG = {"bytes": b"\x0a", "float": b"\x12", "int": b"\x1a"}
-_KEY_FIELDS: dict[str, bytes] = {}          # key → its encoded map-entry key field
-_ORDER: dict[str, bytes] = {}               # key → its sort key
 _F32 = struct.Struct("<f")
+
+_ORDER: dict[str, bytes] = {}                       # key → its sort key
+_SORTED: dict[tuple[str, ...], list[str]] = {}      # a features dict's keys → sorted
+_KEY_FIELDS: dict[str, bytes] = {}                  # key → its encoded map-entry key field
+_HEADS: dict[tuple[str, str, int], bytes] = {}      # (key, kind, size of values) → entry head
+_CACHED_SIZE = 256                                  # heads of larger values are not kept
+# key → {(kind, *values): whole entry}; a key whose values never repeat (file names, hashes)
+# fills its _PER_KEY slots and then costs one failed lookup per image.
+_ENTRIES: dict[str, dict[tuple, bytes]] = {}
+_PER_KEY = 64
 
 
 def varint(value: int) -> bytes:
@@ -50,6 +61,69 @@ def varint(value: int) -> bytes:
     return bytes(out)
 
 
+def encode(features: dict[str, tuple[str, list]]) -> list[bytes]:
+    """A serialized Example as pieces; `b"".join(pieces)` is the record payload.
+
+    `features` maps key → (kind, values) with kind "int", "float" or "bytes".
+    """
+    if not features:
+        return []                           # an Example with nothing set, as protobuf writes
+    pieces: list[bytes] = []                # finished pieces, large values among them
+    small: list[bytes] = []                 # small chunks waiting to be joined into a piece
+    entries, heads = _ENTRIES, _HEADS
+    keys = tuple(features)                  # the same keys in the same order, image after image
+    ordered = _SORTED.get(keys)
+    if ordered is None:
+        ordered = sorted(keys, key=_order)
+        if len(_SORTED) < _PER_KEY:
+            _SORTED[keys] = ordered
+    for key in ordered:
+        kind, values = features[key]
+        memo = seen = None
+        if kind != "float" and len(values) <= 8 and \
+                (kind == "int" or sum(map(len, values)) <= 200):
+            seen = entries.get(key)
+            if seen is None:
+                seen = entries[key] = {}
+            memo = (kind, *values)
+            try:
+                entry = seen.get(memo)
+            except TypeError:               # an unhashable value: encoding says what is wrong
+                entry = memo = None
+            if entry is not None:
+                small.append(entry)
+                continue
+        if kind == "float":
+            body = _floats(values)
+        elif kind == "int":
+            body = _ints(values)
+        elif kind == "bytes":
+            body = _bytes_list(values, key)
+        else:
+            raise ValueError(f"feature {key!r}: unknown kind {kind!r}")
+        if isinstance(body, bytes):
+            size = len(body)
+            head = heads.get((key, kind, size)) or _head(key, kind, size)
+            if memo is not None and len(seen) < _PER_KEY:
+                seen[memo] = head + body
+            small.append(head)
+            small.append(body)
+        else:                               # a bytes list holding large values: pieces
+            size = sum(map(len, body))
+            small.append(heads.get((key, kind, size)) or _head(key, kind, size))
+            for chunk in body:
+                if len(chunk) >= LARGE:
+                    pieces.append(b"".join(small))
+                    small.clear()
+                    pieces.append(chunk)
+                else:
+                    small.append(chunk)
+    pieces.append(b"".join(small))
+    # Example.features: one length-delimited field around everything.
+    pieces[0] = b"\x0a" + varint(sum(map(len, pieces))) + pieces[0]
+    return [piece for piece in pieces if piece]
+
+
 def _order(key: str) -> bytes:
     """protobuf's (upb's) deterministic map order: by UTF-8 bytes, except that of two keys
     where one is a prefix of the other the longer comes first. A trailing 0xFF, a byte UTF-8
@@ -60,12 +134,25 @@ def _order(key: str) -> bytes:
     return order
 
 
-def _key_field(key: str) -> bytes:
-    field = _KEY_FIELDS.get(key)
-    if field is None:
+def _head(key: str, kind: str, size: int) -> bytes:
+    """Everything of a map entry before its values' encoding of `size` bytes."""
+    key_field = _KEY_FIELDS.get(key)
+    if key_field is None:
         raw = key.encode("utf-8")
-        field = _KEY_FIELDS[key] = b"\x0a" + varint(len(raw)) + raw
-    return field
+        key_field = _KEY_FIELDS[key] = b"\x0a" + varint(len(raw)) + raw
+    if kind == "bytes":
+        values_field = b""                  # BytesList: the values are its fields already
+        inner = size
+    else:                                   # packed: one length-delimited field, or none
+        values_field = b"\x0a" + varint(size) if size else b""
+        inner = len(values_field) + size
+    feature = _KIND_TAG[kind] + varint(inner) + values_field      # (+ values)
+    value_field = b"\x12" + varint(len(feature) + size)
+    entry_size = len(key_field) + len(value_field) + len(feature) + size
+    head = b"\x0a" + varint(entry_size) + key_field + value_field + feature
+    if size < _CACHED_SIZE:
+        _HEADS[(key, kind, size)] = head
+    return head
 
 
 def _floats(values: list) -> bytes:
@@ -85,98 +172,37 @@ def _float32(value: float) -> bytes:
 
 def _ints(values: list) -> bytes:
     try:
-        return b"".join([_SMALL_INTS[v] for v in values])   # the usual case: 0 <= v < 128
-    except (KeyError, TypeError):
-        return b"".join([varint(int(v)) for v in values])
+        packed = bytes(values)              # the usual case, 0 <= v < 128: one byte each
+        if packed.isascii():
+            return packed
+    except (TypeError, ValueError):
+        pass
+    return b"".join([varint(int(v)) for v in values])
 
 
-def encode(features: dict[str, tuple[str, list]]) -> list[bytes]:
-    """A serialized Example as pieces; `b"".join(pieces)` is the record payload.
-
-    `features` maps key → (kind, values) with kind "int", "float" or "bytes".
-    """
-    pieces: list[bytes] = []                # finished pieces, large values among them
-    small: list[bytes] = []                 # small chunks waiting to be joined into a piece
-    cache = _ENTRIES
-    for key in sorted(features, key=_order):
-        kind, values = features[key]
-        memo = seen = None
-        if kind != "float" and len(values) <= 8 and \
-                (kind == "int" or sum(map(len, values)) <= 200):
-            # Small int and bytes features mostly repeat from image to image (size, format,
-            # class names and ids, flags): their encoded map entry is remembered per key.
-            seen = cache.get(key)
-            if seen is None:
-                seen = cache[key] = {}
-            memo = (kind, *values)
-            try:
-                entry = seen.get(memo)
-            except TypeError:               # an unhashable value: _entry says what is wrong
-                entry = memo = None
-            if entry is not None:
-                small.append(entry)
-                continue
-        chunks = _entry(key, kind, values)
-        if memo is not None and len(seen) < _PER_KEY and len(chunks) == 1:
-            seen[memo] = chunks[0]
-        for chunk in chunks:
-            if len(chunk) >= LARGE:
-                pieces.append(b"".join(small))
-                small.clear()
-                pieces.append(chunk)
-            else:
-                small.append(chunk)
-    pieces.append(b"".join(small))
-    if not features:
-        return []                           # an Example with nothing set, as protobuf writes
-    # Example.features: one length-delimited field around everything.
-    size = sum(map(len, pieces))
-    pieces[0] = b"\x0a" + varint(size) + pieces[0]
-    return [piece for piece in pieces if piece]
-
-
-# key → {(kind, *values): encoded entry}; a key whose values never repeat (file names,
-# hashes) fills its _PER_KEY slots and then costs one failed lookup per image.
-_ENTRIES: dict[str, dict[tuple, bytes]] = {}
-_PER_KEY = 64
-
-
-def _entry(key: str, kind: str, values: list) -> list[bytes]:
-    """One map entry (key, Feature) as chunks: its head joined with small values, large
-    values apart."""
-    if kind == "bytes":
-        chunks = _bytes_values(values)
-        size = sum(map(len, chunks))
-    else:
-        if kind == "float":
-            packed = _floats(values)
-        elif kind == "int":
-            packed = _ints(values)
-        else:
-            raise ValueError(f"feature {key!r}: unknown kind {kind!r}")
-        # Packed: one length-delimited field, absent for an empty list.
-        chunks = [b"\x0a" + varint(len(packed)) + packed] if values else [b""]
-        size = len(chunks[0])
-    feature_head = _KIND_TAG[kind] + varint(size)
-    entry_head = _key_field(key) + b"\x12" + varint(len(feature_head) + size) + feature_head
-    head = b"\x0a" + varint(len(entry_head) + size) + entry_head
-    if chunks and len(chunks[0]) < LARGE:
-        chunks[0] = head + chunks[0]
-    else:
-        chunks.insert(0, head)
-    return chunks
-
-
-def _bytes_values(values: Iterable[bytes]) -> list[bytes]:
-    """BytesList's fields: a tag and length before each value; large values left uncopied."""
+def _bytes_list(values: list, key: str) -> bytes | list[bytes]:
+    """BytesList's fields: a tag and a length before each value. Joined into one bytes object,
+    unless a value is large: then a list of chunks with each large value apart, uncopied."""
+    if len(values) == 1:
+        value = values[0]
+        if not isinstance(value, bytes):
+            value = _as_bytes(value, key)
+        if len(value) < LARGE:
+            return b"\x0a" + varint(len(value)) + value
+        return [b"\x0a" + varint(len(value)), value]
     chunks: list[bytes] = []
+    large = False
     for value in values:
         if not isinstance(value, bytes):
-            value = bytes(value)
-        size = len(value)
-        if size >= LARGE:
-            chunks.append(b"\x0a" + varint(size))
-            chunks.append(value)
-        else:
-            chunks.append(b"\x0a" + varint(size) + value)
-    return chunks
+            value = _as_bytes(value, key)
+        chunks.append(b"\x0a" + varint(len(value)))
+        chunks.append(value)
+        large = large or len(value) >= LARGE
+    return chunks if large else b"".join(chunks)
+
+
+def _as_bytes(value, key: str) -> bytes:
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"feature {key!r}: a bytes feature needs bytes values, got "
+                    f"{type(value).__name__}")
