@@ -348,7 +348,9 @@ def read_inside(path: str, root: str | None) -> bytes:
     try:
         size = os.fstat(fd).st_size
         data = os.read(fd, size) if size else b""
-        while True:                       # a short read, or a file that grew meanwhile
+        if 0 < len(data) == size:         # the usual case: all of it in one read
+            return data
+        while True:                       # a short read, a file that changed, or /proc-like
             more = os.read(fd, 1 << 20)
             if not more:
                 return data
