@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 
 from tfrconv import DataError, Detection, FormatSpec, Object, Option, Sample, UsageError, hookimpl
 
@@ -66,7 +67,7 @@ def dataset_dirs(opts) -> list[str]:
     return [os.path.join(root, y) for y in chosen]
 
 
-def image_ids(folder: str, opts) -> list[str]:
+def image_ids(folder: str, opts) -> list[str] | _IdFile:
     """Ids to convert: ImageSets/Main/<set>.txt, else the per-class <class>_<set>.txt files,
     else (no ImageSets at all) every annotation file."""
     main = os.path.join(folder, "ImageSets", "Main")
@@ -76,7 +77,7 @@ def image_ids(folder: str, opts) -> list[str]:
         return sorted(name[:-4] for name in os.listdir(annotations) if name.endswith(".xml"))
     listing = os.path.join(main, wanted + ".txt")
     if os.path.isfile(listing):
-        return _read_ids(listing)
+        return _IdFile(listing)
     per_class = sorted(n for n in os.listdir(main) if n.endswith(f"_{wanted}.txt"))
     if per_class:
         ids: dict[str, None] = {}
@@ -88,18 +89,47 @@ def image_ids(folder: str, opts) -> list[str]:
 
 
 def _read_ids(path: str) -> list[str]:
-    try:
-        with open(path, encoding="utf-8-sig") as fileobj:
-            return [line.split()[0] for line in fileobj if line.strip()]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read the image list: {exc}", file=path) from None
+    return list(_IdFile(path))
+
+
+class _IdFile:
+    """The ids of an image list, read as they are used: a list of millions of images costs no
+    memory. Counting them (len) reads the file once, which also reports an unreadable one."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._count = sum(1 for _ in self)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            with open(self.path, encoding="utf-8-sig") as fileobj:
+                for line in fileobj:
+                    if line.strip():
+                        yield line.split()[0]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DataError(f"cannot read the image list: {exc}", file=self.path) from None
+
+
+class _Items:
+    """(folder, image id) for every id of every dataset folder, streamed; len() for progress."""
+
+    def __init__(self, parts: list[tuple[str, list[str] | _IdFile]]) -> None:
+        self.parts = parts
+
+    def __len__(self) -> int:
+        return sum(len(ids) for _folder, ids in self.parts)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        for folder, ids in self.parts:
+            for image_id in ids:
+                yield folder, image_id
 
 
 def list_items(opts):
-    items = []
-    for folder in dataset_dirs(opts):
-        items.extend((folder, image_id) for image_id in image_ids(folder, opts))
-    return items
+    return _Items([(folder, image_ids(folder, opts)) for folder in dataset_dirs(opts)])
 
 
 # -- reading -------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from .manifest import label_map_path, manifest_path, manifest_text
 from .plugins import get_registry
 from .problems import Problem, ProblemLog, fatal
 from .progress import Progress
+from .seen import SeenHashes
 from .settings import Settings, split_options
 from .sharding import ShardedWriter, shard_glob, shard_index, stable_hash
 from .summary import OutputSummary, Summary
@@ -175,7 +176,7 @@ class Conversion:
         counts["classes"] = Counter()
         counts["per_split"] = {split: {"examples": 0, "objects": 0, "classes": Counter(),
                                        "images": Counter()} for split in writers}
-        state = {"seen_ids": set(), "skipped_problems": 0}
+        state = {"seen_ids": SeenHashes(), "skipped_problems": 0}
         items = self.spec.list_items(self.opts)
         total = len(items) if hasattr(items, "__len__") else None
         progress = Progress(self.spec.name, total, enabled=self.progress)
@@ -220,18 +221,15 @@ class Conversion:
             if result.fatal.kind == "unknown_class":
                 raise self._unknown_classes_error(builder.label_map)
             raise fatal(result.fatal)
-        if result.payload is not None and result.source_id is not None:
-            digest = stable_hash(result.source_id)
-            if digest in state["seen_ids"]:
-                problem = Problem("duplicate_id", f"source id {result.source_id!r} appears "
-                                  "twice", None, result.source_id)
-                if self.settings.policies["duplicate_id"] == "error":
-                    raise fatal(problem)
-                log.add(Problem(problem.kind, problem.message, None, result.source_id,
-                                "skipped"))
-                state["skipped_problems"] += 1
-                result.payload = None
-            state["seen_ids"].add(digest)
+        if result.payload is not None and result.source_id is not None and \
+                not state["seen_ids"].add(stable_hash(result.source_id)):
+            problem = Problem("duplicate_id", f"source id {result.source_id!r} appears twice",
+                              None, result.source_id)
+            if self.settings.policies["duplicate_id"] == "error":
+                raise fatal(problem)
+            log.add(Problem(problem.kind, problem.message, None, result.source_id, "skipped"))
+            state["skipped_problems"] += 1
+            result.payload = None
         self._check_max_errors(state["skipped_problems"])
         if result.payload is None:
             counts["skipped_images"] += 1
