@@ -69,13 +69,14 @@ def build_features(sample: Sample, image: EncodedImage, boxes: Sequence[tuple[fl
         "image/object/class/text": ("bytes", [_bytes(o.label) for o in objects]),
         "image/object/class/label": ("int", list(labels)),
     }
-    for index, key in enumerate(BOX_KEYS):
-        features[key] = ("float", [box[index] for box in boxes])
+    columns = zip(*boxes) if boxes else ((), (), (), ())
+    for key, column in zip(BOX_KEYS, columns):
+        features[key] = ("float", list(column))
 
-    declared = set(object_fields)
+    # The optional fields set on some object, plus those the format always writes.
     for attr, (key, kind, default) in OBJECT_FIELDS.items():
         values = [getattr(o, attr) for o in objects]
-        if values.count(None) == len(values) and attr not in declared:
+        if attr not in object_fields and values.count(None) == len(values):
             continue
         if attr == "truncated" and any(isinstance(v, float) for v in values):
             kind = "float"          # KITTI's fraction; the reference writes a float list too
