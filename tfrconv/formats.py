@@ -140,8 +140,9 @@ class FormatSpec:
     """A dataset format, as a plugin registers it.
 
     Required: `name`, `help`, `list_items(opts)` and `read_item(item, opts)`. `list_items` yields
-    picklable items in a stable order; `read_item` turns one into a `Sample` or raises
-    `tfrconv.DataError` naming the file and the problem. The rest is optional:
+    picklable items in a stable order (a generator keeps memory flat on huge datasets; give the
+    iterable a `len()` and the progress display shows a total); `read_item` turns one into a
+    `Sample` or raises `tfrconv.DataError` naming the file and the problem. The rest is optional:
 
     - `options`: the format's own options; the core adds the common ones (--output, --label-map,
       --num-shards, policies, ...) to every format.
