@@ -144,7 +144,8 @@ def _parser():
         from lxml import etree
 
         parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                                 huge_tree=False, remove_comments=True, remove_pis=True)
+                                 huge_tree=False, remove_comments=True, remove_pis=True,
+                                 collect_ids=False)           # no xml:id lookups here
         _local.parser = parser
     return parser
 
