@@ -150,15 +150,12 @@ def _parser():
     return parser
 
 
-def parse_xml(path: str):
+def parse_xml(path: str, data: bytes | None = None):
+    """The <annotation> element, parsed by lxml (with source lines for messages)."""
     from lxml import etree
 
-    try:
-        data = _read_file(path)
-    except FileNotFoundError:
-        raise DataError("annotation file not found", file=path) from None
-    except OSError as exc:
-        raise DataError(f"cannot read the annotation: {exc.strerror}", file=path) from None
+    if data is None:
+        data = _read_annotation(path)
     try:
         root = etree.fromstring(data, _parser())   # bytes: encoding declarations just work
     except etree.XMLSyntaxError as exc:
@@ -168,6 +165,36 @@ def parse_xml(path: str):
         tag = None if root is None else root.tag
         raise DataError(f"expected an <annotation> root element, found <{tag}>", file=path)
     return root
+
+
+def _read_annotation(path: str) -> bytes:
+    try:
+        return _read_file(path)
+    except FileNotFoundError:
+        raise DataError("annotation file not found", file=path) from None
+    except OSError as exc:
+        raise DataError(f"cannot read the annotation: {exc.strerror}", file=path) from None
+
+
+def _parse_fast(data: bytes):
+    """The <annotation> element parsed by expat (xml.etree), or None to use lxml instead.
+
+    Walking an ElementTree costs a third of walking lxml's proxies, which is most of reading a
+    VOC file. Anything unusual goes to lxml, the parser of record: a document with a DTD (so
+    expat never expands an entity), one expat rejects or cannot decode, or whose reading finds
+    a problem (lxml then reports it with its line).
+    """
+    if b"<!DOCTYPE" in data:
+        return None
+    from xml.etree.ElementTree import ParseError, XMLParser
+
+    parser = XMLParser()
+    try:
+        parser.feed(data)
+        root = parser.close()
+    except (ParseError, ValueError, LookupError):
+        return None
+    return root if root.tag == "annotation" else None
 
 
 def _read_file(path: str) -> bytes:
@@ -207,7 +234,11 @@ def _number(child, tag: str, path: str, cast=float):
         if text is None or not text.strip():
             return None
         raise DataError(f"<{tag}> is not a number: {text.strip()!r}", file=path,
-                        line=child.sourceline) from None
+                        line=_line(child)) from None
+
+
+def _line(element) -> int | None:
+    return getattr(element, "sourceline", None)      # lxml's; messages come from lxml reads
 
 
 def _text(child) -> str:
@@ -220,7 +251,17 @@ _CORNERS = ("xmin", "ymin", "xmax", "ymax")
 def read_item(item, opts) -> Sample:
     folder, image_id = item
     path = os.path.join(folder, opts.annotations_dir, image_id + ".xml")
-    root = parse_xml(path)
+    data = _read_annotation(path)
+    root = _parse_fast(data)
+    if root is not None:
+        try:
+            return _sample(root, folder, image_id, path, opts)
+        except DataError:
+            pass                       # told again by the lxml reading, with the line
+    return _sample(parse_xml(path, data), folder, image_id, path, opts)
+
+
+def _sample(root, folder: str, image_id: str, path: str, opts) -> Sample:
     fields: dict = {}
     objects = []
     skip_difficult = opts.ignore_difficult_instances
@@ -250,15 +291,15 @@ def _read_object(element, path: str, skip_difficult: bool) -> Object | None:
         return None
     name = _text(obj.get("name"))
     if not name:
-        raise DataError("an <object> has no <name>", file=path, line=element.sourceline)
+        raise DataError("an <object> has no <name>", file=path, line=_line(element))
     box = obj.get("bndbox")
     if box is None:
-        raise DataError(f"object {name!r} has no <bndbox>", file=path, line=element.sourceline)
+        raise DataError(f"object {name!r} has no <bndbox>", file=path, line=_line(element))
     corners = _fields(box)
     coords = [_number(corners.get(tag), tag, path) for tag in _CORNERS]
     if None in coords:
         raise DataError(f"object {name!r}: <bndbox> needs xmin, ymin, xmax and ymax",
-                        file=path, line=box.sourceline)
+                        file=path, line=_line(box))
     return Object(name, *coords, difficult=difficult,
                   truncated=_number(obj.get("truncated"), "truncated", path, int) or 0,
                   pose=_text(obj.get("pose")) or "Unspecified")

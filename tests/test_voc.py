@@ -13,9 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from odapi import parse_records
 
 import tfrconv
+import tfrconv.plugins
 from tfrconv import DataError
 from tfrconv.sharding import stable_hash
 from tfrconv.tfrecord import read_records
@@ -318,3 +321,65 @@ def test_conversion_never_imports_tensorflow(tmp_path, shapes_voc):
                              str(tmp_path / "x.record")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+# -- the expat fast path reads exactly what lxml reads ----------------------------------------
+@st.composite
+def annotation_documents(draw):
+    """VOC XML as tools write it, and then some: declarations and encodings, comments and
+    processing instructions, whitespace, repeated or missing fields, bad numbers, a DTD."""
+    def text(value: str) -> str:
+        pad = draw(st.sampled_from(["", " ", "\n  ", "\t"]))
+        return pad + value + pad
+
+    names = st.sampled_from(["dog", "cat", "person", "Straße", "狗", "a&amp;b", ""])
+    numbers = st.sampled_from(["10", "10.5", " 7 ", "", "x", "1e3", "nan", "inf", "-3"])
+    parts = ["<annotation>", draw(st.sampled_from(["", "<!-- made by hand -->", "<?pi x?>"]))]
+    if draw(st.booleans()):
+        parts.append(f"<filename>{text(draw(st.sampled_from(['a.jpg', 'b.png', ''])))}</filename>")
+    if draw(st.booleans()):
+        parts.append(f"<size><width>{text(draw(numbers))}</width>"
+                     f"<height>{text(draw(numbers))}</height><depth>3</depth></size>")
+    for _ in range(draw(st.integers(0, 3))):
+        fields = [f"<name>{text(draw(names))}</name>"] if draw(st.integers(0, 5)) else []
+        for tag in draw(st.lists(st.sampled_from(["pose", "truncated", "difficult"]))):
+            fields.append(f"<{tag}>{text(draw(numbers) if tag != 'pose' else 'Left')}</{tag}>")
+        if draw(st.integers(0, 5)):
+            corners = [f"<{c}>{text(draw(numbers))}</{c}>" for c in ("xmin", "ymin", "xmax", "ymax")
+                       if draw(st.integers(0, 8))]
+            fields.append("<bndbox>" + "".join(corners) + "</bndbox>")
+        parts.append("<object>" + "".join(draw(st.permutations(fields))) + "</object>")
+    parts.append("</annotation>")
+    body = "".join(parts)
+    encoding = draw(st.sampled_from(["utf-8", "iso-8859-1", "gb2312", "utf-16", None]))
+    if draw(st.integers(0, 9)) == 0:
+        body = '<!DOCTYPE annotation [<!ENTITY d "dog">]>' + body.replace(">dog<", ">&d;<")
+    if encoding is None:
+        return body.encode("utf-8")
+    try:
+        return f'<?xml version="1.0" encoding="{encoding}"?>\n{body}'.encode(encoding)
+    except UnicodeEncodeError:
+        return body.encode("utf-8")
+
+
+@given(annotation_documents())
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_fast_and_lxml_readings_agree(tmp_path, document):
+    from tfrconv_plugins import voc
+
+    (tmp_path / "Annotations").mkdir(exist_ok=True)
+    path = tmp_path / "Annotations" / "x.xml"
+    path.write_bytes(document)
+    opts = tfrconv.plugins.get_registry().format("voc").resolve({"data_dir": str(tmp_path)})
+
+    def outcome(reader):
+        try:
+            return reader()
+        except tfrconv.DataError as exc:
+            return str(exc)
+
+    fast = outcome(lambda: voc.read_item((str(tmp_path), "x"), opts))
+    exact = outcome(lambda: voc._sample(voc.parse_xml(str(path)), str(tmp_path), "x",
+                                        str(path), opts))
+    assert repr(fast) == repr(exact)           # (repr: NaN coordinates compare unequal)
