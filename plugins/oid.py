@@ -173,14 +173,21 @@ def _read_boxes(path: str, images: _Codes, labels: _Codes, bad: dict, label_rows
             invalid = not_number | ~np.isin(values, (-1.0, 0.0, 1.0))
             problems.append((invalid, f"{column} must be 0, 1 or -1 (unknown)"))
             parts[column].append(np.where(invalid, -1, values).astype(np.int8))
-        for mask, message in problems:
-            for row in np.flatnonzero(mask):
-                bad.setdefault(int(image[row]), (message, path, int(lines[row])))
+        _flag_rows(problems, image, lines, path, bad)
         _count_labels(label, lines, label_rows, 0)
         parts["image"].append(image)
         parts["label"].append(label)
         parts["line"].append(lines)
     return _columns(path, parts, BOX_COLUMNS[2:] + tuple(present))
+
+
+def _flag_rows(problems, image, lines, path: str, bad: dict) -> None:
+    """Mark the image of each row a problem mask selects as bad (its first problem kept)."""
+    import numpy as np
+
+    for mask, message in problems:
+        for row in np.flatnonzero(mask):
+            bad.setdefault(int(image[row]), (message, path, int(lines[row])))
 
 
 def _read_image_labels(path: str, images: _Codes, labels: _Codes, bad: dict,
@@ -207,9 +214,7 @@ def _read_image_labels(path: str, images: _Codes, labels: _Codes, bad: dict,
             problems.append((invalid, "Confidence must be a number from 0 to 1"))
         else:
             confidence = np.ones(len(frame))                       # no column: all positive
-        for mask, message in problems:
-            for row in np.flatnonzero(mask):
-                bad.setdefault(int(image[row]), (message, path, int(lines[row])))
+        _flag_rows(problems, image, lines, path, bad)
         _count_labels(label, lines, label_rows, 1)
         parts["image"].append(image)
         parts["label"].append(label)

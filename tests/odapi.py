@@ -14,6 +14,31 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from tfrconv.example import DECODER_SPEC  # noqa: E402
 
 
+def tf_feature(kind: str, values) -> object:
+    """A `tf.train.Feature` of kind "int", "float" or "bytes", as the OD API's dataset_util
+    helpers build them: what the tests' reimplementations of the reference converters use."""
+    import tensorflow as tf
+
+    values = list(values)
+    if kind == "int":
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+    if kind == "float":
+        return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+
+
+def int64_feature(values):
+    return tf_feature("int", values)
+
+
+def float_feature(values):
+    return tf_feature("float", values)
+
+
+def bytes_feature(values):
+    return tf_feature("bytes", values)
+
+
 def feature_spec(tf, extra: dict | None = None):
     types = {"bytes": tf.string, "int": tf.int64, "float": tf.float32}
     spec = {}

@@ -19,7 +19,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from odapi import feature_spec, parse_records, tf_example
+from odapi import (
+    bytes_feature,
+    feature_spec,
+    float_feature,
+    int64_feature,
+    parse_records,
+    tf_example,
+)
 from tfrconv_plugins import coco
 
 import tfrconv
@@ -111,14 +118,7 @@ def reference_example(image, image_dir, annotations, category_index, include_mas
     from PIL import Image
     from pycocotools import mask as mask_api
 
-    def int64s(values):
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-
-    def floats(values):
-        return tf.train.Feature(float_list=tf.train.FloatList(value=values))
-
-    def byte_list(values):
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+    int64s, floats, byte_list = int64_feature, float_feature, bytes_feature
 
     height, width = image["height"], image["width"]
     with open(os.path.join(image_dir, image["file_name"]), "rb") as fileobj:

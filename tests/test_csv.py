@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from odapi import feature_spec, parse_records
+from odapi import bytes_feature, feature_spec, float_feature, int64_feature, parse_records
 from strategies import messy_rows
 
 import tfrconv
@@ -70,14 +70,7 @@ def reference_records(csv_file, image_dir, class_dict):
             texts.append(str(row["class"]).encode("utf8"))
             labels.append(class_dict[str(row["class"])])
 
-        def ints(v):
-            return tf.train.Feature(int64_list=tf.train.Int64List(value=v))
-
-        def floats(v):
-            return tf.train.Feature(float_list=tf.train.FloatList(value=v))
-
-        def raw(v):
-            return tf.train.Feature(bytes_list=tf.train.BytesList(value=v))
+        ints, floats, raw = int64_feature, float_feature, bytes_feature
 
         feature = {
             "image/height": ints([height]), "image/width": ints([width]),

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 from importcheck import modules_loaded
+from odapi import tf_feature
 from recordmaker import good_features, image_bytes, mask_png, write
 
 from tfrconv.cli import main
@@ -21,13 +22,7 @@ from tfrconv.verify import verify_records
 
 # -- records written by TensorFlow itself, with the key sets other converters use --------------
 def _tf_feature(kind, values):
-    import tensorflow as tf
-
-    if kind == "b":
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=list(values)))
-    if kind == "f":
-        return tf.train.Feature(float_list=tf.train.FloatList(value=list(values)))
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
+    return tf_feature({"b": "bytes", "f": "float"}.get(kind, "int"), values)
 
 
 def tf_write(path, examples, compression=None) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from odapi import feature_spec, parse_records, tf_example
+from odapi import feature_spec, parse_records, tf_example, tf_feature
 from tfrconv_plugins import kitti
 
 import tfrconv
@@ -129,11 +129,7 @@ def reference_example(image_path, labels, label_map):
     import tensorflow as tf
     from PIL import Image
 
-    def feature(kind, values):
-        lists = {"int": lambda: tf.train.Feature(int64_list=tf.train.Int64List(value=values)),
-                 "float": lambda: tf.train.Feature(float_list=tf.train.FloatList(value=values)),
-                 "bytes": lambda: tf.train.Feature(bytes_list=tf.train.BytesList(value=values))}
-        return lists[kind]()
+    feature = tf_feature
 
     with open(image_path, "rb") as fileobj:
         encoded = fileobj.read()

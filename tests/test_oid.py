@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from odapi import feature_spec, parse_records
+from odapi import bytes_feature, feature_spec, float_feature, int64_feature, parse_records
 from strategies import messy_rows
 
 import tfrconv
@@ -87,15 +87,10 @@ def reference_records(paths, label_map, num_shards):
         box_rows = kept[~kept.YMin.isnull()]
         label_rows = kept[kept.YMin.isnull()]
 
-        def floats(values):
-            return tf.train.Feature(float_list=tf.train.FloatList(value=list(values)))
-
-        def ints(values):
-            return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
+        floats, ints = float_feature, int64_feature
 
         def texts(values):
-            return tf.train.Feature(bytes_list=tf.train.BytesList(
-                value=[v.encode() if isinstance(v, str) else v for v in values]))
+            return bytes_feature([v.encode() if isinstance(v, str) else v for v in values])
 
         feature = {
             "image/object/bbox/ymin": floats(box_rows.YMin.to_numpy()),

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from odapi import feature_spec, parse_records
+from odapi import bytes_feature, feature_spec, float_feature, int64_feature, parse_records
 
 import tfrconv
 
@@ -128,14 +128,7 @@ def _reference_example(data, mask_path, label_map, image_dir, faces_only, mask_t
         if not faces_only:
             masks.append((mask_np != 2).astype(np.uint8))
 
-    def ints(v):
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=v))
-
-    def floats(v):
-        return tf.train.Feature(float_list=tf.train.FloatList(value=v))
-
-    def raw(v):
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=v))
+    ints, floats, raw = int64_feature, float_feature, bytes_feature
 
     feature = {
         "image/height": ints([height]), "image/width": ints([width]),

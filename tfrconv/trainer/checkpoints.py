@@ -73,6 +73,10 @@ def describe_foreign(prefix: str) -> str:
     return f"{kind} with {len(names)} variables ({sample})"
 
 
+# What makes two checkpoints the same model (a fine-tune may change num_classes).
+MODEL_KEYS = ("architecture", "version", "num_classes", "width", "depthwise")
+
+
 def mismatch(found: dict, expected: dict, keys) -> list[str]:
     return [f"{key} {found.get(key)!r} (expected {expected.get(key)!r})" for key in keys
             if found.get(key) != expected.get(key)]
@@ -89,8 +93,7 @@ def check_model_dir(model_dir: str, identity: dict) -> str | None:
     if found is None:
         raise UsageError(f"--model-dir {model_dir} holds checkpoints that tfrconv's trainer did "
                          f"not write ({describe_foreign(latest)}): use a new --model-dir")
-    problems = mismatch(found, identity, ("architecture", "version", "num_classes", "width",
-                                          "depthwise"))
+    problems = mismatch(found, identity, MODEL_KEYS)
     if problems:
         raise UsageError(f"--model-dir {model_dir} holds checkpoints of another model: "
                          f"{'; '.join(problems)}. Use a new --model-dir, or start from it with "
@@ -118,8 +121,7 @@ def restore_model(model, prefix: str, identity: dict, *, what: str) -> int:
     if found is None:
         raise UsageError(f"{what} {prefix}: not a checkpoint of tfrconv's trainer "
                          f"({describe_foreign(prefix)})")
-    problems = mismatch(found, identity, ("architecture", "version", "num_classes", "width",
-                                          "depthwise"))
+    problems = mismatch(found, identity, MODEL_KEYS)
     if problems:
         raise UsageError(f"{what} {prefix} does not match the pipeline config: "
                          f"{'; '.join(problems)}")
@@ -148,7 +150,7 @@ def restore_fine_tune(model, path: str, kind: str, identity: dict, *, model_dir:
         raise UsageError(f"fine_tune_checkpoint {prefix}: not a checkpoint of tfrconv's "
                          f"trainer ({describe_foreign(prefix)}); the built-in trainer can "
                          "fine-tune only from its own checkpoints")
-    keys = ["architecture", "version", "width", "depthwise"]
+    keys = [key for key in MODEL_KEYS if key != "num_classes"]
     if kind == "full":
         keys.append("num_classes")
     problems = mismatch(found, identity, keys)
