@@ -21,7 +21,18 @@ import os
 import random
 import re
 
-from tfrconv import DataError, Detection, FormatSpec, Object, Option, Sample, UsageError, hookimpl
+from tfrconv import (
+    DataError,
+    Detection,
+    FormatSpec,
+    Object,
+    Option,
+    Sample,
+    UsageError,
+    hookimpl,
+    parse_annotation_xml,
+    xml_number,
+)
 
 # The reference's breed rule, applied to the image file name.
 BREED = re.compile(r"([A-Za-z_]+)(_[0-9]+\.jpg)", re.IGNORECASE)
@@ -122,15 +133,13 @@ def classes(opts) -> list[str]:
 
 # -- reading -------------------------------------------------------------------------------
 def read_item(item, opts) -> Sample:
-    from tfrconv_plugins.voc import parse_xml
-
     name, split, index = item
     full_body = _full_body(opts)
     xml_path = os.path.join(_annotations(opts), "xmls", name + ".xml")
     if not os.path.isfile(xml_path):
         raise DataError("no XML annotation for this image (the reference skips it too)",
                         file=xml_path)
-    root = parse_xml(xml_path)
+    root = parse_annotation_xml(xml_path)      # lxml: every message names its line
     filename = (root.findtext("filename") or "").strip() or name + ".jpg"
     match = BREED.match(filename)
     if match is None:
@@ -171,15 +180,8 @@ def read_item(item, opts) -> Sample:
 
 
 def _number(element, tag: str, path: str):
-    text = element.findtext(tag)
-    if text is None or not text.strip():
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        line = getattr(element.find(tag), "sourceline", None)
-        raise DataError(f"<{tag}> is not a number: {text.strip()!r}", file=path,
-                        line=line) from None
+    """The first <tag> child's number, as findtext() finds it (None when absent or blank)."""
+    return xml_number(element.find(tag), tag, path)
 
 
 def _trimap_box_and_mask(name: str, opts, width: int | None, height: int | None):

@@ -10,10 +10,25 @@ encoding declaration, image lists without the per-class aeroplane_<set>.txt file
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 
-from tfrconv import DataError, Detection, FormatSpec, Object, Option, Sample, UsageError, hookimpl
+from tfrconv import (
+    DataError,
+    Detection,
+    FormatSpec,
+    Object,
+    Option,
+    Sample,
+    UsageError,
+    hookimpl,
+    parse_annotation_xml,
+    parse_annotation_xml_fast,
+    read_annotation_file,
+    xml_children,
+    xml_line,
+    xml_number,
+    xml_text,
+)
 
 YEARS = ("VOC2007", "VOC2012")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
@@ -133,132 +148,20 @@ def list_items(opts):
 
 
 # -- reading -------------------------------------------------------------------------------
-_local = threading.local()
-
-
-def _parser():
-    # Never resolve entities, load DTDs or touch the network: XXE and entity bombs stay inert.
-    # lxml parsers are not shared between threads.
-    parser = getattr(_local, "parser", None)
-    if parser is None:
-        from lxml import etree
-
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                                 huge_tree=False, remove_comments=True, remove_pis=True,
-                                 collect_ids=False)           # no xml:id lookups here
-        _local.parser = parser
-    return parser
-
-
-def parse_xml(path: str, data: bytes | None = None):
-    """The <annotation> element, parsed by lxml (with source lines for messages)."""
-    from lxml import etree
-
-    if data is None:
-        data = _read_annotation(path)
-    try:
-        root = etree.fromstring(data, _parser())   # bytes: encoding declarations just work
-    except etree.XMLSyntaxError as exc:
-        line = exc.position[0] if exc.position else None
-        raise DataError(f"not valid XML: {exc.msg}", file=path, line=line) from None
-    if root is None or root.tag != "annotation":
-        tag = None if root is None else root.tag
-        raise DataError(f"expected an <annotation> root element, found <{tag}>", file=path)
-    return root
-
-
-def _read_annotation(path: str) -> bytes:
-    try:
-        return _read_file(path)
-    except FileNotFoundError:
-        raise DataError("annotation file not found", file=path) from None
-    except OSError as exc:
-        raise DataError(f"cannot read the annotation: {exc.strerror}", file=path) from None
-
-
-def _parse_fast(data: bytes):
-    """The <annotation> element parsed by expat (xml.etree), or None to use lxml instead.
-
-    Walking an ElementTree costs a third of walking lxml's proxies, which is most of reading a
-    VOC file. Anything unusual goes to lxml, the parser of record: a document with a DTD (so
-    expat never expands an entity), one expat rejects or cannot decode, or whose reading finds
-    a problem (lxml then reports it with its line).
-    """
-    if b"<!DOCTYPE" in data:
-        return None
-    from xml.etree.ElementTree import ParseError, XMLParser
-
-    parser = XMLParser()
-    try:
-        parser.feed(data)
-        root = parser.close()
-    except (ParseError, ValueError, LookupError):
-        return None
-    return root if root.tag == "annotation" else None
-
-
-def _read_file(path: str) -> bytes:
-    # os.read on a descriptor: a third of the cost of open().read() for files this small. A
-    # regular file's read returns less than asked only at its end, so one call usually does.
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        data = os.read(fd, _CHUNK)
-        if len(data) < _CHUNK:
-            return data
-        chunks = [data]
-        while data:
-            data = os.read(fd, _CHUNK)
-            chunks.append(data)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-_CHUNK = 1 << 16
-
-
-def _fields(element) -> dict:
-    """tag → child element; a repeated tag keeps the last one, as the reference's dict
-    does. One pass over the children is several times faster than a findtext() per field."""
-    return {child.tag: child for child in element}
-
-
-def _number(child, tag: str, path: str, cast=float):
-    if child is None:
-        return None
-    text = child.text
-    try:
-        value = float(text)          # float() ignores surrounding whitespace itself
-        return value if cast is float else cast(value)
-    except (TypeError, ValueError, OverflowError):
-        if text is None or not text.strip():
-            return None
-        raise DataError(f"<{tag}> is not a number: {text.strip()!r}", file=path,
-                        line=_line(child)) from None
-
-
-def _line(element) -> int | None:
-    return getattr(element, "sourceline", None)      # lxml's; messages come from lxml reads
-
-
-def _text(child) -> str:
-    return "" if child is None or child.text is None else child.text.strip()
-
-
 _CORNERS = ("xmin", "ymin", "xmax", "ymax")
 
 
 def read_item(item, opts) -> Sample:
     folder, image_id = item
     path = os.path.join(folder, opts.annotations_dir, image_id + ".xml")
-    data = _read_annotation(path)
-    root = _parse_fast(data)
+    data = read_annotation_file(path)
+    root = parse_annotation_xml_fast(data)      # expat: plain files, walked cheaply
     if root is not None:
         try:
             return _sample(root, folder, image_id, path, opts)
         except DataError:
             pass                       # told again by the lxml reading, with the line
-    return _sample(parse_xml(path, data), folder, image_id, path, opts)
+    return _sample(parse_annotation_xml(path, data), folder, image_id, path, opts)
 
 
 def _sample(root, folder: str, image_id: str, path: str, opts) -> Sample:
@@ -272,12 +175,12 @@ def _sample(root, folder: str, image_id: str, path: str, opts) -> Sample:
                 objects.append(obj)
         else:
             fields[child.tag] = child
-    filename = _text(fields.get("filename")) or image_id + ".jpg"
+    filename = xml_text(fields.get("filename")) or image_id + ".jpg"
     width = height = None
     if "size" in fields:
-        size = _fields(fields["size"])
-        width = _number(size.get("width"), "width", path, int) or None
-        height = _number(size.get("height"), "height", path, int) or None
+        size = xml_children(fields["size"])
+        width = xml_number(size.get("width"), "width", path, int) or None
+        height = xml_number(size.get("height"), "height", path, int) or None
     images = os.path.join(folder, opts.images_dir)
     return Sample(source_id=filename, filename=filename,
                   image_path=_find_image(images, filename, image_id), width=width,
@@ -285,24 +188,24 @@ def _sample(root, folder: str, image_id: str, path: str, opts) -> Sample:
 
 
 def _read_object(element, path: str, skip_difficult: bool) -> Object | None:
-    obj = _fields(element)
-    difficult = bool(_number(obj.get("difficult"), "difficult", path, int))
+    obj = xml_children(element)
+    difficult = bool(xml_number(obj.get("difficult"), "difficult", path, int))
     if difficult and skip_difficult:
         return None
-    name = _text(obj.get("name"))
+    name = xml_text(obj.get("name"))
     if not name:
-        raise DataError("an <object> has no <name>", file=path, line=_line(element))
+        raise DataError("an <object> has no <name>", file=path, line=xml_line(element))
     box = obj.get("bndbox")
     if box is None:
-        raise DataError(f"object {name!r} has no <bndbox>", file=path, line=_line(element))
-    corners = _fields(box)
-    coords = [_number(corners.get(tag), tag, path) for tag in _CORNERS]
+        raise DataError(f"object {name!r} has no <bndbox>", file=path, line=xml_line(element))
+    corners = xml_children(box)
+    coords = [xml_number(corners.get(tag), tag, path) for tag in _CORNERS]
     if None in coords:
         raise DataError(f"object {name!r}: <bndbox> needs xmin, ymin, xmax and ymax",
-                        file=path, line=_line(box))
+                        file=path, line=xml_line(box))
     return Object(name, *coords, difficult=difficult,
-                  truncated=_number(obj.get("truncated"), "truncated", path, int) or 0,
-                  pose=_text(obj.get("pose")) or "Unspecified")
+                  truncated=xml_number(obj.get("truncated"), "truncated", path, int) or 0,
+                  pose=xml_text(obj.get("pose")) or "Unspecified")
 
 
 def _find_image(images: str, filename: str, image_id: str) -> str:
@@ -342,7 +245,7 @@ def detect(path: str) -> Detection:
         if not xmls:
             return Detection(0.0, f"{annotations} has no .xml files")
         try:
-            parse_xml(os.path.join(annotations, xmls[0]))
+            parse_annotation_xml(os.path.join(annotations, xmls[0]))
         except DataError as exc:
             return Detection(0.0, f"{exc}")
         has_images = os.path.isdir(os.path.join(folder, "JPEGImages"))

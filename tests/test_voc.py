@@ -380,6 +380,6 @@ def test_fast_and_lxml_readings_agree(tmp_path, document):
             return str(exc)
 
     fast = outcome(lambda: voc.read_item((str(tmp_path), "x"), opts))
-    exact = outcome(lambda: voc._sample(voc.parse_xml(str(path)), str(tmp_path), "x",
-                                        str(path), opts))
+    exact = outcome(lambda: voc._sample(tfrconv.parse_annotation_xml(str(path)),
+                                        str(tmp_path), "x", str(path), opts))
     assert repr(fast) == repr(exact)           # (repr: NaN coordinates compare unequal)

@@ -8,7 +8,9 @@ Library use::
         print(example["image/object/class/text"])
 
 Plugin authors need `hookimpl`, `FormatSpec`, `Option`, `Sample`, `Object` and `DataError`
-(see docs/plugins.md). Importing this package is cheap: heavy modules load on first use.
+(see docs/plugins.md); formats with VOC-style XML annotations share tfrconv's XML reading
+(`parse_annotation_xml` and friends: `tfrconv.annotation_xml`). Importing this package is
+cheap: heavy modules (lxml included) load on first use.
 """
 
 from __future__ import annotations
@@ -17,6 +19,15 @@ __version__ = "0.1.0"
 
 from typing import TYPE_CHECKING, Any
 
+from .annotation_xml import (
+    parse_annotation_xml,
+    parse_annotation_xml_fast,
+    read_annotation_file,
+    xml_children,
+    xml_line,
+    xml_number,
+    xml_text,
+)
 from .commands import Command
 from .errors import DataError, LabelMapError, TfrconvError, UsageError
 from .formats import Detection, FormatSpec, Option, Options
@@ -55,5 +66,7 @@ def read_samples(path_or_glob: Any) -> Iterator[Sample]:
 __all__ = [
     "Command", "DataError", "Detection", "FormatSpec", "ImageLabel", "LabelMap", "LabelMapError",
     "LabelMapItem", "Object", "Option", "Options", "Sample", "TfrconvError", "UsageError",
-    "__version__", "convert", "hookimpl", "load_label_map", "read_examples", "read_samples",
+    "__version__", "convert", "hookimpl", "load_label_map", "parse_annotation_xml",
+    "parse_annotation_xml_fast", "read_annotation_file", "read_examples", "read_samples",
+    "xml_children", "xml_line", "xml_number", "xml_text",
 ]
