@@ -1,5 +1,6 @@
-"""Runners besides the local one: `--runner beam` runs the same conversion as an Apache Beam
-pipeline (see `beam.py` and docs/scaling.md). Beam is an optional extra, imported only here."""
+"""The runners of a `Conversion`: `local.py` (this machine, `--workers` processes) and, with
+`--runner beam`, `beam.py` (the same conversion as an Apache Beam pipeline, docs/scaling.md).
+Both keep their books in one `Tally`. Beam is an optional extra, imported only by `run_beam`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 from ..errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..pipeline import Conversion
+    from ..conversion import Conversion
     from ..summary import Summary
 
 BEAM_INSTALL = "pip install 'tfrconv[beam]'"

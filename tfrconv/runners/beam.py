@@ -13,9 +13,10 @@ then runs the pipeline (steps in `beam_dofns.py`):
     Impulse → WriteRunRecord (side inputs: all shard stats, totals, report lines)
 
 Shards go to a hidden temporary folder beside each output. When the pipeline has succeeded, the
-driver reads the run record, writes the label map and manifest (the local runner's code, through
-`Conversion.describe_outputs`), renames everything into place and removes the temporary folder;
-when it failed, nothing is renamed and the temporary folder is removed.
+driver reads the run record into the run's `Tally`, writes the label map and manifest (through
+`Conversion.describe_outputs`, as the local runner does), renames everything into place and
+removes the temporary folder; when it failed, nothing is renamed and the temporary folder is
+removed.
 """
 
 from __future__ import annotations
@@ -28,20 +29,21 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from ..build import Builder
+from ..conversion import Conversion
 from ..errors import DataError, Interrupted, LabelMapError, TfrconvError, UsageError
 from ..labelmap import LabelMap
-from ..pipeline import Conversion, _signals_as_errors
 from ..problems import Problem, ProblemLog, fatal
 from ..sharding import ShardStats, shard_paths
 from ..summary import Summary
+from ..tally import SplitCounts, Tally
 from . import beam_dofns as dofns
 from . import beam_files
+from .signals import signals_as_errors
 
 DIRECT_RUNNERS = {None, "DirectRunner", "direct", "SwitchingDirectRunner",
                   "BundleBasedDirectRunner"}
@@ -118,13 +120,14 @@ class BeamConversion:
         builder = Builder(conversion.spec, conversion.opts, label_map, settings)
         plan = Plan.make(outputs, settings.num_shards, settings.report)
         try:
-            with _signals_as_errors():
+            with signals_as_errors():
                 for folder in plan.temp_dirs:
                     beam_files.make_dirs(folder)
                 self._run_pipeline(pipeline, builder, plan, label_map)
-                counts, log, shard_sets = self._tally(plan)
-                summaries, files = conversion.describe_outputs(shard_sets, counts, label_map,
-                                                               origin, log)
+                tally, shard_sets = self._tally(plan, label_map)
+                tally.check_written()
+                summaries, files = conversion.describe_outputs(shard_sets, tally, label_map,
+                                                               origin)
                 self._publish(plan, files)
         except KeyboardInterrupt:
             self._cancel()
@@ -133,7 +136,7 @@ class BeamConversion:
         finally:
             for folder in plan.temp_dirs:
                 beam_files.remove_tree(folder)
-        return conversion.make_summary(summaries, counts, origin, log, start)
+        return conversion.make_summary(summaries, tally, origin, start)
 
     # -- the pipeline ----------------------------------------------------------------------
     def _run_pipeline(self, pipeline, builder: Builder, plan: Plan, label_map: LabelMap
@@ -161,21 +164,13 @@ class BeamConversion:
                                  "the traceback)")
             error.__cause__ = exc
             return error
-        if what["kind"] == "max_errors":
-            try:
-                self.conversion._check_max_errors(what["skipped"])
-            except DataError as error:
-                return error
-            return DataError(f"stopped: {what['skipped']} problems were skipped")
         if what["kind"] == "problem":
             problem = Problem(**what["problem"])
             self._report_stop(plan, problem)
-            if problem.kind == "unknown_class":
-                try:        # rescan the annotations here to name every unknown class at once
-                    return self.conversion._unknown_classes_error(label_map)
-                except Exception:  # noqa: BLE001 - annotations only the workers can read
-                    pass
-            return fatal(problem)
+            try:        # an unknown class: rescan the annotations here to name them all at once
+                return self.conversion.stop_error(problem, label_map)
+            except Exception:  # noqa: BLE001 - annotations only the workers can read
+                return fatal(problem)
         cls = _ERROR_TYPES.get(what.get("type"), DataError)
         return cls(what["message"], file=what.get("file"), line=what.get("line"),
                    column=what.get("column"))
@@ -198,17 +193,21 @@ class BeamConversion:
                 pass
 
     # -- after the pipeline ----------------------------------------------------------------
-    def _tally(self, plan: Plan):
-        """Counts, problem log and shard sets, in the local runner's shapes, from the record."""
+    def _tally(self, plan: Plan, label_map: LabelMap) -> tuple[Tally, dict[str | None, ShardSet]]:
+        """The run's tally and its shard sets, filled from the run record."""
         try:
             record = json.loads(beam_files.read_bytes(plan.run_record))
         except Exception as exc:  # noqa: BLE001 - a runner that lost the record
             raise BeamRunError(f"the pipeline finished without its run record "
                                f"{plan.run_record}: {exc}") from None
-        counts: dict[str, Any] = Counter()
-        counts["classes"] = Counter()
-        counts["per_split"] = {split: {"examples": 0, "objects": 0, "classes": Counter(),
-                                       "images": Counter()} for split in plan.splits}
+        totals = record["totals"]
+        log = ProblemLog(counts=Counter(totals["counts"]),
+                         first={kind: [Problem(**p) for p in first]
+                                for kind, first in totals["first"].items()},
+                         report_path=self.settings.report)
+        tally = self.conversion.new_tally(plan.splits, label_map, log)
+        tally.skipped_images = totals["skipped_images"]
+        tally.skipped_problems = totals["skipped_problems"]
         shard_sets = {split: ShardSet(plan.outputs[i], plan.num_shards,
                                       [ShardStats(path) for path in plan.final_paths[i]])
                       for i, split in enumerate(plan.splits)}
@@ -216,21 +215,8 @@ class BeamConversion:
             split = plan.splits[shard["split"]]
             stats = shard_sets[split].stats[shard["shard"]]
             stats.examples, stats.bytes = shard["examples"], shard["bytes"]
-            for key in ("examples", "objects", "skipped_objects", "clipped"):
-                counts[key] += shard[key]
-            counts["classes"].update(shard["classes"])
-            per_split = counts["per_split"][split]
-            per_split["examples"] += shard["examples"]
-            per_split["objects"] += shard["objects"]
-            per_split["classes"].update(shard["classes"])
-            per_split["images"].update(shard["images"])
-        totals = record["totals"]
-        counts["skipped_images"] = totals["skipped_images"]
-        log = ProblemLog(counts=Counter(totals["counts"]),
-                         first={kind: [Problem(**p) for p in first]
-                                for kind, first in totals["first"].items()},
-                         report_path=self.settings.report)
-        return counts, log, shard_sets
+            tally.splits[split].merge(SplitCounts.from_dict(shard))
+        return tally, shard_sets
 
     def _publish(self, plan: Plan, files: list[tuple[str, str]]) -> None:
         sources, destinations = [], []

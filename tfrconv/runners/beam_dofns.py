@@ -7,12 +7,14 @@ inside the worker process, never pickled.
 
 Elements, all plain tuples (Beam's fast coder handles them without pickle):
 - item:   (position, item)                      position = index in `list_items` order
-- record: ((split_index, shard), (position, payload, objects, skipped_objects, clipped, classes))
+- record: ((split_index, shard), (position, payload, labels, skipped_objects, clipped))
 - id:     (source-id hash as hex, (position, source_id))
 - note:   (position, sub, [Problem, ...], skipped_images)   for the totals and the report
 
 A problem whose policy is `error` (and `--max-errors`) stops the pipeline by raising
 `PipelineStop`, whose message encodes what the driver needs to raise the local runner's error.
+What counts, what is dropped and when to stop are the `tally` module's rules, applied here to
+each worker's share; the driver fills the run's `Tally` from the results.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ..build import Builder, Result
 from ..errors import DataError, TfrconvError, UsageError
 from ..problems import FIRST_OFFENDERS, Problem
 from ..sharding import shard_index, stable_hash
+from ..tally import SKIPPING_ACTIONS, SplitCounts, check_max_errors, duplicate_id_problem, skipping
 from ..tfrecord import RecordWriter
 from . import beam_files
 
@@ -63,8 +66,12 @@ def stop_for_error(error: TfrconvError) -> PipelineStop:
                  "file": error.file, "line": error.line, "column": error.column}, str(error))
 
 
-def stop_for_max_errors(skipped: int) -> PipelineStop:
-    return stop({"kind": "max_errors", "skipped": skipped}, f"{skipped} problems skipped")
+def stop_over_max_errors(skipped_problems: int, max_errors: int | None) -> None:
+    """`tally.check_max_errors`, as a stop of the pipeline."""
+    try:
+        check_max_errors(skipped_problems, max_errors)
+    except DataError as error:
+        raise stop_for_error(error) from None
 
 
 def find_stop(text: str) -> dict[str, Any] | None:
@@ -119,12 +126,10 @@ class BuildExamples(beam.DoFn):
         result = self.build(item)
         for problem in result.problems:
             self._count(f"problems.{problem.kind}")
-            if problem.action in ("skipped", "clipped"):
-                self._skipped += 1
+        self._skipped += skipping(result.problems)
         if result.fatal is not None:
             raise stop_for_problem(result.fatal)
-        if self.max_errors is not None and self._skipped > self.max_errors:
-            raise stop_for_max_errors(self._skipped)
+        stop_over_max_errors(self._skipped, self.max_errors)
         written = result.payload is not None
         yield beam.pvalue.TaggedOutput(NOTES, (position, 0, result.problems, 0 if written else 1))
         if not written:
@@ -140,9 +145,8 @@ class BuildExamples(beam.DoFn):
             key = format(stable_hash(result.source_id), "016x")
             yield beam.pvalue.TaggedOutput(IDS, (key, (position, result.source_id)))
         shard = shard_index(result.source_id or "", self.num_shards, result.shard_key)
-        yield ((split_index, shard), (position, b"".join(result.payload), result.objects,
-                                      result.skipped_objects, result.clipped,
-                                      dict(Counter(result.labels))))
+        yield ((split_index, shard), (position, b"".join(result.payload), result.labels,
+                                      result.skipped_objects, result.clipped))
 
     def build(self, item: Any) -> Result:
         """`Builder.build`, with images on gs://, s3://, ... read through Beam's FileSystems."""
@@ -177,12 +181,11 @@ class FindDuplicates(beam.DoFn):
     def process(self, element):
         _key, occurrences = element
         for position, source_id in sorted(occurrences)[1:]:
-            message = f"source id {source_id!r} appears twice"
-            if self.policy == "error":
-                raise stop_for_problem(Problem("duplicate_id", message, None, source_id))
+            problem = duplicate_id_problem(source_id, self.policy)
+            if problem.action not in SKIPPING_ACTIONS:
+                raise stop_for_problem(problem)
             _counter("problems.duplicate_id").inc()
             _counter("skipped_images").inc()
-            problem = Problem("duplicate_id", message, None, source_id, "skipped")
             yield position, DUPLICATE_SUB, [problem], 1
 
 
@@ -206,10 +209,9 @@ class Totals(beam.CombineFn):
     def add_input(self, acc, note):
         position, sub, problems, skipped_images = note
         acc["skipped_images"] += skipped_images
+        acc["skipped_problems"] += skipping(problems)
         for index, problem in enumerate(problems):
             acc["counts"][problem.kind] += 1
-            if problem.action in ("skipped", "clipped"):
-                acc["skipped_problems"] += 1
             first = acc["first"].setdefault(problem.kind, [])
             first.append(((position, sub, index), problem))
             if len(first) > FIRST_OFFENDERS:
@@ -261,22 +263,17 @@ class WriteShard(beam.DoFn):
 
     def process(self, element, dropped, totals):
         (split_index, shard), values = element
-        check_max_errors(totals, self.max_errors)
+        stop_over_max_errors(totals["skipped_problems"], self.max_errors)
         dropped = set(dropped)
-        stats = shard_stats(split_index, shard)
+        counts = SplitCounts()
         index = []
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-            for position, payload, objects, skipped_objects, clipped, classes in values:
+            for position, payload, labels, skipped_objects, clipped in values:
                 if position in dropped:
                     continue
                 index.append((position, spool.tell(), len(payload)))
                 spool.write(payload)
-                stats["examples"] += 1
-                stats["objects"] += objects
-                stats["skipped_objects"] += skipped_objects
-                stats["clipped"] += clipped
-                stats["classes"].update(classes)
-                stats["images"].update(classes.keys())
+                counts.add(labels, skipped_objects, clipped)
             index.sort()
 
             def payloads():
@@ -284,9 +281,9 @@ class WriteShard(beam.DoFn):
                     spool.seek(offset)
                     yield spool.read(length)
 
-            stats["bytes"] = self.write(split_index, shard, payloads())
-        _counter("examples").inc(stats["examples"])
-        yield finished(stats)
+            written = self.write(split_index, shard, payloads())
+        _counter("examples").inc(counts.examples)
+        yield shard_record(split_index, shard, written, counts)
 
     def write(self, split_index: int, shard: int, payloads) -> int:
         """Write one shard; returns its size in bytes (compressed for GZIP)."""
@@ -314,28 +311,19 @@ class WriteEmptyShards(WriteShard):
     GroupByKey makes the DirectRunner copy every payload once more (measured: twice the time)."""
 
     def process(self, _impulse, written, totals):
-        check_max_errors(totals, self.max_errors)
+        stop_over_max_errors(totals["skipped_problems"], self.max_errors)
         present = {(stats["split"], stats["shard"]) for stats in written}
         for split_index, paths in self.temp_paths.items():
             for shard in range(len(paths)):
                 if (split_index, shard) not in present:
-                    stats = shard_stats(split_index, shard)
-                    stats["bytes"] = self.write(split_index, shard, ())
-                    yield finished(stats)
+                    written_bytes = self.write(split_index, shard, ())
+                    yield shard_record(split_index, shard, written_bytes, SplitCounts())
 
 
-def check_max_errors(totals, max_errors: int | None) -> None:
-    if max_errors is not None and totals["skipped_problems"] > max_errors:
-        raise stop_for_max_errors(totals["skipped_problems"])
-
-
-def shard_stats(split_index: int, shard: int) -> dict[str, Any]:
-    return {"split": split_index, "shard": shard, "examples": 0, "bytes": 0, "objects": 0,
-            "skipped_objects": 0, "clipped": 0, "classes": Counter(), "images": Counter()}
-
-
-def finished(stats: dict[str, Any]) -> dict[str, Any]:
-    return dict(stats, classes=dict(stats["classes"]), images=dict(stats["images"]))
+def shard_record(split_index: int, shard: int, written_bytes: int,
+                 counts: SplitCounts) -> dict[str, Any]:
+    """One written shard for the run record: where, its size, and `counts` as plain values."""
+    return {"split": split_index, "shard": shard, "bytes": written_bytes, **counts.as_dict()}
 
 
 class WriteRunRecord(beam.DoFn):

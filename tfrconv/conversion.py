@@ -1,0 +1,249 @@
+"""What a conversion is, apart from how it runs: its outputs, its label map, the checks made
+before any image is read, the errors that name every unknown class, and the summary, manifests
+and label maps written beside the output. Every runner (`runners/local.py`, `runners/beam.py`)
+takes a `Conversion` and uses these; `pipeline.py` picks the runner.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from . import __version__
+from .errors import DataError, LabelMapError, UsageError
+from .formats import FormatSpec, Options
+from .labelmap import LabelMap, load_label_map
+from .manifest import label_map_path, manifest_path, manifest_text
+from .plugins import get_registry
+from .problems import Problem, ProblemLog, fatal
+from .settings import Settings
+from .sharding import ShardStats, shard_glob
+from .summary import OutputSummary, Summary
+from .tally import Tally
+
+UNKNOWN_CLASS_EXAMPLES = 3       # files named per unknown class
+
+
+class ShardSet(Protocol):
+    """One output's written shards: a `ShardedWriter`, or the Beam runner's record of them."""
+
+    output: str
+    num_shards: int
+    stats: list[ShardStats]
+
+
+class Conversion:
+    """One format, its options and the common settings; runner-neutral."""
+
+    def __init__(self, spec: FormatSpec, opts: Options, settings: Settings, *,
+                 progress: bool = False) -> None:
+        self.spec = spec
+        self.opts = opts
+        self.settings = settings
+        self.progress = progress
+
+    # -- set-up ----------------------------------------------------------------------------
+    def outputs(self) -> dict[str | None, str]:
+        """split → output path (one output, split None, unless the format has several)."""
+        if self.spec.outputs is not None:
+            outputs = self.spec.outputs(self.opts, self.settings.output)
+        else:
+            outputs = {None: self.settings.output}
+        if not outputs or any(not path for path in outputs.values()):
+            raise UsageError(f"{self.spec.name}: no output path (give --output)")
+        return {split: os.fspath(path) for split, path in outputs.items()}
+
+    def resolve_label_map(self) -> tuple[LabelMap, str]:
+        """The label map to use, and where it came from (for the summary and manifest)."""
+        ref = self.settings.label_map
+        origin = "--label-map"
+        if ref is None and self.spec.default_label_map is not None:
+            ref = self.spec.default_label_map(self.opts)
+            origin = f"{self.spec.name} default"
+        if ref is None:
+            names = self.known_classes()
+            if names is None:
+                names = self.scan_classes()
+            label_map = LabelMap.from_names(sorted(set(names)), source="generated from the data")
+            if not label_map.items:
+                raise DataError("no classes found in the data to build a label map from; "
+                                "give --label-map")
+            return label_map, "generated from the classes in the data (ids 1..N, sorted)"
+        label_map = load_label_map(ref)
+        if not label_map.items:
+            raise LabelMapError("the label map has no items", file=label_map.source)
+        name = ref if isinstance(ref, str) else (label_map.source or "given")
+        return label_map, f"{name} ({origin})"
+
+    def known_classes(self) -> list[str] | None:
+        """The classes the format can list cheaply, or None."""
+        if self.spec.classes is None:
+            return None
+        names = self.spec.classes(self.opts)
+        return None if names is None else list(names)
+
+    def scan_classes(self) -> list[str]:
+        """Every class in the annotations (no images read)."""
+        names: set[str] = set()
+        for labels, _where in self._annotated_labels():
+            names.update(labels)
+        return sorted(names)
+
+    def precheck_classes(self, label_map: LabelMap) -> None:
+        """With a cheap class list, a label map that misses classes fails before any reading."""
+        if self.settings.policies["unknown_class"] != "error":
+            return
+        found = None if self.spec.classes is None else self.spec.classes(self.opts)
+        if found is None:
+            return
+        missing = sorted({n for n in found if label_map.resolve(n) is None})
+        if missing:
+            # A format may map each class to where it occurs ("labels.csv lines 3, 9").
+            shown = ", ".join(f"{n!r} ({found[n]})" if isinstance(found, Mapping) else repr(n)
+                              for n in missing[:20])
+            raise LabelMapError(
+                f"{count(len(missing), 'class', 'classes')} of the dataset "
+                f"{'is' if len(missing) == 1 else 'are'} not in the label map "
+                f"({label_map.source}): {shown} (fix the label map, or --on-unknown-class skip)")
+
+    def new_tally(self, splits: Iterable[str | None], label_map: LabelMap,
+                  log: ProblemLog) -> Tally:
+        """The run's tally, with this conversion's policies and --max-errors."""
+        return Tally(splits, log, duplicate_policy=self.settings.policies["duplicate_id"],
+                     max_errors=self.settings.max_errors,
+                     stop=lambda problem: self.stop_error(problem, label_map))
+
+    # -- stopping --------------------------------------------------------------------------
+    def stop_error(self, problem: Problem, label_map: LabelMap) -> DataError:
+        """The error that stops the run for `problem`, whose policy is `error`."""
+        if problem.kind == "unknown_class":
+            return self.unknown_classes_error(label_map)
+        return fatal(problem)
+
+    def unknown_classes_error(self, label_map: LabelMap) -> DataError:
+        """Scan every annotation (no images) and name all unknown classes at once."""
+        unknown: dict[str, dict[str, Any]] = {}
+        for labels, where in self._annotated_labels():
+            for label in labels:
+                if label_map.resolve(label) is None:
+                    entry = unknown.setdefault(label, {"objects": 0, "files": []})
+                    entry["objects"] += 1
+                    if where not in entry["files"]:
+                        entry["files"].append(where)
+        parts = []
+        for label, entry in sorted(unknown.items()):
+            files = entry["files"]
+            shown = ", ".join(files[:UNKNOWN_CLASS_EXAMPLES]) + (
+                " ..." if len(files) > UNKNOWN_CLASS_EXAMPLES else "")
+            parts.append(f"{label!r} ({count(entry['objects'], 'object')} in "
+                         f"{count(len(files), 'file')}: {shown})")
+        return DataError(
+            f"{count(len(unknown), 'class', 'classes')} "
+            f"{'is' if len(unknown) == 1 else 'are'} not in the label map ({label_map.source}): "
+            + "; ".join(parts) + " (fix the label map, or --on-unknown-class skip to drop them)")
+
+    def _annotated_labels(self):
+        """(labels, where) of every readable annotation; unreadable ones are left to the run,
+        which reports them properly."""
+        for item in self.spec.list_items(self.opts):
+            try:
+                sample = self.spec.read_item(item, self.opts)
+            except DataError:
+                continue
+            labels = [o.label for o in sample.objects] + [lb.label for lb in sample.image_labels]
+            yield labels, sample.origin or sample.filename
+
+    # -- results ---------------------------------------------------------------------------
+    def describe_outputs(self, shard_sets: Mapping[str | None, ShardSet], tally: Tally,
+                         label_map: LabelMap, origin: str
+                         ) -> tuple[list[OutputSummary], list[tuple[str, str]]]:
+        """Each output's summary, and the sidecar files (final path, text) to write beside it."""
+        summaries, files = [], []
+        for split, shards in shard_sets.items():
+            out = self._output_summary(split, shards, tally)
+            summaries.append(out)
+            files.append((out.label_map, label_map.to_text()))
+            files.append((out.manifest, manifest_text(
+                self._manifest(split, shards, tally, label_map, origin))))
+        return summaries, files
+
+    def make_summary(self, summaries: list[OutputSummary], tally: Tally, label_map_origin: str,
+                     start: float) -> Summary:
+        """The run's `Summary`; `start` is the run's `time.perf_counter()` at its start."""
+        totals = tally.totals()
+        return Summary(
+            format=self.spec.name, outputs=summaries, examples=totals.examples,
+            objects=totals.objects, skipped_images=tally.skipped_images,
+            skipped_objects=totals.skipped_objects, clipped_boxes=totals.clipped,
+            seconds=round(time.perf_counter() - start, 3), label_map=label_map_origin,
+            classes=dict(sorted(totals.classes.items())), problems=tally.log.as_dict(),
+            report=self.settings.report)
+
+    def _output_summary(self, split, shards: ShardSet, tally: Tally) -> OutputSummary:
+        counts = tally.splits[split]
+        return OutputSummary(
+            split=split, path=shards.output, glob=shard_glob(shards.output, shards.num_shards),
+            num_shards=shards.num_shards, examples=counts.examples,
+            objects=counts.objects, bytes=sum(s.bytes for s in shards.stats),
+            manifest=manifest_path(shards.output), label_map=label_map_path(shards.output),
+            shards=[{"path": s.path, "examples": s.examples, "bytes": s.bytes}
+                    for s in shards.stats])
+
+    def _manifest(self, split, shards: ShardSet, tally: Tally, label_map: LabelMap,
+                  origin: str) -> dict[str, Any]:
+        counts = tally.splits[split]
+        objects_by_id: Counter = Counter()
+        images_by_id: Counter = Counter()
+        for text, n in counts.classes.items():
+            objects_by_id[label_map.resolve(text)] += n
+        for text, n in counts.images.items():
+            images_by_id[label_map.resolve(text)] += n
+        classes = []
+        for item in label_map.by_id().values():
+            objects, images = objects_by_id[item.id], images_by_id[item.id]
+            classes.append({"id": item.id, "name": item.name, "display_name": item.display_name,
+                            "objects": objects, "images": images})
+        return {
+            "manifest_version": 1,
+            "tfrconv_version": __version__,
+            "format": self.spec.name,
+            "plugin": get_registry().format_owner(self.spec.name),
+            "options": {k: json_safe(v) for k, v in self.opts.items()},
+            "settings": self.settings.as_dict(),
+            "split": split,
+            "output": os.path.basename(shards.output),
+            "shard_glob": os.path.basename(shard_glob(shards.output, shards.num_shards)),
+            "num_shards": shards.num_shards,
+            "compression": self.settings.compression or "none",
+            "shards": [{"path": os.path.basename(s.path), "examples": s.examples,
+                        "bytes": s.bytes} for s in shards.stats],
+            "examples": counts.examples,
+            "objects": counts.objects,
+            "classes": classes,
+            "label_map": {
+                "path": os.path.basename(label_map_path(shards.output)),
+                "source": origin,
+                "sha256": label_map.sha256(),
+                "num_classes": label_map.max_id,
+                "items": label_map.as_dicts(),
+            },
+            "problems": {kind: entry["count"] for kind, entry in tally.log.as_dict().items()},
+            "skipped_images": tally.skipped_images,
+        }
+
+
+def count(number: int, singular: str, plural: str | None = None) -> str:
+    """"1 file", "3 files"."""
+    return f"{number} {singular if number == 1 else (plural or singular + 's')}"
+
+
+def json_safe(value: Any) -> Any:
+    """Option values as JSON: plain values kept, sequences as lists, anything else as text."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return str(value)

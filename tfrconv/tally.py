@@ -1,0 +1,155 @@
+"""One run's bookkeeping, the same for every runner: what is counted, what is dropped and when
+the run stops.
+
+The rules live here once: which problems count toward `--max-errors`, the duplicate-id policy
+(the first example with a source id stays), per-split counts of what was written, and the
+refusal to publish a run that wrote nothing. The local runner feeds a `Tally` one result at a
+time in input order; the Beam runner applies the same functions on its workers and fills a
+`Tally` from the pipeline's results afterwards.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .errors import DataError
+from .problems import Problem, ProblemLog
+from .seen import SeenHashes
+from .sharding import stable_hash
+
+# Problems handled by dropping or altering data: these count toward --max-errors.
+SKIPPING_ACTIONS = frozenset(("skipped", "clipped"))
+
+
+def skipping(problems: Iterable[Problem]) -> int:
+    """How many of `problems` count toward --max-errors."""
+    return sum(1 for problem in problems if problem.action in SKIPPING_ACTIONS)
+
+
+def check_max_errors(skipped_problems: int, limit: int | None) -> None:
+    """DataError once more than `limit` problems were skipped (None: no limit)."""
+    if limit is not None and skipped_problems > limit:
+        raise DataError(f"stopped: more than {limit} problems were skipped (--max-errors "
+                        f"{limit}); see the report for what went wrong")
+
+
+def duplicate_id_problem(source_id: str, policy: str) -> Problem:
+    """The problem of a second example with `source_id`. Under policy `skip` it is dropped
+    (action "skipped"); under `error` the returned problem (no action) stops the run."""
+    return Problem("duplicate_id", f"source id {source_id!r} appears twice", None, source_id,
+                   "" if policy == "error" else "skipped")
+
+
+class SplitCounts:
+    """What was written to one output (or one shard of it)."""
+
+    __slots__ = ("examples", "objects", "skipped_objects", "clipped", "classes", "images")
+
+    def __init__(self) -> None:
+        self.examples = 0
+        self.objects = 0
+        self.skipped_objects = 0
+        self.clipped = 0
+        self.classes: Counter = Counter()     # class text → objects
+        self.images: Counter = Counter()      # class text → examples with at least one
+
+    def add(self, labels: tuple[str, ...], skipped_objects: int, clipped: int) -> None:
+        """One written example with objects of classes `labels` (runs once per example)."""
+        self.examples += 1
+        self.objects += len(labels)
+        self.skipped_objects += skipped_objects
+        self.clipped += clipped
+        if labels:                     # (item updates: Counter.update costs several µs)
+            classes, images = self.classes, self.images
+            for label in labels:
+                classes[label] += 1
+            for label in (set(labels) if len(labels) > 1 else labels):
+                images[label] += 1
+
+    def merge(self, other: SplitCounts) -> None:
+        self.examples += other.examples
+        self.objects += other.objects
+        self.skipped_objects += other.skipped_objects
+        self.clipped += other.clipped
+        self.classes.update(other.classes)
+        self.images.update(other.images)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values (how Beam workers hand a shard's counts to the driver)."""
+        return {"examples": self.examples, "objects": self.objects,
+                "skipped_objects": self.skipped_objects, "clipped": self.clipped,
+                "classes": dict(self.classes), "images": dict(self.images)}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> SplitCounts:
+        counts = cls()
+        counts.examples, counts.objects = values["examples"], values["objects"]
+        counts.skipped_objects, counts.clipped = values["skipped_objects"], values["clipped"]
+        counts.classes.update(values["classes"])
+        counts.images.update(values["images"])
+        return counts
+
+
+class Tally:
+    """Counts, problems and policies of one run; what the summary and manifests report.
+
+    `stop(problem)` returns the exception to raise for a problem whose policy is `error`
+    (the conversion's: it names every unknown class at once).
+    """
+
+    def __init__(self, splits: Iterable[str | None], log: ProblemLog, *,
+                 duplicate_policy: str, max_errors: int | None,
+                 stop: Callable[[Problem], Exception]) -> None:
+        self.splits = {split: SplitCounts() for split in splits}
+        self.log = log
+        self.skipped_images = 0
+        self.skipped_problems = 0
+        self.duplicate_policy = duplicate_policy
+        self.max_errors = max_errors
+        self.stop = stop
+        self.seen_ids = SeenHashes()
+
+    def admit(self, result: Any) -> bool:
+        """Account for one build result (a `build.Result`), in input order: log its problems,
+        stop on a fatal one, drop a duplicate source id, enforce --max-errors. Whether its
+        example is to be written; the caller then counts it with `splits[split].add`."""
+        for problem in result.problems:
+            self.log.add(problem)
+            if problem.action in SKIPPING_ACTIONS:
+                self.skipped_problems += 1
+        if result.fatal is not None:
+            raise self.stop(result.fatal)
+        if result.payload is not None and result.source_id is not None and \
+                not self.seen_ids.add(stable_hash(result.source_id)):
+            problem = duplicate_id_problem(result.source_id, self.duplicate_policy)
+            if problem.action not in SKIPPING_ACTIONS:
+                raise self.stop(problem)
+            self.log.add(problem)
+            self.skipped_problems += 1
+            result.payload = None
+        check_max_errors(self.skipped_problems, self.max_errors)
+        if result.payload is None:
+            self.skipped_images += 1
+            return False
+        return True
+
+    def totals(self) -> SplitCounts:
+        """Every output's counts together."""
+        total = SplitCounts()
+        for counts in self.splits.values():
+            total.merge(counts)
+        return total
+
+    def check_written(self) -> None:
+        """Every image was skipped: fail instead of publishing empty files that look like
+        success."""
+        if self.skipped_images and not any(c.examples for c in self.splits.values()):
+            reasons = []
+            for kind, entry in self.log.as_dict().items():
+                first = entry["first"][0] if entry["first"] else {}
+                where = f"{first['file']}: " if first.get("file") else ""
+                reasons.append(f"{kind} x{entry['count']}, e.g. {where}{first.get('message', '')}")
+            raise DataError(f"no example written: all {self.skipped_images} images were skipped ("
+                            + "; ".join(reasons) + "); no output files were left")
