@@ -32,7 +32,8 @@ from .commands import Command
 from .errors import DataError, LabelMapError, TfrconvError, UsageError
 from .formats import Detection, FormatSpec, Option, Options
 from .hookspecs import hookimpl
-from .labelmap import LabelMap, LabelMapItem, load_label_map
+from .labelmap import LabelMap, LabelMapItem
+from .labelmap_refs import load_label_map
 from .sample import ImageLabel, Object, Sample
 
 if TYPE_CHECKING:  # pragma: no cover

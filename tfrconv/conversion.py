@@ -15,7 +15,8 @@ from typing import Any, Protocol
 from . import __version__
 from .errors import DataError, LabelMapError, UsageError
 from .formats import FormatSpec, Options
-from .labelmap import LabelMap, load_label_map
+from .labelmap import LabelMap
+from .labelmap_refs import load_label_map
 from .manifest import label_map_path, manifest_path, manifest_text
 from .plugins import get_registry
 from .problems import Problem, ProblemLog, fatal

@@ -1,4 +1,4 @@
-"""Label maps: read, write, lint and look up `StringIntLabelMap` text files.
+"""Label maps: read, write, lint and resolve classes of `StringIntLabelMap` text files.
 
 Parsing goes through protobuf's `text_format.Merge` against a message identical to the OD API's,
 so tfrconv accepts exactly the syntax the OD API accepts (item { } or item: { }, ' or " quotes,
@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import LabelMapError, UsageError
+from .errors import LabelMapError
 
 CURLY_QUOTES = "\u2018\u2019\u201c\u201d"
 
@@ -406,31 +406,7 @@ def _repeated_field_warnings(text: str, source: str | None) -> list[LintMessage]
     return []
 
 
-# -- registry lookups ----------------------------------------------------------------------
-def load_label_map(ref: str | os.PathLike | LabelMap, *, validate: bool = True) -> LabelMap:
-    """A `LabelMap` from a registered name (pascal, mscoco, ...), a file path, or as given."""
-    if isinstance(ref, LabelMap):
-        return ref
-    ref_str = os.fspath(ref)
-    if os.path.isfile(ref_str):
-        return read_label_map_file(ref_str, validate=validate)
-    from .plugins import get_registry
-
-    registered = get_registry().label_maps.get(ref_str)
-    if registered is not None:
-        source = registered.source
-        if isinstance(source, LabelMap):
-            return source
-        # A path (str or os.PathLike), or a Traversable / Path-like with read_bytes().
-        data = _read_bytes(source) if isinstance(source, (str, os.PathLike)) \
-            else source.read_bytes()
-        label_map = parse_label_map(data, source=ref_str, validate=validate)
-        return label_map
-    known = ", ".join(sorted(get_registry().label_maps)) or "none"
-    raise UsageError(f"--label-map {ref_str!r}: no such file, and no builtin label map of that "
-                     f"name (builtin: {known})")
-
-
+# -- files ----------------------------------------------------------------------------------
 def _read_bytes(path: str | os.PathLike) -> bytes:
     with open(path, "rb") as fileobj:
         return fileobj.read()
