@@ -1,97 +1,16 @@
-"""Looking at records and folders: `tfrconv inspect`, `tfrconv verify`, `tfrconv detect-format`.
+"""Looking at records and folders (`tfrconv inspect | verify | detect-format`), registered.
 
-A builtin plugin registered through the public `register_commands` hook, like a third party's.
-Only argument declarations live here; the work (and every heavy import, TensorFlow included)
-happens inside `run`, so `tfrconv --help` stays fast.
+The commands are declared in the core, in `tfrconv.inspection_commands`; this builtin plugin only
+registers them through the public hook, like a third party's would.
 """
 
 from __future__ import annotations
 
-from tfrconv import Command, hookimpl
-
-RECORDS_HELP = ("a record file, a glob of shards ('train.record-*') or a folder holding record "
-                "files (GZIP is detected)")
-
-
-def _inspect_arguments(parser) -> None:
-    parser.add_argument("records", metavar="PATH|GLOB", help=RECORDS_HELP)
-    parser.add_argument("--json", action="store_true", help="print the statistics as JSON")
-    parser.add_argument("--show", type=int, metavar="N",
-                        help="print the features of the first N examples (image bytes "
-                        "summarised)")
-    parser.add_argument("--draw", type=int, metavar="N",
-                        help="draw the first N examples with their boxes and class names as "
-                        "PNGs, plus an index.html contact sheet (needs --out)")
-    parser.add_argument("--out", metavar="DIR", help="folder for --draw")
-    parser.add_argument("--limit", type=int, metavar="N",
-                        help="look at the first N examples only (default: all)")
-    parser.add_argument("--label-map", metavar="NAME|PATH",
-                        help="label map to name the classes with (default: the one beside the "
-                        "records, if any)")
-
-
-def _run_inspect(args) -> int:
-    from tfrconv.inspect import run
-
-    return run(args)
-
-
-def _verify_arguments(parser) -> None:
-    parser.add_argument("records", metavar="PATH|GLOB", help=RECORDS_HELP)
-    parser.add_argument("--label-map", metavar="NAME|PATH",
-                        help="check classes against this label map (default: the label map "
-                        "beside the records: the tfrconv manifest's, or label_map.pbtxt)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--strict", action="store_true",
-                        help="fail on warnings too (missing sha256, EXIF rotation, ...)")
-    parser.add_argument("--max-boxes", type=int, default=100, metavar="N",
-                        help="warn about images with more boxes than the pipeline config's "
-                        "max_number_of_boxes (default: 100)")
-
-
-def _run_verify(args) -> int:
-    from tfrconv.verify import run
-
-    return run(args)
-
-
-def _detect_arguments(parser) -> None:
-    parser.add_argument("path", metavar="DIR", help="the dataset folder (or file)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-
-
-def _run_detect(args) -> int:
-    import json
-
-    from tfrconv.detect import detect_formats
-
-    report = detect_formats(args.path)
-    if args.json:
-        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
-    else:
-        print("\n".join(report.lines()))
-    return 0 if report.verdict == "unique" else 1
+from tfrconv import hookimpl
+from tfrconv.inspection_commands import COMMANDS
 
 
 @hookimpl
 def register_commands(register):
-    register(Command(
-        name="inspect", help="show what is inside record files: counts, classes, boxes, "
-        "images, fields; print or draw examples", add_arguments=_inspect_arguments,
-        run=_run_inspect,
-        description="Show what is inside OD-API record files (written by tfrconv or any other "
-        "tool): counts, a per-class table, box and image statistics and which feature keys are "
-        "present. Reads in one pass with constant memory, so any size works."))
-    register(Command(
-        name="verify", help="check that the OD API will read record files correctly "
-        "(exit 1 with every problem)", add_arguments=_verify_arguments, run=_run_verify,
-        description="Read every record the way the OD API's decoder does (TensorFlow): parse "
-        "with its feature spec, decode every image, and check sizes, sha256, boxes, list "
-        "lengths, classes against the label map, masks and the CRC of every record. Prints "
-        "OK and exits 0 when the files are clean; otherwise lists every problem and exits 1."))
-    register(Command(
-        name="detect-format", help="say which registered formats a dataset folder looks like, "
-        "and why the others do not", add_arguments=_detect_arguments, run=_run_detect,
-        description="Ask every registered format (builtin and plugins) whether a folder looks "
-        "like it. Exits 0 when exactly one format matches (the one `tfrconv convert` would "
-        "use), 1 otherwise."))
+    for command in COMMANDS:
+        register(command)

@@ -39,3 +39,25 @@ def slow_format_site(tmp_path: Path) -> Path:
     site = tmp_path / "site"
     fake_dist(site, "slowfmt", SLOW_FORMAT.replace("IMAGE", repr(str(image))), entry="slow")
     return site
+
+
+def one_image_format(format_name: str, image: Path, help_text: str = "a test format",
+                     items: str = "['img_001']", read_body: str = "") -> str:
+    """Source of a plugin registering `format_name`: `items` (an expression of `opts`) are read
+    as one cat on `image`, after `read_body` (code that may raise, with `item` in scope)."""
+    return f"""
+        from tfrconv import FormatSpec, Object, Sample, hookimpl
+
+        def list_items(opts):
+            return {items}
+
+        def read_item(item, opts):
+            {read_body or "pass"}
+            return Sample(str(item), "x.png", image_path={str(image)!r},
+                          objects=[Object("cat", 0, 0, 1, 1)])
+
+        @hookimpl
+        def register_formats(register):
+            register(FormatSpec({format_name!r}, {help_text!r}, list_items=list_items,
+                                read_item=read_item, default_label_map=lambda o: "pascal"))
+    """

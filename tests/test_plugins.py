@@ -15,7 +15,6 @@ from odapi import parse_records
 
 import tfrconv
 from tfrconv import FormatSpec, Object, Option, Sample, hookimpl
-from tfrconv.hookspecs import HOOK_NAMES
 from tfrconv.plugins import temporary_plugin
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +71,8 @@ def test_a_broken_plugin_is_reported_and_the_cli_keeps_working(tmp_path):
     assert "needs libfoo" in failures["importfails"]["error"]
     assert failures["hookfails"]["stage"] == "register_formats"
     assert "bad day" in failures["hookfails"]["error"]
-    assert "already registered by voc" in failures["clashes"]["error"]
+    assert "clashes" not in failures         # a format name taken twice is a warning
+    assert [c["ignored"] for c in report["conflicts"] if c["format"] == "voc"] == ["clashes"]
     formats = run_cli("formats", env=env)
     assert formats.returncode == 0 and "Pascal VOC" in formats.stdout
     assert "not the real voc" not in formats.stdout
@@ -171,9 +171,3 @@ def test_the_documented_plugin_installs_through_a_real_entry_point(tmp_path):
     (data / "labels" / "b.txt").write_text("7 0.5 0.5 0.1 0.1\n")
     bad = run_cli("yolo", "--data-dir", str(data), "--output", str(out), env=env)
     assert bad.returncode == 1 and "b.txt:1: expected 'class cx cy w h'" in bad.stderr
-
-
-def test_every_hook_is_documented():
-    docs = (ROOT / "docs" / "plugins.md").read_text()
-    for hook in HOOK_NAMES:
-        assert f"### {hook}(register)" in docs, f"docs/plugins.md lacks a heading for {hook}"

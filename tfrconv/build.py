@@ -20,6 +20,7 @@ from . import images
 from .errors import DataError
 from .formats import FormatSpec, Options
 from .labelmap import LabelMap
+from .plugin_code import READ_ITEM_DATA_ERRORS
 from .problems import Problem
 from .sample import Sample
 from .settings import Settings
@@ -86,8 +87,9 @@ class Builder:
             self._image_problem(result, "bad_annotation", exc.message,
                                 exc.location() or _describe(item))
             return result
-        except (OSError, ValueError, UnicodeError) as exc:
-            # An unexpected file state: still one line, still the policy.
+        except READ_ITEM_DATA_ERRORS as exc:
+            # An unexpected file state: still one line, still the policy. (Other exceptions are
+            # the plugin's bugs: the registry's guarded read_item reports them as such.)
             result = Result()
             self._image_problem(result, "bad_annotation", f"{type(exc).__name__}: {exc}",
                                 _describe(item))

@@ -2,28 +2,24 @@
 
 Every registered format becomes `tfrconv <format>` with its own options plus the common ones;
 plugin commands (inspect, train, ...) are added from their `Command` specs. Errors print one line
-(`--debug` shows the traceback) and exit 1 for data problems, 2 for usage problems.
+(`--debug` shows the traceback) and exit 1 for data problems, 2 for usage problems, 3 for an
+exception inside a plugin's own code (errors.PluginCodeError).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import replace
-from typing import Any
 
-from . import __version__
-from .errors import TfrconvError
-from .formats import FormatSpec, Option
+from . import __version__, cli_commands
+from .cli_convert import run_format
+from .cli_options import add_format_arguments
+from .errors import PluginCodeError, TfrconvError
 from .plugins import get_registry
-from .problems import KINDS
-from .settings import COMMON_OPTIONS
 
-POLICY_FLAGS = frozenset(kind.flag for kind in KINDS.values())
 # Options whose value is itself a command line ("--runner=DataflowRunner ..."): argparse would
 # read such a value as an option, so `--beam-options VALUE` is passed on as `--beam-options=VALUE`.
 COMMAND_LINE_VALUED = ("--beam-options",)
@@ -46,7 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TfrconvError as exc:
         if debug:
             raise
-        print(f"tfrconv: error: {exc}", file=sys.stderr)
+        # A plugin's own bug says so ("plugin error in format ..."), naming who to tell.
+        label = "" if isinstance(exc, PluginCodeError) else "error: "
+        print(f"tfrconv: {label}{exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("tfrconv: interrupted", file=sys.stderr)
@@ -98,13 +96,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     every command is listed, for --help and for argparse's "invalid choice" message."""
     selected = _command_in(argv)
     registry = get_registry()
-    from . import cli_commands
-
     known = {*registry.formats, *registry.commands, *cli_commands.CORE_COMMANDS}
     only = selected if selected in known else None
     parser = argparse.ArgumentParser(
         prog="tfrconv", description="Convert detection datasets to TensorFlow Object Detection "
-        "API TFRecords, and check them.")
+        "API TFRecords, and check them.", epilog=registry.failure_summary())
     parser.add_argument("--version", action="version", version=f"tfrconv {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -141,89 +137,3 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 def _command_in(argv: Sequence[str] | None) -> str | None:
     """The command word of a command line (the first argument that is not an option)."""
     return next((arg for arg in (argv or ()) if not arg.startswith("-")), None)
-
-
-def add_format_arguments(parser: argparse.ArgumentParser, spec: FormatSpec, *,
-                         common: bool = True) -> None:
-    """The format's own options, then (optionally) the common ones, as argparse arguments."""
-    own = parser.add_argument_group(f"{spec.name} options")
-    for option in spec.options:
-        _add_option(own, option, dest=f"fmt__{option.name}")
-    if not common:
-        return
-    output = parser.add_argument_group("output and label map")
-    policies = parser.add_argument_group("problem policies")
-    for option in COMMON_OPTIONS:
-        if option.name == "output" and not spec.uses_output:
-            continue
-        group = policies if option.name in POLICY_FLAGS else output
-        if option.name in POLICY_FLAGS:
-            option = _with_format_default(option, spec)
-        required = option.name == "output" and spec.uses_output and spec.outputs is None
-        _add_option(group, option, dest=f"common__{option.name}", required=required)
-
-
-def _with_format_default(option: Option, spec: FormatSpec) -> Option:
-    """A policy flag's help naming the format's own default (FormatSpec.default_policies)."""
-    kind = next(k for k in KINDS.values() if k.flag == option.name)
-    default = spec.default_policies.get(kind.name)
-    if default is None:
-        return option
-    return replace(option, help=f"{kind.help}: {'|'.join(kind.policies)} (default for "
-                                f"{spec.name}: {default})")
-
-
-def _add_option(group, option: Option, *, dest: str, required: bool | None = None) -> None:
-    flags = [option.flag, *option.aliases]
-    help_text = option.help
-    if option.default not in (None, False, "", ()):
-        help_text += f" (default: {option.default})"
-    kwargs: dict[str, Any] = {"dest": dest, "default": None, "help": help_text}
-    if option.type == "bool":
-        if option.default:
-            kwargs["action"] = argparse.BooleanOptionalAction
-        else:
-            kwargs["action"] = "store_true"
-    else:
-        kwargs["metavar"] = option.metavar or ("{" + ",".join(option.choices) + "}"
-                                               if option.choices else option.name.upper())
-        if option.choices:
-            kwargs["choices"] = option.choices
-        kwargs["required"] = option.required if required is None else required
-    group.add_argument(*flags, **kwargs)
-
-
-def collect_options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(format options, common options) the user gave, without argparse's unset ones."""
-    own, common = {}, {}
-    for key, value in vars(args).items():
-        if value is None:
-            continue
-        if key.startswith("fmt__"):
-            own[key[5:]] = value
-        elif key.startswith("common__"):
-            common[key[8:]] = value
-    return own, common
-
-
-def run_format(args: argparse.Namespace) -> int:
-    from .pipeline import Conversion
-    from .settings import Settings
-
-    spec: FormatSpec = args.spec
-    own, common = collect_options(args)
-    settings = Settings.resolve(spec, common)
-    opts = spec.resolve(own)
-    summary = Conversion(spec, opts, settings, progress=not (args.json or args.no_progress)).run()
-    if args.json:
-        print(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
-    else:
-        print(summary.line())
-        lines = summary.problem_lines()
-        if lines:
-            print("problems:")
-            print("\n".join(lines))
-        if summary.report:
-            print(f"report: {summary.report}")
-    return 0
-

@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from .cli_convert import add_convert_command, warn_about_format_conflicts
+from .cli_options import add_format_arguments, collect_options
 from .errors import LabelMapError, UsageError
 from .plugins import get_registry
 from .settings import COMMON_OPTIONS
@@ -39,8 +41,6 @@ def add_core_commands(sub, selected: str | None = None) -> None:
     lm_lint.set_defaults(handler=cmd_labelmap_lint)
     lm_from = lm_sub.add_parser("from-data", help="write a label map from a dataset's classes")
     from_sub = lm_from.add_subparsers(title="formats", metavar="FORMAT")
-    from .cli import add_format_arguments
-
     specs = sorted(get_registry().formats.values(), key=lambda s: s.name)
     for spec in specs if selected == "labelmap" else ():
         fmt = from_sub.add_parser(spec.name, help=spec.help)
@@ -49,8 +49,6 @@ def add_core_commands(sub, selected: str | None = None) -> None:
                          help="write the label map here (default: print it)")
         fmt.set_defaults(handler=cmd_labelmap_from_data, spec=spec)
     labelmap.set_defaults(handler=lambda args: labelmap.print_help() or 2)
-
-    from .cli_convert import add_convert_command
 
     add_convert_command(sub)
 
@@ -92,7 +90,15 @@ def cmd_formats(args: argparse.Namespace) -> int:
                          "options": [_option_dict(o) for o in s.options]} for s in specs],
             "common_options": [_option_dict(o) for o in COMMON_OPTIONS],
         }, indent=2))
-        return 0
+    else:
+        _print_formats(registry, specs)
+    failed = registry.failure_summary()
+    if failed:
+        print(f"tfrconv: {failed}", file=sys.stderr)
+    return 0
+
+
+def _print_formats(registry, specs) -> None:
     if not specs:
         print("no formats registered (is TFRCONV_LOAD_PLUGINS set?)")
     for spec in specs:
@@ -103,31 +109,36 @@ def cmd_formats(args: argparse.Namespace) -> int:
             print(f"    {option.flag:32} {option.help}{extra}")
     print("\ncommon options for every format: " +
           " ".join(o.flag for o in COMMON_OPTIONS) + "  (tfrconv FORMAT --help)")
-    return 0
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    """What loaded and what did not; exit 1 when any plugin failed to load or register."""
     registry = get_registry()
     plugins = [p.as_dict() for p in registry.plugins.values()]
     failures = [f.as_dict() for f in registry.failures]
+    conflicts = [c.as_dict() for c in registry.conflicts]
+    status = 1 if failures else 0
     if args.json:
-        print(json.dumps({"plugins": plugins, "failures": failures}, indent=2))
-        return 0
+        print(json.dumps({"plugins": plugins, "failures": failures, "conflicts": conflicts},
+                         indent=2))
+        return status
     for plugin in plugins:
         kind = "builtin" if plugin["builtin"] else (plugin["dist"] or "in-process")
         provides = ", ".join(
             f"{what}: {', '.join(plugin[what])}" for what in ("formats", "label_maps", "commands")
             if plugin[what])
         print(f"{plugin['name']:14} {kind:18} {provides}")
+    for conflict in registry.conflicts:
+        print(f"WARNING {conflict.message()}", file=sys.stderr)
     for failure in failures:
         print(f"FAILED {failure['name']} ({failure['stage']}): {failure['error']}",
               file=sys.stderr)
-    return 0
+    return status
 
 
 # -- label maps ----------------------------------------------------------------------------
 def cmd_labelmap_list(args: argparse.Namespace) -> int:
-    from .labelmap import load_label_map
+    from .labelmap_refs import load_label_map
 
     rows = []
     for name, source in sorted(get_registry().label_maps.items()):
@@ -150,7 +161,7 @@ def cmd_labelmap_list(args: argparse.Namespace) -> int:
 
 
 def cmd_labelmap_show(args: argparse.Namespace) -> int:
-    from .labelmap import load_label_map
+    from .labelmap_refs import load_label_map
 
     label_map = load_label_map(args.label_map)
     if args.json:
@@ -163,7 +174,8 @@ def cmd_labelmap_show(args: argparse.Namespace) -> int:
 def cmd_labelmap_lint(args: argparse.Namespace) -> int:
     import os
 
-    from .labelmap import lint_label_map, load_label_map, parse_label_map
+    from .labelmap import lint_label_map, parse_label_map
+    from .labelmap_refs import load_label_map
 
     text = None
     if os.path.isfile(args.label_map):
@@ -198,12 +210,12 @@ def cmd_labelmap_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_labelmap_from_data(args: argparse.Namespace) -> int:
-    from .cli import collect_options
     from .labelmap import LabelMap
     from .pipeline import Conversion
     from .settings import Settings
 
     spec = args.spec
+    warn_about_format_conflicts(spec.name)
     own, _common = collect_options(args)
     opts = spec.resolve(own)
     settings = Settings.resolve(spec, {"output": "-"})

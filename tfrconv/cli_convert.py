@@ -1,5 +1,6 @@
-"""`tfrconv convert`: convert a dataset folder without naming its format.
+"""Converting from the command line: `tfrconv FORMAT` and `tfrconv convert`.
 
+`run_format` runs one format with the options the user gave (both commands end there).
 `tfrconv convert --data-dir DIR --output OUT [options]` asks every registered format whether DIR
 looks like it (`tfrconv.detect`), and when exactly one does, runs that format with the remaining
 arguments: its own options (`--set val`, `--year VOC2012`, ...) and the common ones (`--output`,
@@ -14,9 +15,13 @@ here against the chosen format's own parser.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
+from .cli_options import add_format_arguments, collect_options
 from .errors import UsageError
+from .formats import FormatSpec
+from .plugins import get_registry
 
 EPILOG = """\
 Every option of the detected format and every common option (--output, --label-map,
@@ -45,8 +50,6 @@ def add_convert_command(sub) -> None:
 def format_parser(spec) -> argparse.ArgumentParser:
     """The parser `tfrconv convert` uses once the format is known: the format's options and
     the common ones, as for `tfrconv FORMAT`."""
-    from .cli import add_format_arguments
-
     parser = argparse.ArgumentParser(
         prog="tfrconv convert", allow_abbrev=False,
         description=f"Convert as {spec.name}: {spec.help}")
@@ -60,9 +63,7 @@ def format_parser(spec) -> argparse.ArgumentParser:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .cli import run_format
     from .detect import MATCH, ask, choose_format
-    from .plugins import get_registry
 
     extra = list(getattr(args, "extra_args", []) or [])
     registry = get_registry()
@@ -112,3 +113,33 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def _names_own_option(spec, argv: list[str]) -> bool:
     flags = {flag for option in spec.options for flag in (option.flag, *option.aliases)}
     return any(arg.split("=", 1)[0] in flags for arg in argv)
+
+
+def run_format(args: argparse.Namespace) -> int:
+    """`tfrconv FORMAT ...`: convert with the parsed options, print the summary."""
+    from .pipeline import Conversion
+    from .settings import Settings
+
+    spec: FormatSpec = args.spec
+    warn_about_format_conflicts(spec.name)
+    own, common = collect_options(args)
+    settings = Settings.resolve(spec, common)
+    opts = spec.resolve(own)
+    summary = Conversion(spec, opts, settings, progress=not (args.json or args.no_progress)).run()
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(summary.line())
+        lines = summary.problem_lines()
+        if lines:
+            print("problems:")
+            print("\n".join(lines))
+        if summary.report:
+            print(f"report: {summary.report}")
+    return 0
+
+
+def warn_about_format_conflicts(name: str) -> None:
+    """One stderr line per other plugin that also registered format `name` (ignored)."""
+    for conflict in get_registry().conflicts_for(name):
+        print(f"tfrconv: warning: {conflict.message()}", file=sys.stderr)

@@ -1,7 +1,8 @@
 """The project's own exception types.
 
 Every problem a user can cause ends in one of these, so the CLI can print one line and pick the
-exit status: 1 for problems in the data, 2 for problems in how tfrconv was called.
+exit status: 1 for problems in the data, 2 for problems in how tfrconv was called, 3 for a bug in
+a plugin's own code.
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ class LabelMapError(DataError):
 
 class PluginError(TfrconvError):
     """A plugin registered something the core cannot accept."""
+
+
+class PluginCodeError(TfrconvError):
+    """A plugin's own code raised: its message names the format, the plugin's distribution and
+    the item ("plugin error in format 'yolo' (distribution tfrconv-yolo 0.1): ...")."""
+
+    exit_code = 3
 
 
 class Interrupted(TfrconvError):

@@ -3,11 +3,18 @@
 Builtin plugins are entry points of the tfrconv distribution itself, so they load exactly the way
 a third-party plugin does. Loading is isolated per plugin: a module that fails to import, or a
 hook that raises or registers something invalid, is recorded as a failure (shown by
-`tfrconv plugins`) and the rest keep working.
+`tfrconv plugins`) and the rest keep working. Each hook is called through pluggy once per plugin
+(a subset hook caller holding that plugin alone), so pluggy's call monitoring sees every call and
+one plugin's exception cannot stop the others.
+
+A format name registered twice is a conflict, not a failure: the first registration wins (builtins
+load first, then third parties by entry-point name) and every command using that format warns,
+naming both distributions. Registered formats are stored wrapped (`plugin_code.guard_format`), so
+an exception in a format's code is reported as that plugin's.
 
 Environment:
 - ``TFRCONV_LOAD_PLUGINS``: comma-separated entry-point names to load (empty = none); unset = all.
-- ``TFRCONV_TRACE_PLUGINS=1``: print every hook call to stderr.
+- ``TFRCONV_TRACE_PLUGINS=1``: print every hook call (and how it ended) to stderr.
 """
 
 from __future__ import annotations
@@ -23,11 +30,12 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
+from . import __version__, hookspecs
 from .commands import Command
 from .entrypoints import entry_points
 from .errors import PluginError, UsageError
 from .formats import FormatSpec
+from .plugin_code import guard_format
 
 ENTRY_POINT_GROUP = "tfrconv"
 LOAD_ENV = "TFRCONV_LOAD_PLUGINS"
@@ -60,6 +68,13 @@ class PluginInfo:
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    @property
+    def origin(self) -> str:
+        """Where the plugin comes from, for messages: "distribution tfrconv-yolo 0.1"."""
+        if self.dist is None:
+            return f"in-process plugin {self.name!r}"
+        return f"distribution {self.dist}" + (f" {self.version}" if self.version else "")
+
 
 @dataclass
 class PluginFailure:
@@ -70,6 +85,25 @@ class PluginFailure:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass
+class FormatConflict:
+    """A format name two plugins registered: `used` won (it loaded first), `ignored` did not."""
+
+    format: str
+    used: str          # plugin names
+    used_origin: str
+    ignored: str
+    ignored_origin: str
+
+    def message(self) -> str:
+        return (f"format {self.format!r} is registered by two plugins: {self.used} "
+                f"({self.used_origin}) is used, {self.ignored} ({self.ignored_origin}) is "
+                "ignored")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "message": self.message()}
 
 
 @dataclass
@@ -87,10 +121,10 @@ class Registry:
         self.pm = _PluginManager("tfrconv")
         self.pm.add_hookspecs(hookspecs)
         if os.environ.get(TRACE_ENV):
-            self.pm.trace.root.setwriter(lambda message: sys.stderr.write(message))
-            self.pm.enable_tracing()
+            self.pm.add_hookcall_monitoring(_trace_call, _trace_result)
         self.plugins: dict[str, PluginInfo] = {}
         self.failures: list[PluginFailure] = []
+        self.conflicts: list[FormatConflict] = []
         self.formats: dict[str, FormatSpec] = {}
         self.label_maps: dict[str, LabelMapSource] = {}
         self.commands: dict[str, Command] = {}
@@ -107,7 +141,9 @@ class Registry:
             if ep.name in seen or (allowed is not None and ep.name not in allowed):
                 continue
             seen.add(ep.name)
-            dist, version = ep.dist, ep.version
+            # The builtins are this very package: its version, whatever metadata is found first
+            # (a source checkout's version-less tfrconv.egg-info, for instance).
+            dist, version = ep.dist, __version__ if ep.dist == OWN_DIST else ep.version
             try:
                 module = ep.load()
             except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
@@ -147,6 +183,7 @@ class Registry:
         self.label_maps.clear()
         self.commands.clear()
         self.failures = [f for f in self.failures if f.stage in ("import", "register")]
+        self.conflicts.clear()
         for info in self.plugins.values():
             info.formats, info.label_maps, info.commands = [], [], []
         self._run_hook("register_formats", self._register_format)
@@ -154,16 +191,18 @@ class Registry:
         self._run_hook("register_commands", self._register_command)
 
     def _run_hook(self, hook_name: str, handler) -> None:
-        caller = getattr(self.pm.hook, hook_name)
+        hook = getattr(self.pm.hook, hook_name)
+        everyone = self.pm.get_plugins()
         # get_hookimpls() is in registration order (pluggy *calls* them in reverse): load order.
-        for impl in caller.get_hookimpls():
+        for impl in hook.get_hookimpls():
             plugin_name = impl.plugin_name
+            just_this_one = self.pm.subset_hook_caller(hook_name, everyone - {impl.plugin})
 
             def register(*args: Any, _plugin: str = plugin_name, **kwargs: Any) -> None:
                 handler(_plugin, *args, **kwargs)
 
             try:
-                impl.function(register=register)
+                just_this_one(register=register)
             except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
                 self.failures.append(PluginFailure(plugin_name, hook_name, _one_line(exc),
                                                    self._dist_of(plugin_name)))
@@ -172,13 +211,23 @@ class Registry:
         info = self.plugins.get(plugin_name)
         return info.dist if info else None
 
+    def _origin(self, plugin_name: str) -> str:
+        info = self.plugins.get(plugin_name)
+        return info.origin if info else f"plugin {plugin_name!r}"
+
     def _register_format(self, plugin: str, spec: FormatSpec) -> None:
         if not isinstance(spec, FormatSpec):
             raise PluginError(f"register_formats: expected a FormatSpec, got {type(spec).__name__}")
-        if spec.name in self.formats or spec.name in RESERVED_NAMES:
-            owner = self._owner("formats", spec.name) or "tfrconv"
-            raise PluginError(f"format {spec.name!r} is already registered by {owner}")
-        self.formats[spec.name] = spec
+        if spec.name in RESERVED_NAMES:
+            raise PluginError(f"format {spec.name!r} is already registered by tfrconv")
+        if spec.name in self.formats:
+            owner = self._owner("formats", spec.name)
+            if owner == plugin:
+                raise PluginError(f"format {spec.name!r} is registered twice")
+            self.conflicts.append(FormatConflict(spec.name, owner, self._origin(owner), plugin,
+                                                 self._origin(plugin)))
+            return
+        self.formats[spec.name] = guard_format(spec, self._origin(plugin))
         self.plugins[plugin].formats.append(spec.name)
 
     def _register_label_map(self, plugin: str, name: str, source: Any,
@@ -212,6 +261,18 @@ class Registry:
 
     def format_owner(self, name: str) -> str | None:
         return self._owner("formats", name)
+
+    def conflicts_for(self, format_name: str) -> list[FormatConflict]:
+        return [c for c in self.conflicts if c.format == format_name]
+
+    def failure_summary(self) -> str | None:
+        """One line naming the plugins that failed to load or register, or None."""
+        names = list(dict.fromkeys(f.name for f in self.failures))
+        if not names:
+            return None
+        plugins = "plugin" if len(names) == 1 else "plugins"
+        return (f"{len(names)} {plugins} failed to load: {', '.join(names)} "
+                "(see `tfrconv plugins`)")
 
 
 # Verbs the core CLI owns; a plugin cannot take these names.
@@ -247,6 +308,19 @@ def temporary_plugin(plugin: Any, name: str) -> Iterator[Registry]:
         yield registry
     finally:
         registry.remove(name)
+
+
+def _trace_call(hook_name: str, impls, kwargs) -> None:
+    plugins = ", ".join(impl.plugin_name for impl in impls) or "no plugin"
+    sys.stderr.write(f"tfrconv: trace: calling {hook_name}({', '.join(kwargs)}) "
+                     f"of {plugins}\n")
+
+
+def _trace_result(outcome, hook_name: str, impls, kwargs) -> None:
+    plugins = ", ".join(impl.plugin_name for impl in impls) or "no plugin"
+    ended = "returned" if outcome.exception is None else \
+        f"raised {type(outcome.exception).__name__}: {outcome.exception}"
+    sys.stderr.write(f"tfrconv: trace: {hook_name} of {plugins} {ended}\n")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -1,0 +1,83 @@
+"""A format's options as argparse arguments, and back: shared by every command that runs one.
+
+`tfrconv FORMAT`, `tfrconv convert` and `tfrconv labelmap from-data FORMAT` all declare a format's
+own options (and, for conversions, the common ones) the same way, and read the user's values back
+out of the parsed namespace with `collect_options`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from typing import Any
+
+from .formats import FormatSpec, Option
+from .problems import KINDS
+from .settings import COMMON_OPTIONS
+
+POLICY_FLAGS = frozenset(kind.flag for kind in KINDS.values())
+FORMAT_PREFIX = "fmt__"
+COMMON_PREFIX = "common__"
+
+
+def add_format_arguments(parser: argparse.ArgumentParser, spec: FormatSpec, *,
+                         common: bool = True) -> None:
+    """The format's own options, then (optionally) the common ones, as argparse arguments."""
+    own = parser.add_argument_group(f"{spec.name} options")
+    for option in spec.options:
+        _add_option(own, option, dest=FORMAT_PREFIX + option.name)
+    if not common:
+        return
+    output = parser.add_argument_group("output and label map")
+    policies = parser.add_argument_group("problem policies")
+    for option in COMMON_OPTIONS:
+        if option.name == "output" and not spec.uses_output:
+            continue
+        group = policies if option.name in POLICY_FLAGS else output
+        if option.name in POLICY_FLAGS:
+            option = _with_format_default(option, spec)
+        required = option.name == "output" and spec.uses_output and spec.outputs is None
+        _add_option(group, option, dest=COMMON_PREFIX + option.name, required=required)
+
+
+def collect_options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(format options, common options) the user gave, without argparse's unset ones."""
+    own, common = {}, {}
+    for key, value in vars(args).items():
+        if value is None:
+            continue
+        if key.startswith(FORMAT_PREFIX):
+            own[key[len(FORMAT_PREFIX):]] = value
+        elif key.startswith(COMMON_PREFIX):
+            common[key[len(COMMON_PREFIX):]] = value
+    return own, common
+
+
+def _with_format_default(option: Option, spec: FormatSpec) -> Option:
+    """A policy flag's help naming the format's own default (FormatSpec.default_policies)."""
+    kind = next(k for k in KINDS.values() if k.flag == option.name)
+    default = spec.default_policies.get(kind.name)
+    if default is None:
+        return option
+    return replace(option, help=f"{kind.help}: {'|'.join(kind.policies)} (default for "
+                                f"{spec.name}: {default})")
+
+
+def _add_option(group, option: Option, *, dest: str, required: bool | None = None) -> None:
+    flags = [option.flag, *option.aliases]
+    help_text = option.help
+    if option.default not in (None, False, "", ()):
+        help_text += f" (default: {option.default})"
+    kwargs: dict[str, Any] = {"dest": dest, "default": None, "help": help_text}
+    if option.type == "bool":
+        if option.default:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["action"] = "store_true"
+    else:
+        kwargs["metavar"] = option.metavar or ("{" + ",".join(option.choices) + "}"
+                                               if option.choices else option.name.upper())
+        if option.choices:
+            kwargs["choices"] = option.choices
+        kwargs["required"] = option.required if required is None else required
+    group.add_argument(*flags, **kwargs)
