@@ -29,6 +29,7 @@ from tfrconv import (
     hookimpl,
     load_label_map,
 )
+from tfrconv import keys as K
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 DONTCARE = "dontcare"
@@ -49,14 +50,14 @@ COLUMNS = ("truncated", "occluded", "alpha", "left", "top", "right", "bottom", "
            "width", "length", "x", "y", "z", "rotation_y")
 # Per-object features the reference writes from those columns: key → column.
 EXTRA_FEATURES = (
-    ("image/object/alpha", "alpha"),
-    ("image/object/3d_bbox/height", "height"),
-    ("image/object/3d_bbox/width", "width"),
-    ("image/object/3d_bbox/length", "length"),
-    ("image/object/3d_bbox/x", "x"),
-    ("image/object/3d_bbox/y", "y"),
-    ("image/object/3d_bbox/z", "z"),
-    ("image/object/3d_bbox/rot_y", "rotation_y"),
+    (K.OBJECT_ALPHA, "alpha"),
+    (K.OBJECT_3D_BBOX_HEIGHT, "height"),
+    (K.OBJECT_3D_BBOX_WIDTH, "width"),
+    (K.OBJECT_3D_BBOX_LENGTH, "length"),
+    (K.OBJECT_3D_BBOX_X, "x"),
+    (K.OBJECT_3D_BBOX_Y, "y"),
+    (K.OBJECT_3D_BBOX_Z, "z"),
+    (K.OBJECT_3D_BBOX_ROT_Y, "rotation_y"),
 )
 
 

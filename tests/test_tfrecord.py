@@ -10,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tfrconv.errors import DataError
-from tfrconv.tfrecord import RecordWriter, frame, iter_records, masked_crc, write_records
+from tfrconv.tfrecord import (
+    RecordWriter,
+    frame,
+    is_gzip,
+    iter_records,
+    masked_crc,
+    scan_records,
+    write_records,
+)
 
 
 def test_masked_crc_matches_known_value():
@@ -92,3 +100,66 @@ def test_not_a_record_file(tmp_path):
     path.write_bytes(b"this is plain text, not a record file at all")
     with pytest.raises(DataError, match="not a TFRecord file"):
         list(iter_records(str(path)))
+
+
+# -- the one reader: tolerant and strict modes over the same framing, one GZIP sniffer --------
+def _flip(path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_tolerant_mode_reports_a_bad_crc_record_and_goes_on(tmp_path):
+    path = tmp_path / "f.record"
+    write_records(str(path), [b"a" * 20, b"b" * 20, b"c" * 20])
+    _flip(path, 36 + 12 + 5)                  # a payload byte of the second record (36 bytes each)
+    records = list(scan_records(str(path)))
+    assert [r.payload for r in records] == [b"a" * 20, None, b"c" * 20]
+    assert [(r.index, r.offset) for r in records] == [(0, 0), (1, 36), (2, 72)]
+    assert "CRC mismatch" in records[1].error and not records[1].fatal
+    # Strict mode stops at the same record, as TensorFlow does.
+    strict = iter_records(str(path))
+    assert next(strict) == b"a" * 20
+    with pytest.raises(DataError, match=r"record 1 \(offset 36\).*CRC mismatch"):
+        next(strict)
+
+
+def test_tolerant_mode_stops_at_a_damaged_length(tmp_path):
+    path = tmp_path / "l.record"
+    write_records(str(path), [b"a" * 20, b"b" * 20, b"c" * 20])
+    _flip(path, 36)                           # the second record's length
+    records = list(scan_records(str(path)))
+    assert [r.payload for r in records] == [b"a" * 20, None]
+    assert records[1].fatal and "length" in records[1].error
+
+
+def test_a_truncated_gzip_file_ends_tolerant_reading_with_an_error(tmp_path):
+    path = tmp_path / "z.record"
+    write_records(str(path), [os.urandom(200) for _ in range(3)], compression="GZIP")
+    path.write_bytes(path.read_bytes()[:-30])
+    records = list(scan_records(str(path)))
+    assert records[-1].payload is None and records[-1].fatal
+    with pytest.raises(DataError):
+        list(iter_records(str(path)))
+
+
+def test_a_plain_file_that_starts_like_gzip_is_not_taken_for_gzip(tmp_path):
+    # A 0x8b1f-byte payload makes the length field begin with the GZIP magic bytes.
+    payload = os.urandom(0x8B1F)
+    path = tmp_path / "p.record"
+    write_records(str(path), [payload])
+    assert path.read_bytes()[:2] == b"\x1f\x8b"
+    assert not is_gzip(str(path))
+    assert list(iter_records(str(path))) == [payload]
+    gz = tmp_path / "g.record"
+    write_records(str(gz), [payload], compression="GZIP")
+    assert is_gzip(str(gz))
+
+
+def test_unreadable_file_is_one_error_naming_it(tmp_path):
+    missing = str(tmp_path / "gone.record")
+    [record] = scan_records(missing)
+    assert record.fatal and "cannot read the file" in record.error
+    with pytest.raises(DataError) as caught:
+        list(iter_records(missing))
+    assert caught.value.file == missing

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import features as F
+from . import keys as K
 
 MIN_SIDE = 320          # small images are enlarged (nearest neighbour) so labels stay readable
 MASK_ALPHA = 0.45
@@ -36,9 +37,9 @@ def class_colour(name: str) -> tuple[int, int, int]:
 def object_names(features: dict, label_map=None) -> list[str]:
     """The class name to show for each object: its text, else the label map's name for its
     label, else `id N`."""
-    count = max((len(F.values(features, key)) for key in F.BOX_KEYS), default=0)
-    texts = F.values(features, "image/object/class/text")
-    labels = F.values(features, "image/object/class/label")
+    count = max((len(F.values(features, key)) for key in K.BOX_KEYS), default=0)
+    texts = F.values(features, K.OBJECT_CLASS_TEXT)
+    labels = F.values(features, K.OBJECT_CLASS_LABEL)
     by_id = label_map.by_id() if label_map is not None else {}
     names = []
     for i in range(count):
@@ -76,7 +77,7 @@ def render(features: dict, label_map=None, *, min_side: int = MIN_SIDE) -> Drawi
     draw = ImageDraw.Draw(image)
     font = _font(max(12, min(96, image.size[1] // 30)))
     line = max(2, round(min(image.size) / 200))
-    boxes = [F.values(features, key) for key in F.BOX_KEYS]
+    boxes = [F.values(features, key) for key in K.BOX_KEYS]
     for i, name in enumerate(names):
         try:
             xmin, ymin, xmax, ymax = (float(values[i]) for values in boxes)
@@ -98,14 +99,14 @@ def render(features: dict, label_map=None, *, min_side: int = MIN_SIDE) -> Drawi
 def _decode(features: dict):
     from PIL import Image
 
-    data = F.first(features, "image/encoded", b"")
-    stored_w = F.first(features, "image/width")
-    stored_h = F.first(features, "image/height")
-    fmt = F.first(features, "image/format", b"")
+    data = F.first(features, K.ENCODED, b"")
+    stored_w = F.first(features, K.WIDTH)
+    stored_h = F.first(features, K.HEIGHT)
+    fmt = F.first(features, K.FORMAT, b"")
     fallback = (stored_w if isinstance(stored_w, int) and 0 < stored_w < 10000 else 320,
                 stored_h if isinstance(stored_h, int) and 0 < stored_h < 10000 else 240)
     if not isinstance(data, bytes) or not data:
-        return Image.new("RGB", fallback, (96, 96, 96)), "no image/encoded"
+        return Image.new("RGB", fallback, (96, 96, 96)), f"no {K.ENCODED}"
     if fmt in (b"raw", b"RAW"):
         if data and len(data) == fallback[0] * fallback[1] * 3:
             return Image.frombytes("RGB", fallback, data), ""
@@ -124,7 +125,7 @@ def _overlay_masks(image, features: dict, names: list[str], width: int, height: 
     import numpy as np
     from PIL import Image
 
-    kind, masks = features.get("image/object/mask", (None, []))
+    kind, masks = features.get(K.OBJECT_MASK, (None, []))
     if not masks or not names:
         return image
     planes = []

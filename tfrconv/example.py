@@ -1,7 +1,8 @@
-"""Sample ⇄ `tf.train.Example`: the one place that knows the OD API's feature keys and types.
+"""Sample ⇄ `tf.train.Example`: which feature each part of a sample becomes, with which type.
 
-Keys and types follow `object_detection/core/standard_fields.py` and the reference converters
-(see docs/architecture.md): normalized float32 boxes, int64 labels and flags, bytes for strings.
+Keys are named by `tfrconv.keys`; types follow `object_detection/core/standard_fields.py` and the
+reference converters (see docs/architecture.md): normalized float32 boxes, int64 labels and flags,
+bytes for strings.
 Serialization is deterministic (sorted map keys), so the same sample always gives the same bytes.
 """
 
@@ -11,26 +12,24 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import keys as K
 from . import wire
 from .features import DECODER_KEYS
 from .sample import ImageLabel, Object, Sample
 
 # Optional per-object fields: sample attribute → (feature key, kind, default for missing values).
 OBJECT_FIELDS: dict[str, tuple[str, str, Any]] = {
-    "difficult": ("image/object/difficult", "int", 0),
-    "truncated": ("image/object/truncated", "int", 0),
-    "occluded": ("image/object/occluded", "int", 0),
-    "pose": ("image/object/view", "bytes", ""),
-    "group_of": ("image/object/group_of", "int", 0),
-    "is_crowd": ("image/object/is_crowd", "int", 0),
-    "depiction": ("image/object/depiction", "int", 0),
-    "inside": ("image/object/inside", "int", 0),
-    "area": ("image/object/area", "float", 0.0),
-    "weight": ("image/object/weight", "float", 1.0),
+    "difficult": (K.OBJECT_DIFFICULT, "int", 0),
+    "truncated": (K.OBJECT_TRUNCATED, "int", 0),
+    "occluded": (K.OBJECT_OCCLUDED, "int", 0),
+    "pose": (K.OBJECT_VIEW, "bytes", ""),
+    "group_of": (K.OBJECT_GROUP_OF, "int", 0),
+    "is_crowd": (K.OBJECT_IS_CROWD, "int", 0),
+    "depiction": (K.OBJECT_DEPICTION, "int", 0),
+    "inside": (K.OBJECT_INSIDE, "int", 0),
+    "area": (K.OBJECT_AREA, "float", 0.0),
+    "weight": (K.OBJECT_WEIGHT, "float", 1.0),
 }
-BOX_KEYS = ("image/object/bbox/xmin", "image/object/bbox/ymin",
-            "image/object/bbox/xmax", "image/object/bbox/ymax")
-MASK_KEY = "image/object/mask"
 
 # The OD API decoder's default parse spec, key → (kind, fixed-length scalar), derived from the
 # one catalogue of decoder keys in features.py (optional keys need an input-reader switch).
@@ -59,18 +58,18 @@ def build_features(sample: Sample, image: EncodedImage, boxes: Sequence[tuple[fl
     """
     objects = sample.objects
     features: dict[str, tuple[str, list]] = {
-        "image/height": ("int", [image.height]),
-        "image/width": ("int", [image.width]),
-        "image/filename": ("bytes", [_bytes(sample.filename)]),
-        "image/source_id": ("bytes", [_bytes(sample.source_id)]),
-        "image/key/sha256": ("bytes", [image.sha256.encode("ascii")]),
-        "image/encoded": ("bytes", [image.data]),
-        "image/format": ("bytes", [image.format.encode("ascii")]),
-        "image/object/class/text": ("bytes", [_bytes(o.label) for o in objects]),
-        "image/object/class/label": ("int", list(labels)),
+        K.HEIGHT: ("int", [image.height]),
+        K.WIDTH: ("int", [image.width]),
+        K.FILENAME: ("bytes", [_bytes(sample.filename)]),
+        K.SOURCE_ID: ("bytes", [_bytes(sample.source_id)]),
+        K.KEY_SHA256: ("bytes", [image.sha256.encode("ascii")]),
+        K.ENCODED: ("bytes", [image.data]),
+        K.FORMAT: ("bytes", [image.format.encode("ascii")]),
+        K.OBJECT_CLASS_TEXT: ("bytes", [_bytes(o.label) for o in objects]),
+        K.OBJECT_CLASS_LABEL: ("int", list(labels)),
     }
     columns = zip(*boxes) if boxes else ((), (), (), ())
-    for key, column in zip(BOX_KEYS, columns):
+    for key, column in zip(K.BOX_KEYS, columns):
         features[key] = ("float", list(column))
 
     # The optional fields set on some object, plus those the format always writes.
@@ -85,7 +84,7 @@ def build_features(sample: Sample, image: EncodedImage, boxes: Sequence[tuple[fl
 
     masks = [o.mask for o in objects]
     if any(m is not None for m in masks):
-        features[MASK_KEY] = _mask_feature(sample, masks, image)
+        features[K.OBJECT_MASK] = _mask_feature(sample, masks, image)
 
     extra_keys = sorted({key for o in objects for key in o.extra})
     for key in extra_keys:
@@ -99,16 +98,16 @@ def build_features(sample: Sample, image: EncodedImage, boxes: Sequence[tuple[fl
         features[key] = (kind, [_typed(kind, v) for v in flat])
 
     if sample.image_labels:
-        features["image/class/text"] = ("bytes", [_bytes(lb.label) for lb in sample.image_labels])
-        features["image/class/label"] = ("int", list(image_label_ids))
-        features["image/class/confidence"] = (
+        features[K.CLASS_TEXT] = ("bytes", [_bytes(lb.label) for lb in sample.image_labels])
+        features[K.CLASS_LABEL] = ("int", list(image_label_ids))
+        features[K.CLASS_CONFIDENCE] = (
             "float", [float(lb.confidence) for lb in sample.image_labels])
         # Verified-absent classes (confidence 0) also go to the key the decoder reads as
         # verified negatives (groundtruth_verified_neg_classes).
         negatives = [label_id for lb, label_id in zip(sample.image_labels, image_label_ids)
                      if lb.confidence == 0]
         if negatives:
-            features["image/neg_category_ids"] = ("int", negatives)
+            features[K.NEG_CATEGORY_IDS] = ("int", negatives)
 
     for key, value in sample.extra.items():
         values = value if isinstance(value, list) else [value]
@@ -198,25 +197,26 @@ def to_sample(features: dict[str, list]) -> Sample:
     def text(value: bytes) -> str:
         return value.decode("utf-8")
 
-    count = len(features.get("image/object/bbox/xmin", []))
+    count = len(features.get(K.OBJECT_BBOX_XMIN, []))
     objects = []
     for i in range(count):
         obj = Object(
-            label=text(features.get("image/object/class/text", [b""] * count)[i]),
-            xmin=features["image/object/bbox/xmin"][i], ymin=features["image/object/bbox/ymin"][i],
-            xmax=features["image/object/bbox/xmax"][i], ymax=features["image/object/bbox/ymax"][i])
+            label=text(features.get(K.OBJECT_CLASS_TEXT, [b""] * count)[i]),
+            xmin=features[K.OBJECT_BBOX_XMIN][i], ymin=features[K.OBJECT_BBOX_YMIN][i],
+            xmax=features[K.OBJECT_BBOX_XMAX][i], ymax=features[K.OBJECT_BBOX_YMAX][i])
         for attr, (key, kind, _default) in OBJECT_FIELDS.items():
             if key in features:
                 value = features[key][i]
                 setattr(obj, attr, text(value) if kind == "bytes" else value)
-        if MASK_KEY in features and features[MASK_KEY] and isinstance(features[MASK_KEY][0], bytes):
-            obj.mask = features[MASK_KEY][i]
+        masks = features.get(K.OBJECT_MASK)
+        if masks and isinstance(masks[0], bytes):
+            obj.mask = masks[i]
         objects.append(obj)
     labels = [ImageLabel(text(t), c) for t, c in zip(
-        features.get("image/class/text", []),
-        features.get("image/class/confidence", [1.0] * len(features.get("image/class/text", []))))]
-    return Sample(source_id=text(one("image/source_id", b"")),
-                  filename=text(one("image/filename", b"")),
-                  image_bytes=one("image/encoded"), width=one("image/width"),
-                  height=one("image/height"), objects=objects, image_labels=labels,
+        features.get(K.CLASS_TEXT, []),
+        features.get(K.CLASS_CONFIDENCE, [1.0] * len(features.get(K.CLASS_TEXT, []))))]
+    return Sample(source_id=text(one(K.SOURCE_ID, b"")),
+                  filename=text(one(K.FILENAME, b"")),
+                  image_bytes=one(K.ENCODED), width=one(K.WIDTH),
+                  height=one(K.HEIGHT), objects=objects, image_labels=labels,
                   normalized=True)

@@ -1,4 +1,4 @@
-"""A typed view of a record's features, and the catalogue of keys the OD API knows.
+"""A typed view of a record's features, and what the OD API decoder expects of each key.
 
 `tfrconv.example.decode` gives `{key: values}`; inspect and verify also need each feature's kind
 (bytes, float or int), which an empty list no longer shows, and the decoder's expectation for
@@ -10,6 +10,8 @@ TensorFlow.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from . import keys as K
 
 KINDS = ("bytes", "float", "int")
 TF_TYPE_NAMES = {"bytes": "bytes", "float": "float", "int": "int64"}
@@ -28,84 +30,81 @@ class KeySpec:
 
 # object_detection/data_decoders/tf_example_decoder.py, TfExampleDecoder.__init__.
 DECODER_KEYS: dict[str, KeySpec] = {
-    "image/encoded": KeySpec("bytes", fixed=True),
-    "image/format": KeySpec("bytes", fixed=True),
-    "image/filename": KeySpec("bytes", fixed=True),
-    "image/key/sha256": KeySpec("bytes", fixed=True),
-    "image/source_id": KeySpec("bytes", fixed=True),
-    "image/height": KeySpec("int", fixed=True),
-    "image/width": KeySpec("int", fixed=True),
-    "image/class/text": KeySpec("bytes"),
-    "image/class/label": KeySpec("int"),
-    "image/class/confidence": KeySpec("float"),
-    "image/neg_category_ids": KeySpec("int"),
-    "image/not_exhaustive_category_ids": KeySpec("int"),
-    "image/object/bbox/xmin": KeySpec("float", per_object=True),
-    "image/object/bbox/xmax": KeySpec("float", per_object=True),
-    "image/object/bbox/ymin": KeySpec("float", per_object=True),
-    "image/object/bbox/ymax": KeySpec("float", per_object=True),
-    "image/object/class/label": KeySpec("int", per_object=True),
-    "image/object/class/text": KeySpec("bytes", per_object=True),
-    "image/object/area": KeySpec("float", per_object=True),
-    "image/object/is_crowd": KeySpec("int", per_object=True),
-    "image/object/difficult": KeySpec("int", per_object=True),
-    "image/object/group_of": KeySpec("int", per_object=True),
-    "image/object/weight": KeySpec("float", per_object=True),
+    K.ENCODED: KeySpec("bytes", fixed=True),
+    K.FORMAT: KeySpec("bytes", fixed=True),
+    K.FILENAME: KeySpec("bytes", fixed=True),
+    K.KEY_SHA256: KeySpec("bytes", fixed=True),
+    K.SOURCE_ID: KeySpec("bytes", fixed=True),
+    K.HEIGHT: KeySpec("int", fixed=True),
+    K.WIDTH: KeySpec("int", fixed=True),
+    K.CLASS_TEXT: KeySpec("bytes"),
+    K.CLASS_LABEL: KeySpec("int"),
+    K.CLASS_CONFIDENCE: KeySpec("float"),
+    K.NEG_CATEGORY_IDS: KeySpec("int"),
+    K.NOT_EXHAUSTIVE_CATEGORY_IDS: KeySpec("int"),
+    K.OBJECT_BBOX_XMIN: KeySpec("float", per_object=True),
+    K.OBJECT_BBOX_XMAX: KeySpec("float", per_object=True),
+    K.OBJECT_BBOX_YMIN: KeySpec("float", per_object=True),
+    K.OBJECT_BBOX_YMAX: KeySpec("float", per_object=True),
+    K.OBJECT_CLASS_LABEL: KeySpec("int", per_object=True),
+    K.OBJECT_CLASS_TEXT: KeySpec("bytes", per_object=True),
+    K.OBJECT_AREA: KeySpec("float", per_object=True),
+    K.OBJECT_IS_CROWD: KeySpec("int", per_object=True),
+    K.OBJECT_DIFFICULT: KeySpec("int", per_object=True),
+    K.OBJECT_GROUP_OF: KeySpec("int", per_object=True),
+    K.OBJECT_WEIGHT: KeySpec("float", per_object=True),
     # Optional: read only when the pipeline config asks for them.
-    "image/object/mask": KeySpec(("float", "bytes"), always=False,
-                                 switch="load_instance_masks"),
-    "image/object/mask/weight": KeySpec("float", always=False, per_object=True,
-                                        switch="load_instance_masks"),
-    "image/object/keypoint/x": KeySpec("float", always=False, switch="num_keypoints"),
-    "image/object/keypoint/y": KeySpec("float", always=False, switch="num_keypoints"),
-    "image/object/keypoint/visibility": KeySpec("int", always=False, switch="num_keypoints"),
-    "image/object/keypoint/z": KeySpec("float", always=False,
-                                       switch="load_keypoint_depth_features"),
-    "image/object/keypoint/z/weights": KeySpec("float", always=False,
-                                               switch="load_keypoint_depth_features"),
-    "image/object/densepose/num": KeySpec("int", always=False, per_object=True,
-                                          switch="load_dense_pose"),
-    "image/object/densepose/part_index": KeySpec("int", always=False, switch="load_dense_pose"),
-    "image/object/densepose/x": KeySpec("float", always=False, switch="load_dense_pose"),
-    "image/object/densepose/y": KeySpec("float", always=False, switch="load_dense_pose"),
-    "image/object/densepose/u": KeySpec("float", always=False, switch="load_dense_pose"),
-    "image/object/densepose/v": KeySpec("float", always=False, switch="load_dense_pose"),
-    "image/object/track/label": KeySpec("int", always=False, per_object=True,
-                                        switch="load_track_id"),
-    "image/object/class/multiclass_scores": KeySpec("float", always=False,
-                                                    switch="load_multiclass_scores"),
-    "image/context_features": KeySpec("float", always=False, switch="load_context_features"),
-    "image/context_feature_length": KeySpec("int", fixed=True, always=False,
-                                            switch="load_context_features"),
-    "image/additional_channels/encoded": KeySpec("bytes", always=False,
-                                                 switch="num_additional_channels"),
+    K.OBJECT_MASK: KeySpec(("float", "bytes"), always=False,
+                           switch="load_instance_masks"),
+    K.OBJECT_MASK_WEIGHT: KeySpec("float", always=False, per_object=True,
+                                  switch="load_instance_masks"),
+    K.OBJECT_KEYPOINT_X: KeySpec("float", always=False, switch="num_keypoints"),
+    K.OBJECT_KEYPOINT_Y: KeySpec("float", always=False, switch="num_keypoints"),
+    K.OBJECT_KEYPOINT_VISIBILITY: KeySpec("int", always=False, switch="num_keypoints"),
+    K.OBJECT_KEYPOINT_Z: KeySpec("float", always=False,
+                                 switch="load_keypoint_depth_features"),
+    K.OBJECT_KEYPOINT_Z_WEIGHTS: KeySpec("float", always=False,
+                                         switch="load_keypoint_depth_features"),
+    K.OBJECT_DENSEPOSE_NUM: KeySpec("int", always=False, per_object=True,
+                                    switch="load_dense_pose"),
+    K.OBJECT_DENSEPOSE_PART_INDEX: KeySpec("int", always=False, switch="load_dense_pose"),
+    K.OBJECT_DENSEPOSE_X: KeySpec("float", always=False, switch="load_dense_pose"),
+    K.OBJECT_DENSEPOSE_Y: KeySpec("float", always=False, switch="load_dense_pose"),
+    K.OBJECT_DENSEPOSE_U: KeySpec("float", always=False, switch="load_dense_pose"),
+    K.OBJECT_DENSEPOSE_V: KeySpec("float", always=False, switch="load_dense_pose"),
+    K.OBJECT_TRACK_LABEL: KeySpec("int", always=False, per_object=True,
+                                  switch="load_track_id"),
+    K.OBJECT_CLASS_MULTICLASS_SCORES: KeySpec("float", always=False,
+                                              switch="load_multiclass_scores"),
+    K.CONTEXT_FEATURES: KeySpec("float", always=False, switch="load_context_features"),
+    K.CONTEXT_FEATURE_LENGTH: KeySpec("int", fixed=True, always=False,
+                                      switch="load_context_features"),
+    K.ADDITIONAL_CHANNELS_ENCODED: KeySpec("bytes", always=False,
+                                           switch="num_additional_channels"),
 }
 
 # Per-object fields the decoder does not read but converters write and evaluators or tools use
 # (inspect lists their presence; verify checks their lengths).
 OTHER_OBJECT_KEYS: dict[str, str] = {
-    "image/object/truncated": "int",     # KITTI writes a float fraction
-    "image/object/occluded": "int",
-    "image/object/view": "bytes",
-    "image/object/depiction": "int",
-    "image/object/inside": "int",
-    "image/object/alpha": "float",
+    K.OBJECT_TRUNCATED: "int",     # KITTI writes a float fraction
+    K.OBJECT_OCCLUDED: "int",
+    K.OBJECT_VIEW: "bytes",
+    K.OBJECT_DEPICTION: "int",
+    K.OBJECT_INSIDE: "int",
+    K.OBJECT_ALPHA: "float",
 }
-
-BOX_KEYS = ("image/object/bbox/xmin", "image/object/bbox/ymin",
-            "image/object/bbox/xmax", "image/object/bbox/ymax")
 
 # The optional fields inspect reports the presence of, in display order.
 OPTIONAL_FIELDS = (
-    "image/key/sha256", "image/source_id", "image/filename", "image/format",
-    "image/height", "image/width",
-    "image/object/class/text", "image/object/class/label",
-    "image/object/difficult", "image/object/truncated", "image/object/occluded",
-    "image/object/view", "image/object/is_crowd", "image/object/group_of",
-    "image/object/depiction", "image/object/area", "image/object/weight",
-    "image/object/mask", "image/object/keypoint/x", "image/object/densepose/num",
-    "image/object/track/label", "image/class/text", "image/class/label",
-    "image/class/confidence", "image/neg_category_ids", "image/not_exhaustive_category_ids",
+    K.KEY_SHA256, K.SOURCE_ID, K.FILENAME, K.FORMAT,
+    K.HEIGHT, K.WIDTH,
+    K.OBJECT_CLASS_TEXT, K.OBJECT_CLASS_LABEL,
+    K.OBJECT_DIFFICULT, K.OBJECT_TRUNCATED, K.OBJECT_OCCLUDED,
+    K.OBJECT_VIEW, K.OBJECT_IS_CROWD, K.OBJECT_GROUP_OF,
+    K.OBJECT_DEPICTION, K.OBJECT_AREA, K.OBJECT_WEIGHT,
+    K.OBJECT_MASK, K.OBJECT_KEYPOINT_X, K.OBJECT_DENSEPOSE_NUM,
+    K.OBJECT_TRACK_LABEL, K.CLASS_TEXT, K.CLASS_LABEL,
+    K.CLASS_CONFIDENCE, K.NEG_CATEGORY_IDS, K.NOT_EXHAUSTIVE_CATEGORY_IDS,
 )
 
 

@@ -16,6 +16,7 @@ from collections import Counter
 from typing import Any, TextIO
 
 from . import features as F
+from . import keys as K
 from .images import sniff
 from .stats import RESERVOIR_SIZE, CappedCounter, NumberStats
 
@@ -72,9 +73,9 @@ class Inspector:
         self._objects(features, image_w, image_h)
 
     def _image(self, features) -> tuple[int | None, int | None]:
-        data = F.first(features, "image/encoded")
-        stored_w, stored_h = F.first(features, "image/width"), F.first(features, "image/height")
-        stored_format = F.first(features, "image/format")
+        data = F.first(features, K.ENCODED)
+        stored_w, stored_h = F.first(features, K.WIDTH), F.first(features, K.HEIGHT)
+        stored_format = F.first(features, K.FORMAT)
         if stored_format is not None:
             self.format_field.add(F.text(stored_format))
         if not isinstance(data, bytes) or not data:
@@ -101,9 +102,9 @@ class Inspector:
         return width, height
 
     def _objects(self, features, image_w, image_h) -> None:
-        boxes = [F.values(features, key) for key in F.BOX_KEYS]
-        texts = F.values(features, "image/object/class/text")
-        labels = F.values(features, "image/object/class/label")
+        boxes = [F.values(features, key) for key in K.BOX_KEYS]
+        texts = F.values(features, K.OBJECT_CLASS_TEXT)
+        labels = F.values(features, K.OBJECT_CLASS_LABEL)
         count = max(len(b) for b in boxes)
         if len({len(b) for b in boxes}) > 1 or (texts and len(texts) != count) \
                 or (labels and len(labels) != count):
@@ -166,7 +167,7 @@ class Inspector:
             if expected is not None:
                 spec = F.DECODER_KEYS[key]
                 entry["decoder"] = "parsed" if spec.always else f"read with {spec.switch}"
-                if key == "image/object/mask":
+                if key == K.OBJECT_MASK:
                     entry["decoder"] += " and mask_type " + " or ".join(
                         MASK_TYPES[k] for k in kinds if k in MASK_TYPES)
                 wrong = sorted(k for k in kinds if k not in expected and k != "empty")
@@ -229,7 +230,7 @@ def inspect_records(path_or_glob: str, *, label_map=None, show: int = 0, draw: i
     """Inspect every record of a path or glob and return the statistics (as `--json` prints
     them). With `show`, the first examples go into the result (and are printed to `stream` as
     they are read); with `draw`, they are drawn into `out_dir` with an index.html."""
-    from .record_files import record_paths, scan_records
+    from .tfrecord import record_paths, scan_records
 
     inspector = Inspector(label_map, reservoir_size)
     sheet: list = []
@@ -280,8 +281,8 @@ def inspect_records(path_or_glob: str, *, label_map=None, show: int = 0, draw: i
 def _draw_one(features, label_map, out_dir, number, path, index):
     from .draw import SheetEntry, png_name, render
 
-    source_id = F.text(F.first(features, "image/source_id", b"")) or \
-        F.text(F.first(features, "image/filename", b"")) or f"record {index}"
+    source_id = F.text(F.first(features, K.SOURCE_ID, b"")) or \
+        F.text(F.first(features, K.FILENAME, b"")) or f"record {index}"
     drawing = render(features, label_map)
     name = png_name(number, source_id)
     drawing.image.save(os.path.join(out_dir, name), format="PNG")
@@ -292,8 +293,8 @@ def _draw_one(features, label_map, out_dir, number, path, index):
 # -- text rendering ------------------------------------------------------------------------
 def show_example(features: dict, path: str, index: int) -> str:
     """One example's features, one key per line, bytes and long lists summarised."""
-    source = F.text(F.first(features, "image/source_id", b"")) if \
-        features.get("image/source_id", (None, []))[0] == "bytes" else ""
+    source = F.text(F.first(features, K.SOURCE_ID, b"")) if \
+        features.get(K.SOURCE_ID, (None, []))[0] == "bytes" else ""
     lines = [f"== {path} record {index}" + (f" ({source})" if source else "")]
     width = max((len(k) for k in features), default=0)
     for key in sorted(features):
@@ -409,7 +410,7 @@ def format_text(result: dict[str, Any], target: str) -> str:
     lines += ["", "images"]
     formats = ", ".join(f"{k} {v:,}" for k, v in images["formats"].items()) or "-"
     stored = ", ".join(f"{k!r} {v:,}" for k, v in images["format_field"].items())
-    lines.append(f"  formats: {formats}" + (f"  (image/format: {stored})" if stored else ""))
+    lines.append(f"  formats: {formats}" + (f"  ({K.FORMAT}: {stored})" if stored else ""))
     sizes = ", ".join(f"{s['size']} ({s['examples']:,})" for s in images["sizes"])
     more = images["distinct_sizes"] - len(images["sizes"])
     lines.append(f"  sizes: {sizes or '-'}" + (f", and {more:,} more" if more > 0 else ""))
@@ -418,9 +419,9 @@ def format_text(result: dict[str, Any], target: str) -> str:
                      f"height {images['height']['min']:.0f}-{images['height']['max']:.0f}, "
                      f"encoded {_size(images['encoded_bytes']['mean'])} on average")
     notes = [f"{images[k]:,} {label}" for k, label in (
-        ("stored_size_differs", "with image/height or image/width unlike the pixels"),
+        ("stored_size_differs", f"with {K.HEIGHT} or {K.WIDTH} unlike the pixels"),
         ("exif_rotated", "with an EXIF rotation (the decoder ignores it)"),
-        ("missing", "without image/encoded")) if images[k]]
+        ("missing", f"without {K.ENCODED}")) if images[k]]
     if notes:
         lines.append("  " + "; ".join(notes))
     lines += ["", "feature keys (examples having each)"]
@@ -471,8 +472,8 @@ def _size(count: float) -> str:
 def run(args) -> int:
     """The `tfrconv inspect` command (see plugins/inspection.py for its arguments)."""
     from .errors import TfrconvError, UsageError
-    from .labelmap import load_label_map
-    from .record_files import find_label_map
+    from .labelmap_refs import load_label_map
+    from .manifest import find_label_map
 
     if args.draw and not args.out:
         raise UsageError("--draw needs --out DIR (where the PNGs and index.html go)")

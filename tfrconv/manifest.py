@@ -4,7 +4,8 @@ For `out/train.record` they are `out/train.label_map.pbtxt` and `out/train.manif
 `.record` suffix is dropped so a glob such as `train.record*` never picks them up). The manifest
 is what later tools read: shards with their example counts and sizes, the class histogram, the
 label map and its hash, the source format and options, and the tfrconv version. It holds no
-timestamps, so re-running the same conversion gives the same manifest.
+timestamps, so re-running the same conversion gives the same manifest. `find_manifest` and
+`find_label_map` find them again from a record path or shard glob.
 """
 
 from __future__ import annotations
@@ -66,3 +67,31 @@ def read_manifest(path_or_glob: str) -> dict[str, Any]:
         raise DataError(f"cannot read manifest: {exc}", file=path) from None
     manifest["_path"] = path
     return manifest
+
+
+def find_label_map(path_or_glob: str) -> str | None:
+    """The label map that belongs to a record path or glob: the tfrconv manifest's label map,
+    the `<name>.label_map.pbtxt` sidecar, or a `label_map.pbtxt` in the same folder (what
+    Datumaro and many scripts write)."""
+    manifest = find_manifest(path_or_glob)
+    if manifest is not None:
+        try:
+            with open(manifest, encoding="utf-8") as fileobj:
+                name = (json.load(fileobj).get("label_map") or {}).get("path")
+        except (OSError, ValueError, AttributeError):
+            name = None
+        if name:
+            candidate = os.path.join(os.path.dirname(manifest), name)
+            if os.path.isfile(candidate):
+                return candidate
+    if os.path.isdir(path_or_glob):
+        candidate = os.path.join(path_or_glob, "label_map.pbtxt")
+        return candidate if os.path.isfile(candidate) else None
+    base = path_or_glob
+    for marker in ("-?????-of-", "-*", "*", "?"):
+        base = base.split(marker, 1)[0]
+    for candidate in (label_map_path(base),
+                      os.path.join(os.path.dirname(base) or ".", "label_map.pbtxt")):
+        if os.path.isfile(candidate):
+            return candidate
+    return None

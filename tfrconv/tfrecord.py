@@ -1,7 +1,11 @@
-"""TFRecord framing without TensorFlow: the same bytes `tf.io.TFRecordWriter` writes.
+"""TFRecord framing without TensorFlow: the same bytes `tf.io.TFRecordWriter` writes, and
+the one reader of record files.
 
 Each record is: u64 little-endian length, u32 masked CRC32C of those 8 bytes, the payload, u32
-masked CRC32C of the payload. There is no file header. GZIP files are the same stream gzipped.
+masked CRC32C of the payload. There is no file header. GZIP files are the same stream gzipped;
+`is_gzip` tells them apart. Reading has two modes over one framing loop: `scan_records` is
+tolerant (inspect and verify see as much of a damaged file as they can) and `iter_records` /
+`read_records` are strict (data is read only when it is whole).
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import gzip
 import io
 import os
 import struct
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import google_crc32c
@@ -136,58 +142,97 @@ def _writev_all(fd: int, pieces: list, size: int) -> None:
             rest = rest[os.write(fd, rest):]
 
 
-def _open_stream(path: str, compression: str | None) -> BinaryIO:
-    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
-    if compression is None:
-        head = raw.read(12)
-        raw.seek(0)
-        if head[:2] == GZIP_MAGIC and not _valid_header(head):
-            compression = "GZIP"
-    if compression and compression.upper() == "GZIP":
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-    return raw
+@dataclass(frozen=True)
+class Record:
+    """One record slot of a file: the payload, or what is wrong with it."""
+
+    path: str
+    index: int
+    offset: int                 # byte offset of the record (uncompressed stream for GZIP)
+    payload: bytes | None       # None when the record could not be read
+    error: str | None = None
+    fatal: bool = False         # the rest of the file cannot be read
 
 
-def _valid_header(head: bytes) -> bool:
-    return len(head) == 12 and _U32.unpack(head[8:])[0] == masked_crc(head[:8])
+def is_gzip(path: str) -> bool:
+    """Whether a record file is GZIP-compressed, from its first bytes."""
+    with open(path, "rb") as fileobj:
+        head = fileobj.read(12)
+    if head[:2] != GZIP_MAGIC:
+        return False
+    # A plain record file could start with these two bytes; its header CRC tells them apart.
+    return not (len(head) == 12 and _U32.unpack(head[8:])[0] == masked_crc(head[:8]))
 
 
-def iter_records(path: str, *, compression: str | None = None, check_crc: bool = True
-                 ) -> Iterator[bytes]:
-    """Yield each record's payload. A truncated or corrupt file raises DataError with the
-    record index and byte offset. GZIP is detected from the bytes when not given."""
-    with _open_stream(path, compression) as stream:
-        index = 0
-        offset = 0
+def scan_records(path: str) -> Iterator[Record]:
+    """Every record of one file, in order, read tolerantly: a record whose payload fails its CRC
+    (a flipped bit) comes with an error and reading goes on, because its length is intact; a
+    damaged length, a file that ends inside a record or one that cannot be read ends the file
+    with a fatal error. Never raises for bad content: inspect and verify report it all."""
+    try:
+        compressed = is_gzip(path)
+        size = None if compressed else os.path.getsize(path)
+        raw = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        yield Record(path, 0, 0, None, f"cannot read the file: {exc.strerror or exc}",
+                     fatal=True)
+        return
+    stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+    index = offset = 0
+    where = "uncompressed offset" if compressed else "offset"
+    try:
         while True:
             try:
                 header = stream.read(12)
-            except (OSError, EOFError) as exc:
-                raise DataError(f"record {index} (offset {offset}): {exc}", file=path) from None
-            if not header:
-                return
-            if len(header) < 12:
-                raise DataError(f"record {index} (offset {offset}): file ends inside a record "
-                                "header (truncated file)", file=path)
-            (length,), (length_crc,) = _U64.unpack(header[:8]), _U32.unpack(header[8:])
-            if check_crc and length_crc != masked_crc(header[:8]):
-                raise DataError(f"record {index} (offset {offset}): corrupt length (CRC "
-                                "mismatch); this is not a TFRecord file or it is damaged",
-                                file=path)
-            try:
+                if not header:
+                    return
+                if len(header) < 12:
+                    what = (f"only {len(header)} bytes: not a TFRecord file" if index == 0 else
+                            "file ends inside a record header (truncated file)")
+                    yield Record(path, index, offset, None, what, fatal=True)
+                    return
+                (length,), (length_crc,) = _U64.unpack(header[:8]), _U32.unpack(header[8:])
+                if length_crc != masked_crc(header[:8]):
+                    what = ("not a TFRecord file (the first record's length fails its CRC)"
+                            if index == 0 else "corrupt record length (CRC mismatch); the rest "
+                            "of the file cannot be read")
+                    yield Record(path, index, offset, None, what, fatal=True)
+                    return
+                if size is not None and offset + 16 + length > size:
+                    yield Record(path, index, offset, None, f"file ends inside the record "
+                                 f"({length} bytes announced, {size - offset - 12} left; "
+                                 "truncated file)", fatal=True)
+                    return
                 body = stream.read(length + 4)
-            except (OSError, EOFError) as exc:
-                raise DataError(f"record {index} (offset {offset}): {exc}", file=path) from None
+            except (OSError, EOFError, zlib.error) as exc:
+                yield Record(path, index, offset, None, f"cannot read ({where} {offset}): "
+                             f"{exc}", fatal=True)
+                return
             if len(body) < length + 4:
-                raise DataError(f"record {index} (offset {offset}): file ends inside the record "
-                                "(truncated file)", file=path)
+                yield Record(path, index, offset, None, "file ends inside the record "
+                             "(truncated file)", fatal=True)
+                return
             payload = body[:length]
-            if check_crc and _U32.unpack(body[length:])[0] != masked_crc(payload):
-                raise DataError(f"record {index} (offset {offset}): data CRC mismatch "
-                                "(corrupt record)", file=path)
-            yield payload
+            if _U32.unpack(body[length:])[0] != masked_crc(payload):
+                yield Record(path, index, offset, None, "data CRC mismatch: the record's "
+                             "bytes are corrupt (TensorFlow stops reading the file here)")
+            else:
+                yield Record(path, index, offset, payload)
             index += 1
             offset += 16 + length
+    finally:
+        stream.close()
+        raw.close()
+
+
+def iter_records(path: str) -> Iterator[bytes]:
+    """Each record's payload, read strictly: the first damaged record raises DataError with
+    its index and byte offset, as TensorFlow stops there too. GZIP is detected from the bytes."""
+    for record in scan_records(path):
+        if record.payload is None:
+            raise DataError(f"record {record.index} (offset {record.offset}): {record.error}",
+                            file=path)
+        yield record.payload
 
 
 def expand_paths(path_or_glob: str | os.PathLike | Iterable[str]) -> list[str]:
@@ -208,11 +253,27 @@ def expand_paths(path_or_glob: str | os.PathLike | Iterable[str]) -> list[str]:
     return paths
 
 
-def read_records(path_or_glob: str | os.PathLike | Iterable[str], *, check_crc: bool = True
-                 ) -> Iterator[bytes]:
-    """Every record payload of every matching file, in path order."""
+def read_records(path_or_glob: str | os.PathLike | Iterable[str]) -> Iterator[bytes]:
+    """Every record payload of every matching file, in path order, read strictly."""
     for path in expand_paths(path_or_glob):
-        yield from iter_records(path, check_crc=check_crc)
+        yield from iter_records(path)
+
+
+SIDECAR_SUFFIXES = (".json", ".pbtxt", ".txt", ".csv", ".md", ".html", ".png", ".jpg")
+
+
+def record_paths(path_or_glob: str) -> list[str]:
+    """The record files a path names: a file, a glob, or a folder (its files whose names
+    contain "record", as FiftyOne and most scripts name them; manifests and label maps aside)."""
+    if os.path.isdir(path_or_glob):
+        found = sorted(entry.path for entry in os.scandir(path_or_glob)
+                       if entry.is_file() and "record" in entry.name.lower()
+                       and not entry.name.endswith(SIDECAR_SUFFIXES))
+        if not found:
+            raise UsageError(f"{path_or_glob} is a folder without record files (no file name "
+                             "contains 'record'); name the files or a glob instead")
+        return found
+    return expand_paths(path_or_glob)
 
 
 def write_records(path: str, payloads: Iterable[bytes], compression: str | None = None) -> int:

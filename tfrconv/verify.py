@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from . import features as F
+from . import keys as K
 from .images import sniff
 
 ERROR = "error"
@@ -95,7 +96,7 @@ class Verifier:
 
     # -- files -----------------------------------------------------------------------------
     def check_file(self, path: str) -> None:
-        from .record_files import scan_records
+        from .tfrecord import scan_records
 
         info: dict[str, Any] = {"path": path, "records": 0}
         self.files.append(info)
@@ -162,7 +163,7 @@ class Verifier:
             self.report(ERROR, "parse", str(features), path, index)
             self.bad_examples += 1
             return
-        source = F.first(features, "image/source_id")
+        source = F.first(features, K.SOURCE_ID)
         source_id = F.text(source) if isinstance(source, bytes) else None
 
         def report(severity: str, kind: str, message: str) -> None:
@@ -238,7 +239,7 @@ class Verifier:
             kind = key_spec.kind
             if key_spec.fixed:
                 default = {"bytes": b"", "int": 1, "float": 0.0}[kind]
-                if key == "image/format":
+                if key == K.FORMAT:
                     default = b"jpeg"
                 spec[key] = tf.io.FixedLenFeature((), types[kind], default_value=default)
             else:
@@ -252,8 +253,8 @@ class Verifier:
         return spec
 
     def _check_presence(self, features, source_id, path, index, report) -> None:
-        for key in ("image/key/sha256", "image/source_id", "image/height", "image/width",
-                    "image/format"):
+        for key in (K.KEY_SHA256, K.SOURCE_ID, K.HEIGHT, K.WIDTH,
+                    K.FORMAT):
             if not F.values(features, key) or F.first(features, key) in (b"",):
                 self.missing[key] += 1
         if source_id:
@@ -271,17 +272,17 @@ class Verifier:
     def _check_image(self, features, report) -> tuple[int, int] | None:
         """Decode as the decoder does; (height, width) of the pixels, or None."""
         tf = self.tf
-        data = F.first(features, "image/encoded")
-        stored_h, stored_w = F.first(features, "image/height"), F.first(features, "image/width")
+        data = F.first(features, K.ENCODED)
+        stored_h, stored_w = F.first(features, K.HEIGHT), F.first(features, K.WIDTH)
         if not isinstance(data, bytes) or not data:
-            report(ERROR, "image", "no image/encoded bytes: the decoder cannot decode an "
+            report(ERROR, "image", f"no {K.ENCODED} bytes: the decoder cannot decode an "
                    "empty image and training fails")
             return None
-        fmt = F.first(features, "image/format")
+        fmt = F.first(features, K.FORMAT)
         info = sniff(data)
         if fmt in (b"raw", b"RAW"):
             if info.format != "unknown":
-                report(ERROR, "image", f"image/format says raw, but the bytes are a "
+                report(ERROR, "image", f"{K.FORMAT} says raw, but the bytes are a "
                        f"{info.format}: the decoder would read them as raw pixels")
                 return None
             if not (isinstance(stored_h, int) and isinstance(stored_w, int)) or \
@@ -300,37 +301,37 @@ class Verifier:
         height, width = int(image.shape[0]), int(image.shape[1])
         if isinstance(stored_h, int) and isinstance(stored_w, int) \
                 and (stored_h, stored_w) != (height, width):
-            report(ERROR, "size", f"image/height x image/width say {stored_h} x {stored_w}, "
+            report(ERROR, "size", f"{K.HEIGHT} x {K.WIDTH} say {stored_h} x {stored_w}, "
                    f"but the image is {height} x {width} pixels")
         if info.orientation != 1:
             report(WARNING, "exif", f"the JPEG has EXIF orientation {info.orientation}: the "
                    "decoder ignores it, so boxes drawn on the rotated view are misplaced "
                    "(convert with --reencode to apply the rotation)")
-        sha = F.first(features, "image/key/sha256")
+        sha = F.first(features, K.KEY_SHA256)
         if isinstance(sha, bytes) and sha:
             actual = hashlib.sha256(data).hexdigest()
             if sha.decode("ascii", "replace").lower() != actual:
-                report(ERROR, "sha256", f"image/key/sha256 is {F.text(sha)[:16]}..., but the "
+                report(ERROR, "sha256", f"{K.KEY_SHA256} is {F.text(sha)[:16]}..., but the "
                        f"image bytes hash to {actual[:16]}...")
         return height, width
 
     def _check_lengths(self, features, pixels, report) -> int:
         """Equal list lengths; returns the number of boxes."""
-        lengths = {key: len(F.values(features, key)) for key in F.BOX_KEYS}
+        lengths = {key: len(F.values(features, key)) for key in K.BOX_KEYS}
         count = max(lengths.values())
         if len(set(lengths.values())) > 1:
             listed = ", ".join(f"{key.rsplit('/', 1)[1]} {n}" for key, n in lengths.items())
             report(ERROR, "lengths", f"the four box lists differ in length ({listed}): the "
                    "decoder cannot stack them")
         per_object = [k for k, s in F.DECODER_KEYS.items() if s.per_object
-                      and k not in F.BOX_KEYS] + list(F.OTHER_OBJECT_KEYS)
+                      and k not in K.BOX_KEYS] + list(F.OTHER_OBJECT_KEYS)
         for key in per_object:
             n = len(F.values(features, key))
             if n and n != count:
                 report(ERROR, "lengths", f"{key} has {n} values for {count} boxes")
-        xs = len(F.values(features, "image/object/keypoint/x"))
-        ys = len(F.values(features, "image/object/keypoint/y"))
-        visible = len(F.values(features, "image/object/keypoint/visibility"))
+        xs = len(F.values(features, K.OBJECT_KEYPOINT_X))
+        ys = len(F.values(features, K.OBJECT_KEYPOINT_Y))
+        visible = len(F.values(features, K.OBJECT_KEYPOINT_VISIBILITY))
         if xs or ys:
             if xs != ys:
                 report(ERROR, "lengths", f"keypoints have {xs} x and {ys} y values")
@@ -342,7 +343,7 @@ class Verifier:
         return count
 
     def _check_boxes(self, features, count, report) -> None:
-        boxes = [F.values(features, key) for key in F.BOX_KEYS]
+        boxes = [F.values(features, key) for key in K.BOX_KEYS]
         outside, unordered, nans = [], [], []
         for i in range(min(len(b) for b in boxes)):
             xmin, ymin, xmax, ymax = (b[i] for b in boxes)
@@ -375,8 +376,8 @@ class Verifier:
 
     def _check_classes(self, features, report) -> None:
         for scope, text_key, label_key, severity in (
-                ("", "image/object/class/text", "image/object/class/label", ERROR),
-                ("image-level ", "image/class/text", "image/class/label", WARNING)):
+                ("", K.OBJECT_CLASS_TEXT, K.OBJECT_CLASS_LABEL, ERROR),
+                ("image-level ", K.CLASS_TEXT, K.CLASS_LABEL, WARNING)):
             texts = F.values(features, text_key)
             labels = F.values(features, label_key)
             if features.get(text_key, (None,))[0] not in (None, "bytes") or \
@@ -386,10 +387,10 @@ class Verifier:
                 self._check_texts(scope, texts, labels, severity, report)
             elif labels:
                 self._check_labels(scope, labels, severity, report)
-        count = len(F.values(features, "image/object/bbox/xmin"))
-        if count and not F.values(features, "image/object/class/text") \
-                and not F.values(features, "image/object/class/label"):
-            report(ERROR, "class", f"{count} boxes have neither image/object/class/text nor "
+        count = len(F.values(features, K.OBJECT_BBOX_XMIN))
+        if count and not F.values(features, K.OBJECT_CLASS_TEXT) \
+                and not F.values(features, K.OBJECT_CLASS_LABEL):
+            report(ERROR, "class", f"{count} boxes have neither {K.OBJECT_CLASS_TEXT} nor "
                    "/label: they have no class at training")
 
     def _check_texts(self, scope, texts, labels, severity, report) -> None:
@@ -443,13 +444,13 @@ class Verifier:
                        f"{self.label_map.max_id}): these boxes have no class at training")
 
     def _check_masks(self, features, count, pixels, report) -> None:
-        kind, masks = features.get("image/object/mask", (None, []))
+        kind, masks = features.get(K.OBJECT_MASK, (None, []))
         if not masks:
             return
         if kind == "float":
-            height, width = F.first(features, "image/height"), F.first(features, "image/width")
+            height, width = F.first(features, K.HEIGHT), F.first(features, K.WIDTH)
             if not (isinstance(height, int) and isinstance(width, int)):
-                report(ERROR, "mask", "numerical masks need image/height and image/width to be "
+                report(ERROR, "mask", f"numerical masks need {K.HEIGHT} and {K.WIDTH} to be "
                        "reshaped, and the record has none")
                 return
             if len(masks) != count * height * width:
@@ -482,17 +483,17 @@ class Verifier:
     def finish(self) -> None:
         """Dataset-level warnings: optional keys missing from records."""
         effects = {
-            "image/key/sha256": "tools that deduplicate or track images by key have nothing "
+            K.KEY_SHA256: "tools that deduplicate or track images by key have nothing "
                                 "to go by",
-            "image/source_id": "COCO-style evaluation needs a unique source id per image",
-            "image/height": "the decoder assumes 1; masks cannot be reshaped",
-            "image/width": "the decoder assumes 1; masks cannot be reshaped",
-            "image/format": "the decoder assumes 'jpeg' (harmless: it sniffs the bytes)",
+            K.SOURCE_ID: "COCO-style evaluation needs a unique source id per image",
+            K.HEIGHT: "the decoder assumes 1; masks cannot be reshaped",
+            K.WIDTH: "the decoder assumes 1; masks cannot be reshaped",
+            K.FORMAT: "the decoder assumes 'jpeg' (harmless: it sniffs the bytes)",
         }
         if not self.examples and not self.problems:
             self.report(WARNING, "empty", "the files hold no records")
         for key, n in sorted(self.missing.items()):
-            if key == "image/format":
+            if key == K.FORMAT:
                 continue
             self.report(WARNING, "missing_field", f"{key} is missing or empty in {n} of "
                         f"{self.examples} examples: {effects[key]}")
@@ -526,7 +527,7 @@ def _some(items: list[str]) -> str:
 def verify_records(path_or_glob: str, *, label_map=None, label_map_origin: str | None = None,
                    max_boxes: int = 100, stream: TextIO | None = None) -> dict[str, Any]:
     """Verify every record of a path or glob; the report as `--json` prints it."""
-    from .record_files import record_paths
+    from .tfrecord import record_paths
 
     paths = record_paths(path_or_glob)
     verifier = Verifier(label_map, max_boxes=max_boxes, stream=stream)
@@ -540,8 +541,8 @@ def load_verify_label_map(ref: str | None, records: str):
     """(label map or None, where it came from, problems with it): --label-map, else the one
     beside the records. A label map the OD API would refuse is itself an error."""
     from .errors import LabelMapError
-    from .labelmap import load_label_map
-    from .record_files import find_label_map
+    from .labelmap_refs import load_label_map
+    from .manifest import find_label_map
 
     origin = "--label-map"
     if ref is None:
@@ -563,7 +564,7 @@ def run(args) -> int:
     """The `tfrconv verify` command (arguments in plugins/inspection.py)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from .errors import UsageError
-    from .record_files import record_paths
+    from .tfrecord import record_paths
 
     if args.max_boxes < 1:
         raise UsageError("--max-boxes must be at least 1")

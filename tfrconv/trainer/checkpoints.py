@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 
-from ..errors import UsageError
+from ..api import UsageError
 
 IDENTITY_KEY = "tfrconv_model/.ATTRIBUTES/VARIABLE_VALUE"
 MAX_TO_KEEP = 7

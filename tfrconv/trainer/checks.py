@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from collections import Counter
 
-from ..errors import UsageError
+from ..api import UsageError
+from ..api import keys as K
 
 SCAN_LIMIT = 5000
 
@@ -19,8 +20,7 @@ SCAN_LIMIT = 5000
 def record_classes(patterns: list[str], files: list[str]) -> tuple[Counter, Counter, int, str]:
     """(class text → objects, label id → objects for objects without text, examples, source)."""
 
-    from ..errors import TfrconvError
-    from ..manifest import find_manifest, read_manifest
+    from ..api import TfrconvError, find_manifest, read_manifest
 
     texts: Counter = Counter()
     listed: set[str] = set()
@@ -46,16 +46,16 @@ def record_classes(patterns: list[str], files: list[str]) -> tuple[Counter, Coun
                     texts[entry["name"]] += int(entry["objects"])
         return texts, Counter(), examples, ", ".join(p for p, _ in manifests)
 
-    from ..example import iter_examples
+    from ..api import read_examples
 
     labels: Counter = Counter()
-    for features in iter_examples(files):
+    for features in read_examples(files):
         examples += 1
-        names = features.get("image/object/class/text", [])
+        names = features.get(K.OBJECT_CLASS_TEXT, [])
         if names:
             texts.update(n.decode("utf-8", "replace") for n in names)
         else:
-            labels.update(int(v) for v in features.get("image/object/class/label", []))
+            labels.update(int(v) for v in features.get(K.OBJECT_CLASS_LABEL, []))
         if examples >= SCAN_LIMIT:
             break
     return texts, labels, examples, f"the first {examples:,} records"

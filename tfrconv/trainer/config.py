@@ -12,7 +12,7 @@ import math
 import os
 from dataclasses import dataclass, field
 
-from ..errors import UsageError
+from ..api import UsageError
 from .data import SUPPORTED_AUGMENTATIONS, Augmentation, Resize
 
 OWN_FEATURE_EXTRACTOR = "tfrconv_compact"

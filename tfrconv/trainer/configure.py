@@ -12,8 +12,7 @@ import glob
 import os
 from dataclasses import dataclass
 
-from ..errors import UsageError
-from ..manifest import find_manifest, read_manifest, sidecar_base
+from ..api import UsageError, find_manifest, read_manifest, sidecar_base
 from .templates import ConfigRequest, render
 
 GLOB_CHARS = "*?["
@@ -78,7 +77,7 @@ def build_request(*, template: str, train: list[str], evaluate: list[str],
                   label_map: str | None = None, num_classes: int | None = None,
                   **options) -> tuple[ConfigRequest, list[str]]:
     """The template request and the lines to tell the user."""
-    from ..labelmap import read_label_map_file
+    from ..api import read_label_map_file
 
     train_sets = [describe_records(arg, "--train-records") for arg in train]
     eval_sets = [describe_records(arg, "--eval-records") for arg in evaluate]

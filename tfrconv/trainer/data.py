@@ -1,6 +1,6 @@
 """The tf.data input pipeline over OD-API records.
 
-Records are parsed with the OD API decoder's feature spec (`tfrconv.example.DECODER_SPEC`), and
+Records are parsed with the OD API decoder's feature spec (`tfrconv.api.DECODER_SPEC`), and
 class ids come from the class text through the label map, as the OD API decoder does (name or
 display_name, falling back to `image/object/class/label` when a record has no class text);
 unknown classes become -1 and are dropped. Then: decode, resize, augment, targets, pad, batch,
@@ -14,9 +14,8 @@ import glob
 import os
 from dataclasses import dataclass, field
 
-from ..errors import UsageError
-from ..example import DECODER_SPEC
-from ..tfrecord import GZIP_MAGIC
+from ..api import DECODER_SPEC, UsageError, is_gzip
+from ..api import keys as K
 
 RESIZE_METHODS = ("bilinear", "nearest", "bicubic", "area")   # the OD API's ResizeType order
 
@@ -57,8 +56,8 @@ def match_files(patterns: list[str], *, what: str, config: str | None = None) ->
 
 
 def compression_of(path: str) -> str:
-    with open(path, "rb") as fileobj:
-        return "GZIP" if fileobj.read(2) == GZIP_MAGIC else ""
+    """The `compression_type` tf.data needs for a record file."""
+    return "GZIP" if is_gzip(path) else ""
 
 
 def _feature_spec():
@@ -96,11 +95,11 @@ def parse_example(serialized, table):
     def dense(key, default=0):
         return tf.sparse.to_dense(parsed[key], default_value=default)
 
-    texts = dense("image/object/class/text", "")
-    labels = dense("image/object/class/label")
+    texts = dense(K.OBJECT_CLASS_TEXT, "")
+    labels = dense(K.OBJECT_CLASS_LABEL)
     ids = tf.cond(tf.size(texts) > 0, lambda: table.lookup(texts), lambda: labels)
-    boxes = tf.stack([dense("image/object/bbox/ymin", 0.0), dense("image/object/bbox/xmin", 0.0),
-                      dense("image/object/bbox/ymax", 0.0), dense("image/object/bbox/xmax", 0.0)],
+    boxes = tf.stack([dense(K.OBJECT_BBOX_YMIN, 0.0), dense(K.OBJECT_BBOX_XMIN, 0.0),
+                      dense(K.OBJECT_BBOX_YMAX, 0.0), dense(K.OBJECT_BBOX_XMAX, 0.0)],
                      axis=1)
     count = tf.shape(boxes)[0]
 
@@ -110,13 +109,13 @@ def parse_example(serialized, table):
                        lambda: tf.zeros([count], tf.int64))
 
     return {
-        "encoded": parsed["image/encoded"],
-        "source_id": parsed["image/source_id"],
-        "filename": parsed["image/filename"],
+        "encoded": parsed[K.ENCODED],
+        "source_id": parsed[K.SOURCE_ID],
+        "filename": parsed[K.FILENAME],
         "boxes": boxes,
         "ids": tf.cast(ids, tf.int32),
-        "difficult": flag("image/object/difficult"),
-        "is_crowd": flag("image/object/is_crowd"),
+        "difficult": flag(K.OBJECT_DIFFICULT),
+        "is_crowd": flag(K.OBJECT_IS_CROWD),
     }
 
 

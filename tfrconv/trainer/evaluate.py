@@ -20,12 +20,12 @@ EVAL_BATCH = 16       # only speed depends on it: every image is evaluated on it
 class Evaluator:
     def __init__(self, settings: PipelineSettings, *, summary_dir: str | None = None,
                  sample_1_of_n: int | None = None) -> None:
-        from ..labelmap import read_label_map_file
+        from ..api import read_label_map_file
         from .checks import check_inputs
         from .data import match_files
 
         if settings.eval_input is None:
-            from ..errors import UsageError
+            from ..api import UsageError
 
             raise UsageError("the pipeline config has no eval_input_reader to evaluate on",
                              file=settings.path)
@@ -114,7 +114,7 @@ class Evaluator:
                         truth["boxes"][i, :count].numpy()[known] * np.tile(fraction[i], 2),
                         ids[known]))
         if not results:
-            from ..errors import UsageError
+            from ..api import UsageError
 
             raise UsageError("the eval records hold no examples", file=self.settings.path)
         metrics = compute_metrics(results, self.categories, self.settings.metrics_set,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from ..errors import UsageError
+from ..api import UsageError
 from .config import PipelineSettings
 
 INPUT_TYPES = ("image_tensor",)

@@ -11,7 +11,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from ..errors import DataError, UsageError
+from ..api import DataError, UsageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 
@@ -33,7 +33,7 @@ def find_saved_model(path: str) -> str:
 
 def class_names(saved_model: str, label_map: str | None) -> dict[int, str]:
     """id → name from --label-map, the export's label map or its pipeline config."""
-    from ..labelmap import read_label_map_file
+    from ..api import read_label_map_file
 
     export_dir = os.path.dirname(os.path.normpath(saved_model))
     path = label_map

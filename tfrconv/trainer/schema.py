@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from ..errors import UsageError
+from ..api import UsageError
 
 _POSITION = re.compile(r"^(\d+):(\d+) : (.*)$", re.S)
 _NO_FIELD = re.compile(r'Message type "([\w.]+)" has no field named "(\w+)"')
@@ -20,7 +20,7 @@ def parse_pipeline(text: str, source: str | None = None):
     UsageError with file, line and column, and a suggestion for a misspelled field."""
     from google.protobuf import text_format
 
-    from ..proto import message_descriptor, pipeline_class
+    from ..api import message_descriptor, pipeline_class
 
     message = pipeline_class()()
     try:

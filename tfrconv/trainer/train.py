@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from ..errors import Interrupted, TfrconvError, UsageError
+from ..api import Interrupted, TfrconvError, UsageError
 from .config import PipelineSettings
 
 CHUNK = 10                 # steps per tf.function call
@@ -66,7 +66,7 @@ def total_steps(settings: PipelineSettings, override: int | None) -> int | None:
 def train(settings: PipelineSettings, options: TrainOptions, *, on_checkpoint=None) -> TrainResult:
     import tensorflow as tf
 
-    from ..labelmap import read_label_map_file
+    from ..api import read_label_map_file
     from .checkpoints import MAX_TO_KEEP, check_model_dir, new_checkpoint, restore_fine_tune
     from .checks import check_inputs
     from .data import match_files, train_dataset
