@@ -17,8 +17,7 @@ import os
 import struct
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import google_crc32c
 
@@ -142,9 +141,9 @@ def _writev_all(fd: int, pieces: list, size: int) -> None:
             rest = rest[os.write(fd, rest):]
 
 
-@dataclass(frozen=True)
-class Record:
-    """One record slot of a file: the payload, or what is wrong with it."""
+class Record(NamedTuple):
+    """One record slot of a file: the payload, or what is wrong with it (a tuple: cheap to
+    make once per record)."""
 
     path: str
     index: int
