@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make demo   set up (core only, no TensorFlow) and convert the bundled sample dataset
 #   make test   set up with the test extras (TensorFlow included) and run the test suite
+#               (then the workers' parity tests again, with spawned workers)
 PYTHON ?= python3
 VENV ?= .venv
 PIP := $(VENV)/bin/python -m pip install -q -c requirements/constraints.txt
@@ -28,6 +29,9 @@ demo: setup
 
 test: setup-test
 	$(VENV)/bin/python -m pytest
+	# Workers as macOS, Windows and Python 3.14 start them (spawn), forced here: the parity tests.
+	TFRCONV_WORKER_START=spawn $(VENV)/bin/python -m pytest -q tests/test_sharding.py \
+		-k worker_processes
 
 clean:
 	rm -rf out build dist *.egg-info .pytest_cache .hypothesis

@@ -9,106 +9,77 @@ So the bytes never travel. The parent sends chunks of items to each worker in tu
 the results without their payloads (their framed length instead). It decides, in input order,
 what is kept (policies, duplicates) and where each record goes: shard and byte offset in that
 shard's temporary file (the `ShardedWriter` reserves the space). The worker then writes its
-records at those offsets with `pwritev`. The output is therefore byte-identical whatever the
-number of workers; only the parent decides anything.
+records at those offsets (`worker_process.PositionalWriter`). The output is therefore
+byte-identical whatever the number of workers; only the parent decides anything.
 
 When the records are compressed (GZIP), offsets cannot be known in advance: the workers then
 send the payloads back and the parent writes them through the compressor.
+
+How workers start:
+
+- **fork** where it is the safe default: Linux, while `multiprocessing`'s default start method is
+  fork (not Python 3.14's forkserver, nor one the program chose). Workers are forked directly
+  and talk over raw pipes (`worker_channel.Channel`): no `multiprocessing` import, no new
+  interpreter, and they inherit what the parent loaded (the first item is built before forking).
+- **spawn** everywhere else (macOS, Windows, forkserver defaults): `multiprocessing` spawn
+  processes running the same loop with the same messages. The builder is pickled; its format is
+  found by name in the worker's own registry (entry points), or, registered at run time, sent
+  pickled from the parent. As with any spawn, a script that converts must guard its top level
+  with `if __name__ == "__main__":`.
+
+``TFRCONV_WORKER_START=fork|spawn`` forces the start method (CI runs the spawn path on Linux).
 """
 
 from __future__ import annotations
 
 import os
 import pickle
-import select
 import signal
-import struct
 import sys
-import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
 from typing import Any
 
-from .errors import DataError, TfrconvError
-from .tfrecord import frame_parts
+from .errors import UsageError
+from .worker_channel import Channel, PairChannel
+from .worker_process import (
+    START_SIGNALS,
+    Framed,
+    WorkerError,
+    serve,
+    spawned_worker,
+    take_own_signals,
+)
+
+__all__ = ["CHUNK_SIZE", "IN_FLIGHT", "START_ENV", "Framed", "WorkerError", "WorkerPool",
+           "start_method"]
 
 CHUNK_SIZE = 32          # items per message: amortises the hand-offs, bounds worker memory
 IN_FLIGHT = 2            # chunks queued per worker, so none waits for the parent
+START_ENV = "TFRCONV_WORKER_START"
 
 
-@dataclass(frozen=True)
-class Framed:
-    """Stands for a payload a worker holds: its framed length in bytes."""
-
-    length: int
-
-
-class WorkerError(TfrconvError):
-    """A worker process failed for a reason of its own."""
-
-
-def _worker_main(conn, builder, send_payloads: bool) -> None:
-    """A worker's loop: build chunks, then write their records where the parent says."""
-    # The parent owns interrupts: Ctrl-C is ignored here and terminate() simply ends us
-    # (not the parent's handler, inherited through fork, that turns SIGTERM into an exception).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_DFL)
-    pending: dict[int, list] = {}
-    files: dict[str, int] = {}
-    try:
-        while True:
-            message = conn.recv()
-            if message[0] == "chunk":
-                _, chunk_id, items = message
-                results, frames = [], []
-                for item in items:
-                    result = builder.build(item)
-                    parts = None
-                    if result.payload is not None and not send_payloads:
-                        parts = frame_parts(result.payload)
-                        result.payload = Framed(sum(map(len, parts)))
-                    frames.append(parts)
-                    results.append(result)
-                pending[chunk_id] = frames
-                conn.send(("results", chunk_id, results))
-            elif message[0] == "place":
-                _, chunk_id, placements = message
-                for parts, placement in zip(pending.pop(chunk_id), placements):
-                    if parts is not None and placement is not None:
-                        _pwrite(files, placement, parts)
-            else:                                          # "stop": all placed, all written
-                conn.send(("done",))
-                return
-    except Exception as exc:  # noqa: BLE001 - reported to the parent, which stops the run
-        try:
-            conn.send(("error", exc if isinstance(exc, TfrconvError)
-                       else WorkerError(f"worker failed: {type(exc).__name__}: {exc}")))
-        except Exception:  # noqa: BLE001 - e.g. an exception that cannot be pickled
-            conn.send(("error", WorkerError(f"worker failed: {type(exc).__name__}")))
-    finally:
-        for fd in files.values():
-            os.close(fd)
+def start_method() -> str:
+    """"fork" or "spawn": how this process starts its workers (see the module's docstring)."""
+    forced = os.environ.get(START_ENV, "").strip().lower()
+    if forced:
+        if forced not in ("fork", "spawn"):
+            raise UsageError(f"{START_ENV}={forced!r}: use fork or spawn")
+        if forced == "fork" and not hasattr(os, "fork"):
+            raise UsageError(f"{START_ENV}=fork: this platform cannot fork")
+        return forced
+    return "fork" if sys.platform.startswith("linux") and _fork_is_default() else "spawn"
 
 
-def _pwrite(files: dict[str, int], placement: tuple[str, int], parts: tuple) -> None:
-    path, offset = placement
-    try:
-        fd = files.get(path)
-        if fd is None:
-            fd = files[path] = os.open(path, os.O_WRONLY)
-        total = sum(map(len, parts))
-        written = os.pwritev(fd, parts, offset)
-        if written < total:                                # a short write: finish plainly
-            rest = b"".join(parts)[written:]
-            while rest:
-                count = os.pwrite(fd, rest, offset + total - len(rest))
-                rest = rest[count:]
-    except OSError as exc:
-        raise DataError(f"writing failed: {exc.strerror or exc} (no output was left behind)",
-                        file=path) from None
+def _fork_is_default() -> bool:
+    # Answered without importing multiprocessing (its import costs every run ~15 ms) unless
+    # the program already has: then a start method it set is respected.
+    multiprocessing = sys.modules.get("multiprocessing")
+    chosen = multiprocessing.get_start_method(allow_none=True) if multiprocessing else None
+    if chosen is not None:
+        return chosen == "fork"
+    return sys.version_info < (3, 14)       # 3.14 made forkserver the default on Linux
 
 
 class WorkerPool:
@@ -116,38 +87,30 @@ class WorkerPool:
 
     Iterate `chunks(items)`: each step yields one chunk's results. For results whose payload is
     `Framed`, the caller reserves space and must call `place(placements)` (one
-    `(path, offset)` or None per result) before the next step.
-
-    Workers are forked and talk over pipes (`Channel`); importing and starting
-    `multiprocessing` cost ~30 ms of every run. Where there is no fork (Windows) they are
-    `multiprocessing` spawn processes, whose connections have the same send/recv.
+    `(path, offset)` or None per result) before the next step, and `finish()` after the last.
     """
 
-    def __init__(self, builder: Any, workers: int, *, send_payloads: bool) -> None:
+    def __init__(self, builder: Any, workers: int, *, send_payloads: bool,
+                 start: str | None = None) -> None:
         self.builder = builder
         self.workers = workers
-        self.send_payloads = send_payloads or not hasattr(os, "pwritev")
+        self.send_payloads = send_payloads
+        self.start = start or start_method()
         self._conns: list = []
-        self._pids: list[int] = []
-        self._procs: list = []             # multiprocessing processes (no fork)
+        self._pids: list[int] = []         # forked workers
+        self._procs: list = []             # spawned (multiprocessing) workers
         self._current: tuple[int, int] | None = None
 
     def __enter__(self) -> WorkerPool:
-        # Workers are born ignoring Ctrl-C (the parent stops them): set before the fork, so no
-        # interrupt can land in a half-started worker and print its traceback.
-        main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
-            if hasattr(os, "fork"):
-                self._fork()
-            else:
-                self._spawn()
+            with _start_signals_blocked():
+                if self.start == "fork":
+                    self._fork()
+                else:
+                    self._spawn()
         except BaseException:
             self.__exit__(*sys.exc_info())
             raise
-        finally:
-            if main:
-                signal.signal(signal.SIGINT, previous)
         return self
 
     def _fork(self) -> None:
@@ -157,12 +120,13 @@ class WorkerPool:
             if pid == 0:                                   # the worker
                 code = 1
                 try:
+                    take_own_signals()
                     for conn in self._conns:               # earlier workers' pipes
                         conn.close()
                     os.close(to_worker[1])
                     os.close(from_worker[0])
-                    _worker_main(Channel(to_worker[0], from_worker[1], worker=True),
-                                 self.builder, self.send_payloads)
+                    serve(Channel(to_worker[0], from_worker[1], worker=True),
+                          self.builder, self.send_payloads)
                     code = 0
                 finally:
                     # Never return into the parent's code, nor run its exit handlers.
@@ -175,15 +139,17 @@ class WorkerPool:
     def _spawn(self) -> None:
         import multiprocessing
 
+        start = _start_message(self.builder, self.send_payloads)
         context = multiprocessing.get_context("spawn")
         for _ in range(self.workers):
-            parent_end, child_end = context.Pipe()
-            process = context.Process(target=_worker_main,
-                                      args=(child_end, self.builder, self.send_payloads),
-                                      daemon=True)
+            to_worker, from_parent = context.Pipe(duplex=False)
+            to_parent, from_worker = context.Pipe(duplex=False)
+            process = context.Process(target=spawned_worker, args=(to_worker, from_worker, start),
+                                      name="tfrconv-worker", daemon=True)
             process.start()
-            child_end.close()
-            self._conns.append(parent_end)
+            to_worker.close()
+            from_worker.close()
+            self._conns.append(PairChannel(to_parent, from_parent))
             self._procs.append(process)
 
     def chunks(self, items: Iterable[Any]) -> Iterator[list]:
@@ -217,14 +183,14 @@ class WorkerPool:
     def _send(self, worker: int, message) -> None:
         try:
             self._conns[worker].send(message)
-        except (BrokenPipeError, ConnectionResetError):
-            self._receive(worker)        # a worker that stopped: its error, or that it died
+        except OSError:                    # a broken pipe: the worker stopped
+            self._receive(worker)          # its error, or that it died
             raise WorkerError("a worker process stopped early; nothing was written") from None
 
     def _receive(self, worker: int):
         try:
             message = self._conns[worker].recv()
-        except (EOFError, ConnectionResetError):
+        except (EOFError, OSError):
             raise WorkerError("a worker process died (out of memory?); nothing was written") \
                 from None
         if message[0] == "error":
@@ -255,91 +221,44 @@ class WorkerPool:
         self._conns, self._pids, self._procs = [], [], []
 
 
+@contextmanager
+def _start_signals_blocked() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP while workers start. A forked worker inherits the parent's
+    handlers, which raise KeyboardInterrupt: one landing in fork's after-fork code printed
+    "Exception ignored in: <function _after_fork>". Workers set their own handlers before they
+    let the signals through; a spawned worker inherits the blocked mask across exec. The parent
+    gets any signal that came meanwhile as soon as the start is over."""
+    if not hasattr(signal, "pthread_sigmask"):          # Windows: nothing to block
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, START_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _start_message(builder: Any, send_payloads: bool) -> bytes:
+    """What a spawned worker needs, pickled once for all of them. The format goes by value too
+    when it can: the worker uses it if its own registry does not know the name."""
+    spec = spec_problem = None
+    try:
+        spec = pickle.dumps(builder.spec, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # noqa: BLE001 - lambdas, closures: found by name instead
+        spec_problem = f"{type(exc).__name__}: {exc}"
+    try:
+        return pickle.dumps((builder, spec, spec_problem, send_payloads),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # noqa: BLE001 - e.g. an option value that cannot be pickled
+        raise UsageError(f"format {builder.spec_name!r}: its options cannot be sent to worker "
+                         f"processes ({type(exc).__name__}: {exc}); use --workers 1") from None
+
+
 def _kill(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         pass
-
-
-class Channel:
-    """Pickled messages over two pipes, each prefixed with its length.
-
-    A worker's channel never blocks on sending while the parent is sending to it: results can
-    be large (GZIP runs send the payloads) and so can chunks of items, and two processes each
-    blocked writing to a full pipe the other is not reading would wait forever. So the
-    worker's send writes without blocking and, whenever the pipe is full, reads (and keeps)
-    what the parent is sending meanwhile.
-    """
-
-    def __init__(self, read_fd: int, write_fd: int, *, worker: bool = False) -> None:
-        self.read_fd = read_fd
-        self.write_fd = write_fd
-        self._worker = worker
-        self._inbox: deque = deque()
-        if worker:
-            os.set_blocking(write_fd, False)
-
-    def send(self, message) -> None:
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        if not self._worker:
-            _write_all(self.write_fd, _LENGTH.pack(len(data)), data)
-            return
-        view = memoryview(_LENGTH.pack(len(data)) + data)
-        while view:
-            try:
-                view = view[os.write(self.write_fd, view):]
-                continue
-            except BlockingIOError:
-                pass
-            readable, _writable, _ = select.select([self.read_fd], [self.write_fd], [])
-            if readable:
-                self._inbox.append(self._read_message())
-
-    def recv(self):
-        if self._inbox:
-            return self._inbox.popleft()
-        return self._read_message()
-
-    def _read_message(self):
-        (length,) = _LENGTH.unpack(_read_exact(self.read_fd, _LENGTH.size))
-        return pickle.loads(_read_exact(self.read_fd, length))
-
-    def close(self) -> None:
-        for fd in (self.read_fd, self.write_fd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
-_LENGTH = struct.Struct("<Q")
-
-
-def _write_all(fd: int, header: bytes, data: bytes) -> None:
-    pieces = [header, data]
-    while pieces:
-        written = os.writev(fd, pieces)
-        while pieces and written >= len(pieces[0]):
-            written -= len(pieces[0])
-            pieces.pop(0)
-        if pieces and written:
-            pieces[0] = memoryview(pieces[0])[written:]
-
-
-def _read_exact(fd: int, size: int) -> bytes:
-    data = os.read(fd, size)
-    if len(data) == size:
-        return data
-    if not data:
-        raise EOFError
-    buffer = bytearray(data)
-    while len(buffer) < size:
-        more = os.read(fd, size - len(buffer))
-        if not more:
-            raise EOFError
-        buffer += more
-    return bytes(buffer)
 
 
 def _chunked(items: Iterable[Any], size: int) -> Iterator[list]:
