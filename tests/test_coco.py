@@ -404,15 +404,6 @@ def test_annotations_of_no_image_are_reported(tmp_path):
     assert summary.examples == 1 and summary.problems["bad_annotation"]["count"] == 1
 
 
-def test_missing_image_file(tmp_path):
-    json_path = standard_dataset(tmp_path / "coco")
-    os.unlink(tmp_path / "coco" / "val2017" / "000000000007.jpg")
-    with pytest.raises(DataError, match="no such image file"):
-        convert(json_path, tmp_path / "e.record")
-    summary = convert(json_path, tmp_path / "s.record", on_missing_image="skip")
-    assert summary.examples == 2 and summary.problems["missing_image"]["count"] == 1
-
-
 def test_optional_iscrowd_and_area(tmp_path):
     images = [{"id": 1, "file_name": "a.jpg", "width": 20, "height": 10}]
     annotations = [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 4, 2]}]

@@ -218,17 +218,6 @@ def test_size_columns_are_checked_against_the_image(tmp_path):
     assert summary.examples == 1
 
 
-def test_boxes_outside_the_image_follow_the_policy(tmp_path):
-    rows = ["dogs.jpg,32,32,dog,1,2,40,20"]
-    paths = make_csv(tmp_path, rows, images={"dogs.jpg": IMAGES["dogs.jpg"]})
-    with pytest.raises(tfrconv.DataError, match="outside"):
-        tfrconv.convert("csv", output=str(tmp_path / "t.record"), workers=1, **paths)
-    tfrconv.convert("csv", output=str(tmp_path / "t.record"), workers=1, on_bad_box="clip",
-                    **paths)
-    (record,) = parse_records(str(tmp_path / "t.record"))
-    assert record["image/object/bbox/xmax"].tolist() == [1.0]
-
-
 def test_missing_columns_is_one_clear_error(tmp_path):
     paths = make_csv(tmp_path, ["a.jpg,dog,1,2,3,4"], header="file,label,x,y,w,h", images={})
     with pytest.raises(tfrconv.DataError, match="no column 'filename', 'class', 'xmin'") as info:

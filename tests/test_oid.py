@@ -269,19 +269,6 @@ def test_jpg_wins_when_an_id_has_several_files(tmp_path):
     assert names == {b"00cd": (b"00cd.jpg", b"jpeg"), b"00ef": (b"00ef.jpeg", b"jpeg")}
 
 
-def test_missing_image_follows_the_policy(tmp_path):
-    boxes = REFERENCE_BOXES + [f"00000000000000cd,s,{CAR},1,0.1,0.9,0.1,0.9,0,0,0,0,0"]
-    paths = make_oid(tmp_path, REFERENCE_IMAGES, boxes)
-    output = tmp_path / "o.record"
-    with pytest.raises(tfrconv.DataError, match="no such image file"):
-        tfrconv.convert("oid", output=str(output), workers=1, **paths)
-    assert not output.exists() and not glob.glob(str(tmp_path / "o.*"))
-    summary = tfrconv.convert("oid", output=str(output), workers=1,
-                              on_missing_image="skip", **paths)
-    assert summary.examples == 3 and summary.skipped_images == 1
-    assert summary.problems["missing_image"]["count"] == 1
-
-
 def test_annotated_only_leaves_out_unannotated_images(tmp_path):
     paths = make_oid(tmp_path, REFERENCE_IMAGES, REFERENCE_BOXES)
     summary = tfrconv.convert("oid", output=str(tmp_path / "o.record"), workers=1,
