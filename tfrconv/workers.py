@@ -103,11 +103,12 @@ class WorkerPool:
 
     def __enter__(self) -> WorkerPool:
         try:
+            context = _spawn_context() if self.start == "spawn" else None
             with _start_signals_blocked():
-                if self.start == "fork":
+                if context is None:
                     self._fork()
                 else:
-                    self._spawn()
+                    self._spawn(context)
         except BaseException:
             self.__exit__(*sys.exc_info())
             raise
@@ -136,11 +137,8 @@ class WorkerPool:
             self._conns.append(Channel(from_worker[0], to_worker[1]))
             self._pids.append(pid)
 
-    def _spawn(self) -> None:
-        import multiprocessing
-
+    def _spawn(self, context) -> None:
         start = _start_message(self.builder, self.send_payloads)
-        context = multiprocessing.get_context("spawn")
         for _ in range(self.workers):
             to_worker, from_parent = context.Pipe(duplex=False)
             to_parent, from_worker = context.Pipe(duplex=False)
@@ -236,6 +234,18 @@ def _start_signals_blocked() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _spawn_context():
+    import multiprocessing
+
+    if os.name == "posix":
+        # multiprocessing starts its resource tracker on the first spawn and unblocks SIGINT and
+        # SIGTERM as it does (not restoring the mask): started first, it leaves our block alone.
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+    return multiprocessing.get_context("spawn")
 
 
 def _start_message(builder: Any, send_payloads: bool) -> bytes:
