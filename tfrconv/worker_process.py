@@ -4,6 +4,7 @@ parent says. The same loop serves forked and spawned workers; only how they star
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
@@ -52,7 +53,10 @@ def serve(conn, builder: Any, send_payloads: bool) -> None:
     pending: dict[int, list] = {}
     try:
         while True:
-            message = conn.recv()
+            try:
+                message = conn.recv()
+            except EOFError:
+                return          # the parent closed the channel: the run stopped, nothing to say
             if message[0] == "chunk":
                 _, chunk_id, items = message
                 results, frames = [], []
@@ -82,11 +86,16 @@ def serve(conn, builder: Any, send_payloads: bool) -> None:
 
 
 def report_error(conn, exc: Exception) -> None:
+    """Tell the parent why this worker stops (unless the parent has already gone)."""
+    message = ("error", exc if isinstance(exc, TfrconvError)
+               else WorkerError(f"worker failed: {type(exc).__name__}: {exc}"))
     try:
-        conn.send(("error", exc if isinstance(exc, TfrconvError)
-                   else WorkerError(f"worker failed: {type(exc).__name__}: {exc}")))
+        conn.send(message)
+    except OSError:
+        pass            # a broken pipe: the parent stopped the run already
     except Exception:  # noqa: BLE001 - e.g. an exception that cannot be pickled
-        conn.send(("error", WorkerError(f"worker failed: {type(exc).__name__}")))
+        with contextlib.suppress(OSError):
+            conn.send(("error", WorkerError(f"worker failed: {type(exc).__name__}")))
 
 
 class PositionalWriter:
@@ -133,18 +142,27 @@ class PositionalWriter:
 def spawned_worker(incoming, outgoing, start: bytes) -> None:
     """A spawned worker's entry point (`multiprocessing` calls it with the parent's connections
     and the pickled `(builder, spec, send_payloads)`); the process ends when the loop does."""
-    take_own_signals()
-    conn = InboxChannel(incoming, outgoing)
+    code = 1
     try:
-        builder, send_payloads = unpickle_start(start)
-    except Exception as exc:  # noqa: BLE001 - one line to the parent, not a traceback here
-        report_error(conn, exc if isinstance(exc, TfrconvError) else WorkerError(
-            f"a worker process could not start: {type(exc).__name__}: {exc}"))
-    else:
-        serve(conn, builder, send_payloads)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)         # no interpreter teardown: the inbox thread may still wait for the parent
+        take_own_signals()
+        conn = InboxChannel(incoming, outgoing)
+        try:
+            builder, send_payloads = unpickle_start(start)
+        except Exception as exc:  # noqa: BLE001 - one line to the parent, not a traceback here
+            report_error(conn, exc if isinstance(exc, TfrconvError) else WorkerError(
+                f"a worker process could not start: {type(exc).__name__}: {exc}"))
+        else:
+            serve(conn, builder, send_payloads)
+            code = 0
+    finally:
+        # Like a forked worker: no traceback of multiprocessing's (the parent reports a worker
+        # that died), no interpreter teardown (the inbox thread may still wait for the parent).
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
 
 
 def unpickle_start(start: bytes):
