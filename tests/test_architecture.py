@@ -267,6 +267,95 @@ def test_no_module_uses_another_modules_private_names():
         "\n".join("  " + line for line in problems)
 
 
+# Rooms, lowest first (docs/architecture.md): a module imports its own room or a lower one.
+ROOMS = {
+    "model": ["errors", "sample", "keys", "wire", "tfrecord", "sharding", "seen", "images",
+              "manifest", "summary", "proto", "protos", "problems", "labelmap", "example",
+              "features", "stats", "progress", "shapes", "annotation_xml", "tables"],
+    "plugin platform": ["formats", "commands", "hookspecs", "entrypoints", "plugin_code",
+                        "plugins", "settings", "labelmap_refs"],
+    "conversion": ["conversion", "tally", "build"],
+    "looking": ["inspect", "verify", "draw", "detect"],
+    "drive": ["workers", "worker_process", "worker_channel", "runners", "pipeline"],
+    "entry": ["cli", "cli_commands", "cli_convert", "cli_options", "__main__",
+              "inspection_commands", "api", ""],
+}
+# What a builtin plugin may import from tfrconv: what a third-party plugin may import.
+PLUGIN_API = {"tfrconv", "tfrconv.keys", "tfrconv.api", "tfrconv.inspection_commands",
+              "tfrconv.trainer.commands"}
+
+
+def room_of(module: str) -> int | None:
+    """The rank of `module`'s room (tfrconv.runners.local → "drive"); None outside the rooms."""
+    if not (module == "tfrconv" or module.startswith("tfrconv.")) or \
+            module.startswith("tfrconv.trainer"):
+        return None
+    first = module.split(".")[1] if "." in module else ""
+    for rank, members in enumerate(ROOMS.values()):
+        if first in members:
+            return rank
+    raise AssertionError(f"{module} is in no room: add it to ROOMS and docs/architecture.md")
+
+
+def upward_imports(modules: dict[str, Module]) -> list[str]:
+    rooms = list(ROOMS)
+    problems = []
+    for name, module in sorted(modules.items()):
+        own = room_of(name)
+        if own is None:
+            continue
+        for imp in imports_of(module, set(modules)):
+            target = room_of(imp.target)
+            if target is not None and target > own and not _is_ancestor(imp.target, name):
+                problems.append(f"{module.path.as_posix()}:{imp.line}: {name} ({rooms[own]}) "
+                                f"imports {imp.target} ({rooms[target]})")
+    return problems
+
+
+def plugin_imports_outside_the_api(modules: dict[str, Module]) -> list[str]:
+    problems = []
+    for name, module in sorted(modules.items()):
+        if not name.startswith("tfrconv_plugins"):
+            continue
+        for imp in imports_of(module, set(modules)):
+            if imp.target.startswith("tfrconv_plugins"):
+                problems.append(f"{module.path.as_posix()}:{imp.line}: the builtin {name} "
+                                f"imports the builtin {imp.target}")
+            elif imp.target not in PLUGIN_API:
+                problems.append(f"{module.path.as_posix()}:{imp.line}: {name} imports "
+                                f"{imp.target}, which is not plugin API")
+    return problems
+
+
+def test_every_module_is_in_a_room_and_imports_go_down():
+    problems = upward_imports(MODULES)
+    assert not problems, "imports that go up the rooms:\n" + "\n".join(
+        "  " + line for line in problems)
+
+
+def test_builtin_plugins_use_only_the_plugin_api():
+    problems = plugin_imports_outside_the_api(MODULES)
+    assert not problems, "\n".join(problems)
+
+
+def test_rooms_catch_an_upward_import(tmp_path):
+    modules = fake_package(tmp_path, {
+        "tfrconv/labelmap.py": "from .plugins import get_registry\n",
+        "tfrconv/plugins.py": "from .labelmap import LabelMap\n",
+        "plugins/pets.py": "from tfrconv_plugins.voc import parse_xml\nfrom tfrconv.build "
+                           "import Builder\nfrom tfrconv import hookimpl\n",
+        "plugins/voc.py": "",
+        "tfrconv/build.py": "",
+    })
+    assert upward_imports(modules) == [
+        "tfrconv/labelmap.py:1: tfrconv.labelmap (model) imports tfrconv.plugins "
+        "(plugin platform)"]
+    assert plugin_imports_outside_the_api(modules) == [
+        "plugins/pets.py:1: the builtin tfrconv_plugins.pets imports the builtin "
+        "tfrconv_plugins.voc",
+        "plugins/pets.py:2: tfrconv_plugins.pets imports tfrconv.build, which is not plugin API"]
+
+
 # -- the checker itself, on small made-up packages -------------------------------------------
 def fake_package(tmp_path: Path, files: dict[str, str]) -> dict[str, Module]:
     for relative, text in files.items():
