@@ -141,7 +141,7 @@ class PositionalWriter:
 
 def spawned_worker(incoming, outgoing, start: bytes) -> None:
     """A spawned worker's entry point (`multiprocessing` calls it with the parent's connections
-    and the pickled `(builder, spec, send_payloads)`); the process ends when the loop does."""
+    and the pickled start message of `workers`); the process ends when the loop does."""
     code = 1
     try:
         take_own_signals()
@@ -176,8 +176,8 @@ def unpickle_start(start: bytes):
         if spec is None:
             raise UsageError(
                 f"format {name!r} cannot run in spawned worker processes: it is not registered "
-                f"through an entry point and its FormatSpec cannot be pickled ({spec_problem}); "
-                "use --workers 1, or define its functions at module level")
+                f"through an entry point, and its FormatSpec cannot be sent pickled "
+                f"({spec_problem}); install it with an entry point, or use --workers 1")
         registry.add(ParentFormat(pickle.loads(spec)), f"from-parent:{name}")
     return builder, send_payloads
 
