@@ -1,6 +1,6 @@
 """Two examples with the same source id, for every builtin format that can express it: an error
 by default (nothing written), or with --on-duplicate-id skip the later one is left out and
-counted. Formats whose items can never share an id are skipped, with the reason."""
+counted. Formats whose items can never share an id are left out (datasets.py says why)."""
 
 from __future__ import annotations
 
