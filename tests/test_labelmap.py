@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from importcheck import modules_loaded
+from reach import branch, reaches
 
 from tfrconv import LabelMap, LabelMapError, UsageError, load_label_map
 from tfrconv.labelmap import lint_label_map, parse_label_map
@@ -145,37 +146,67 @@ def test_cli_list_show_lint(tmp_path):
 
 
 # -- the plain-map fast path agrees with text_format ------------------------------------------
-NAMES = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\u2018\u2019"
-                              "\u201c\u201d"), max_size=12)
+# Plain names, including the spaces and characters a careless fast path would lose or choke on.
+PLAIN_NAMES = st.sampled_from(["cat", " cat", "dog ", "traffic light", "", "Straße", "狗",
+                               "a#b", "x{y}", "it's", 'say "hi"', "1", "é\t"]) | st.text(
+    st.characters(blacklist_categories=["Cs", "Cc"],
+                  blacklist_characters="\\'\"\u2018\u2019\u201c\u201d"), max_size=8)
+ODD_NAMES = st.text(st.characters(blacklist_categories=["Cs"],
+                                  blacklist_characters="\u2018\u2019\u201c\u201d"), max_size=8)
+# Targeted breaks, each rare: what leaves the fast path (hex or octal ids, escapes, other
+# fields, a missing id or name) and what text_format rejects (ids out of range, bad tokens).
+CORRUPTIONS = ["hex id", "octal id", "big id", "escaped name", "frequency", "no id", "no name",
+               "unknown field", "missing brace", "quoted id"]
+
+
+def quoted(draw, text: str) -> str:
+    """`text` in quotes as a label-map writer would put it (escaping only what must be)."""
+    quote = draw(st.sampled_from(["'", '"']))
+    if quote in text:
+        quote = "'" if quote == '"' else '"'
+    if quote in text or "\\" in text or "\n" in text:
+        return quote + text.replace("\\", "\\\\").replace(quote, "\\" + quote) \
+            .replace("\n", "\\n") + quote
+    return quote + text + quote
 
 
 @st.composite
 def label_map_texts(draw):
-    """Label-map text in the many spellings text_format accepts, escapes and oddities included
-    (those leave the fast path, which must then step aside)."""
+    """Label-map text in the many spellings text_format accepts: mostly plain maps (so the fast
+    path answers), a field repeated now and then (last wins), one targeted break at times."""
+    corruption = draw(st.sampled_from(CORRUPTIONS)) if draw(st.integers(0, 4)) == 0 else None
     blocks = []
-    for _ in range(draw(st.integers(0, 5))):
-        fields = []
-        for name in draw(st.lists(st.sampled_from(["id", "name", "display_name", "frequency"]),
-                                  max_size=5)):
-            if name == "id":
-                value = str(draw(st.integers(-(2**31), 2**31 - 1)))
-                value = draw(st.sampled_from([value, value, "0x1f", "07"]))
-            elif name == "frequency":
-                value = "RARE"
-            else:
-                quote = draw(st.sampled_from(["'", '"']))
-                value = quote + draw(NAMES).replace("\\", "\\\\").replace(quote, "\\" + quote) \
-                    .replace("\n", "\\n") + quote
-            fields.append(f"{name}: {value}" + draw(st.sampled_from(["", ",", ";"])))
+    for index in range(draw(st.integers(1, 5))):
+        fields = {"id": [str(draw(st.integers(-(2**31), 2**31 - 1)))],
+                  "name": [quoted(draw, draw(PLAIN_NAMES))]}
+        if draw(st.booleans()):
+            fields["display_name"] = [quoted(draw, draw(PLAIN_NAMES))]
+        for key in list(fields):                      # repeated fields: text_format keeps the last
+            if draw(st.integers(0, 3)) == 0:
+                fields[key].append(str(draw(st.integers(0, 99))) if key == "id"
+                                   else quoted(draw, draw(PLAIN_NAMES)))
+        broken = corruption is not None and index == 0
+        if broken and corruption in ("hex id", "octal id", "big id", "quoted id"):
+            fields["id"] = [{"hex id": "0x1f", "octal id": "07", "big id": str(2**31),
+                             "quoted id": "'3'"}[corruption]]
+        elif broken and corruption == "escaped name":
+            fields["name"] = [quoted(draw, draw(ODD_NAMES) + "\\")]
+        elif broken and corruption in ("no id", "no name"):
+            del fields[corruption[3:]]
+        elif broken and corruption in ("frequency", "unknown field"):
+            fields[{"frequency": "frequency", "unknown field": "colour"}[corruption]] = ["RARE"]
+        lines = [f"{key}: {value}" + draw(st.sampled_from(["", ",", ";"]))
+                 for key, values in fields.items() for value in values]
         space = draw(st.sampled_from([" ", "\n  ", "  # note\n "]))
         opener = draw(st.sampled_from(["item {", "item: {", "item{"]))
-        blocks.append(opener + space + space.join(fields) + " }")
+        closer = "" if broken and corruption == "missing brace" else " }"
+        blocks.append(opener + space + space.join(draw(st.permutations(lines))) + closer)
     return draw(st.sampled_from(["\n", " ", "\n# c\n"])).join(blocks) + "\n"
 
 
-@given(label_map_texts())
+@reaches("fast path compared")
 @settings(max_examples=300, deadline=None)
+@given(label_map_texts())
 def test_plain_parser_agrees_with_text_format(text):
     from google.protobuf import text_format
 
@@ -187,10 +218,13 @@ def test_plain_parser_agrees_with_text_format(text):
     try:
         text_format.Merge(text, message)
     except text_format.ParseError:
+        branch("text_format rejects")
         assert plain is None                  # text_format's error message is the one shown
         return
     if plain is None:
-        return                                # not plain: text_format's result is used
+        branch("not plain: text_format used")
+        return
+    branch("fast path compared")
     exact = _from_message(message, None, [], validate=False)
     assert plain == exact.items
     assert LabelMap(plain).to_text() == exact.to_text()
