@@ -246,12 +246,21 @@ def test_interrupted_beam_run_leaves_nothing_behind(tmp_path, sig):
         [sys.executable, "-m", "tfrconv", "slow", "--output", str(out / "x.record"),
          "--num-shards", "2", "--runner", "beam"], stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(site)))
-    deadline = time.time() + 120
-    while time.time() < deadline and not (out.exists() and os.listdir(out)):
+    deadline = time.monotonic() + 120        # a bound on waiting, not a timing
+    while not (out.exists() and os.listdir(out)):
+        if process.poll() is not None:
+            raise AssertionError(f"the run ended before writing: {process.stderr.read()}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError("hung: the Beam run never began writing")
         time.sleep(0.1)                      # the hidden temporary folder: the run has begun
     time.sleep(3)                            # Beam is building examples by now
     process.send_signal(sig)
-    _stdout, stderr = process.communicate(timeout=120)
+    try:
+        _stdout, stderr = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise AssertionError(f"hung: still running 120 s after {sig.name}") from None
     assert process.returncode == 130, stderr
     assert stderr.strip() == ("tfrconv: error: interrupted; no output was written (temporary "
                               "files removed)")
