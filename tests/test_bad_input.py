@@ -342,7 +342,32 @@ def test_cli_errors_are_one_line_and_debug_shows_the_traceback(tmp_path, dataset
     debug = subprocess.run(args + ["--debug"], capture_output=True, text=True)
     assert "Traceback" in debug.stderr
     usage = subprocess.run(args + ["--on-bad-box", "explode"], capture_output=True, text=True)
-    assert usage.returncode == 2
+    assert (usage.returncode, usage.stdout) == (2, "")
+    assert usage.stderr == ("tfrconv voc: error: argument --on-bad-box: invalid choice: "
+                            "'explode' (choose from 'error', 'clip', 'skip') "
+                            "(see tfrconv voc --help)\n")
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["voc", "--data-dir", "d"],
+     "tfrconv voc: error: the following arguments are required: --output "
+     "(see tfrconv voc --help)"),
+    (["voc", "--data-dir", "d", "--output", "o", "--bogus", "1"],
+     "tfrconv voc: error: unrecognized arguments: --bogus 1 (see tfrconv voc --help)"),
+    (["labelmap", "lint", "a.pbtxt", "b.pbtxt"],
+     "tfrconv labelmap lint: error: unrecognized arguments: b.pbtxt "
+     "(see tfrconv labelmap lint --help)"),
+    (["sample", "shapes", "--out", "d", "--num-images", "two"],
+     "tfrconv sample shapes: error: argument --num-images: invalid int value: 'two' "
+     "(see tfrconv sample shapes --help)"),
+    (["no-such-command"], "tfrconv: error: argument COMMAND: invalid choice: "),
+])
+def test_usage_errors_are_one_line_naming_the_command(args, expected):
+    """docs/problems.md: usage errors are one line, `tfrconv CMD: error: ... (see tfrconv CMD
+    --help)`, exit status 2, no usage block."""
+    done = run_cli(args)
+    assert (done.returncode, done.stdout, done.stderr.count("\n")) == (2, "", 1), done.stderr
+    assert done.stderr.startswith(expected), done.stderr
 
 
 # -- fuzzing the VOC reader ----------------------------------------------------------------

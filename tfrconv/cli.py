@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from . import __version__, cli_commands
 from .cli_convert import run_format
-from .cli_options import add_format_arguments
+from .cli_options import CommandLineParser, add_format_arguments, usage_error
 from .errors import PluginCodeError, TfrconvError
 from .plugins import get_registry
 
@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser(argv)
         args, extra = parser.parse_known_args(argv)
         if extra and not getattr(args, "takes_extra_args", False):
-            parser.error("unrecognized arguments: " + " ".join(extra))
+            usage_error(args.usage_prog, "unrecognized arguments: " + " ".join(extra))
         args.extra_args = extra      # `convert` parses them once it knows the format
         if not getattr(args, "handler", None):
             parser.print_help()
@@ -98,7 +98,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     registry = get_registry()
     known = {*registry.formats, *registry.commands, *cli_commands.CORE_COMMANDS}
     only = selected if selected in known else None
-    parser = argparse.ArgumentParser(
+    parser = CommandLineParser(
         prog="tfrconv", description="Convert detection datasets to TensorFlow Object Detection "
         "API TFRecords, and check them.", epilog=registry.failure_summary())
     parser.add_argument("--version", action="version", version=f"tfrconv {__version__}")

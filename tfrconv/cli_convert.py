@@ -18,7 +18,7 @@ import argparse
 import json
 import sys
 
-from .cli_options import add_format_arguments, collect_options
+from .cli_options import CommandLineParser, add_format_arguments, collect_options
 from .errors import UsageError
 from .formats import FormatSpec
 from .plugins import get_registry
@@ -50,7 +50,7 @@ def add_convert_command(sub) -> None:
 def format_parser(spec) -> argparse.ArgumentParser:
     """The parser `tfrconv convert` uses once the format is known: the format's options and
     the common ones, as for `tfrconv FORMAT`."""
-    parser = argparse.ArgumentParser(
+    parser = CommandLineParser(
         prog="tfrconv convert", allow_abbrev=False,
         description=f"Convert as {spec.name}: {spec.help}")
     add_format_arguments(parser, spec)

@@ -8,8 +8,9 @@ out of the parsed namespace with `collect_options`.
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
-from typing import Any
+from typing import Any, NoReturn
 
 from .formats import FormatSpec, Option
 from .problems import KINDS
@@ -18,6 +19,28 @@ from .settings import COMMON_OPTIONS
 POLICY_FLAGS = frozenset(kind.flag for kind in KINDS.values())
 FORMAT_PREFIX = "fmt__"
 COMMON_PREFIX = "common__"
+
+
+class CommandLineParser(argparse.ArgumentParser):
+    """argparse with tfrconv's one-line usage errors (docs/problems.md), exit status 2:
+    `tfrconv voc: error: <what is wrong> (see tfrconv voc --help)` instead of the usage block.
+    Subparsers are made with their parent's class, so every command answers the same way; each
+    records its name as the `usage_prog` default, so the innermost command a line ran is known
+    to errors found after parsing (unrecognized arguments)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.set_defaults(usage_prog=self.prog)
+
+    def error(self, message: str) -> NoReturn:
+        usage_error(self.prog, message)
+
+
+def usage_error(prog: str, message: str) -> NoReturn:
+    """Print the one-line usage error for command `prog` and exit with status 2."""
+    one_line = " ".join(message.split())
+    print(f"{prog}: error: {one_line} (see {prog} --help)", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def add_format_arguments(parser: argparse.ArgumentParser, spec: FormatSpec, *,
