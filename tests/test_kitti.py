@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from odapi import feature_spec, parse_records, tf_example, tf_feature
+from reach import branch, reaches
 from tfrconv_plugins import kitti
 
 import tfrconv
@@ -411,19 +412,63 @@ def test_detect(tmp_path):
 
 
 # -- property: any label text gives a sample or a DataError, nothing else --------------------
-tokens = st.sampled_from(["Car", "DontCare", "pedestrian", "0", "1", "-1.5", "nan", "inf",
-                          "1e999", "x", "", "3.", "-0", "12.5", "1_0", "\u00e9"])
-label_lines = st.lists(tokens, max_size=18).map(" ".join) | st.text(max_size=40)
+KINDS = st.sampled_from(["Car", "Car", "car", "Pedestrian", "Van", "Cyclist", "DontCare"])
+NUMBER = st.floats(-50, 50, allow_nan=False).map(lambda v: f"{v:.2f}")
+# Targeted breaks, each in a quarter of the files at most: the rest are clean, as tools write.
+BREAKS = ["short line", "bad number", "odd number", "extra column", "blank lines and CRLF",
+          "byte order mark", "tabs", "not UTF-8", "random bytes"]
 
 
+@st.composite
+def kitti_label_lines(draw):
+    """One valid label line: a class, 14 numbers, a box with its corners in order."""
+    left, top = draw(st.integers(0, 40)), draw(st.integers(0, 15))
+    right = left + draw(st.integers(1, 20)) + draw(st.sampled_from([0, 0.5, 0.25]))
+    bottom = top + draw(st.integers(1, 10))
+    numbers = [f"{draw(st.floats(0, 1)):.2f}", str(draw(st.integers(0, 3))), draw(NUMBER),
+               *(f"{v:.2f}" for v in (left, top, right, bottom)),
+               *(draw(NUMBER) for _ in range(7))]
+    return [draw(KINDS), *numbers]
+
+
+@st.composite
+def kitti_label_files(draw):
+    """(file bytes, the break applied or None): mostly clean label files."""
+    lines = draw(st.lists(kitti_label_lines(), min_size=1, max_size=5))
+    broken = draw(st.sampled_from(BREAKS)) if draw(st.integers(0, 3)) == 0 else None
+    target = lines[draw(st.integers(0, len(lines) - 1))]
+    where = draw(st.integers(1, 14))
+    if broken == "short line":
+        del target[draw(st.integers(1, 14)):]
+    elif broken == "bad number":
+        target[where] = draw(st.sampled_from(["x", "1,5", "--1", "0x10", "\u00e9", "1.2.3"]))
+    elif broken == "odd number":
+        target[where] = draw(st.sampled_from(["nan", "inf", "-inf", "1e999", "-0", "3.", "1_0"]))
+    elif broken == "extra column":
+        target.append("0.5")
+    separator = "\t" if broken == "tabs" else " "
+    text = "\n".join(separator.join(line) for line in lines) + "\n"
+    if broken == "blank lines and CRLF":
+        text = "\n" + text.replace("\n", "\r\n\n  \n")
+    data = text.encode("utf-8")
+    if broken == "byte order mark":
+        data = b"\xef\xbb\xbf" + data
+    elif broken == "not UTF-8":
+        data = data[:where] + b"\xff" + data[where:]
+    elif broken == "random bytes":
+        data = draw(st.binary(max_size=40))
+    return data, broken
+
+
+@reaches("compared with the reference")
 @settings(max_examples=200, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(lines=st.lists(label_lines, max_size=5), raw=st.binary(max_size=20),
-       use_raw=st.booleans(), classes=st.sampled_from([["car", "dontcare"], ["car"]]))
-def test_any_label_file_gives_a_sample_or_a_data_error(tmp_path, lines, raw, use_raw,
-                                                       classes):
+@given(label_file=kitti_label_files(),
+       classes=st.sampled_from([["car", "dontcare"], ["car"], ["car", "pedestrian", "dontcare"]]))
+def test_any_label_file_gives_a_sample_or_a_data_error(tmp_path, label_file, classes):
+    data, broken = label_file
     path = tmp_path / "000007.txt"
-    path.write_bytes(raw if use_raw else "\n".join(lines).encode("utf-8"))
+    path.write_bytes(data)
     item = kitti.KittiItem("000007.png", str(tmp_path / "000007.png"), str(path),
                            str(tmp_path), str(tmp_path))
     opts = tfrconv.Options({"data_dir": str(tmp_path), "classes": classes,
@@ -431,9 +476,20 @@ def test_any_label_file_gives_a_sample_or_a_data_error(tmp_path, lines, raw, use
     try:
         sample = kitti.read_item(item, opts)
     except DataError as exc:
-        assert exc.file == str(path)
+        branch(f"data error ({broken})")
+        assert exc.file == str(path) and broken is not None
         return
     assert isinstance(sample, tfrconv.Sample) and sample.split == "val"
     for obj in sample.objects:
         assert obj.label in classes and obj.label != "dontcare"
         assert isinstance(obj.truncated, float) and len(obj.extra) == 8
+    if broken is not None:
+        branch(f"sample from a broken file ({broken})")
+        return
+    # A clean file: the objects kept are the reference converter's, in its order.
+    branch("compared with the reference")
+    branch("with objects" if sample.objects else "no object kept")
+    kept = reference_filter(reference_read_labels(str(path)), classes)
+    assert [(o.label, o.xmin, o.ymin, o.xmax, o.ymax, o.truncated) for o in sample.objects] \
+        == list(zip(kept["type"], kept["left"], kept["top"], kept["right"], kept["bottom"],
+                    kept["truncated"]))
