@@ -201,3 +201,29 @@ def test_command_plugins_only_register(plugin):
     functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
     assert functions == ["register_commands"]
     assert not [n for n in tree.body if isinstance(n, (ast.ClassDef, ast.Assign))]
+
+
+def _failing_read_item(item, opts):
+    raise KeyError("width")
+
+
+def _items(opts):
+    return iter(["a", "b"])
+
+
+def test_a_guarded_format_pickles_and_still_blames_its_plugin():
+    """Spawned workers receive a run-time format pickled: the guard must survive the trip."""
+    import pickle
+
+    from tfrconv import FormatSpec
+    from tfrconv.errors import PluginCodeError
+    from tfrconv.plugin_code import guard_format
+
+    spec = FormatSpec(name="picky", help="", list_items=_items,
+                      read_item=_failing_read_item)
+    copy = pickle.loads(pickle.dumps(guard_format(spec, "distribution picky 1.0")))
+    assert list(copy.list_items(None)) == ["a", "b"]
+    with pytest.raises(PluginCodeError) as caught:
+        copy.read_item("img_7", None)
+    assert str(caught.value) == ("plugin error in format 'picky' (distribution picky 1.0): "
+                                 "KeyError: 'width' while reading item 'img_7'")
