@@ -123,8 +123,9 @@ class RecordWriter:
 
 
 def _writable_fd(fileobj) -> int | None:
-    """The descriptor of a plain buffered file (writes go around its empty buffer), else None."""
-    if not isinstance(fileobj, io.BufferedWriter):
+    """The descriptor of a plain buffered file (writes go around its empty buffer), else None
+    (also where there is no `os.writev`: Windows writes through the file object)."""
+    if not isinstance(fileobj, io.BufferedWriter) or not hasattr(os, "writev"):
         return None
     try:
         fileobj.flush()
