@@ -31,6 +31,7 @@ from tfrconv import (
     Sample,
     UsageError,
     hookimpl,
+    open_dataset_file,
 )
 
 OPTIONS = (
@@ -510,7 +511,7 @@ PEEK_BYTES = 1 << 20
 
 def _peek(path: str) -> set[str]:
     try:
-        with open(path, "rb") as fileobj:
+        with open_dataset_file(path) as fileobj:         # never a pipe: detection must not hang
             head = fileobj.read(PEEK_BYTES)
     except OSError:
         return set()

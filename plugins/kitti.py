@@ -28,6 +28,7 @@ from tfrconv import (
     UsageError,
     hookimpl,
     load_label_map,
+    read_dataset_file,
 )
 from tfrconv import keys as K
 
@@ -156,8 +157,7 @@ def parse_labels(path: str) -> list[KittiLabel]:
     """Every object line of a label file. Blank lines are skipped; a short or non-numeric line
     is a DataError naming the file and the line."""
     try:
-        with open(path, "rb") as fileobj:
-            data = fileobj.read()
+        data = read_dataset_file(path)
     except FileNotFoundError:
         raise DataError("label file not found", file=path) from None
     except OSError as exc:

@@ -30,7 +30,9 @@ from tfrconv import (
     Sample,
     UsageError,
     hookimpl,
+    open_dataset_file,
     parse_annotation_xml,
+    read_dataset_file,
     xml_number,
 )
 
@@ -73,7 +75,7 @@ def read_list(path: str) -> list[str]:
     """First word of every line, as the reference's read_examples_list (blank lines kept as ''
     so a shuffle sees the same list); '#' comment lines of list.txt are left out."""
     try:
-        with open(path, encoding="utf-8-sig") as fileobj:
+        with open_dataset_file(path, encoding="utf-8-sig") as fileobj:
             lines = fileobj.read().splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read the image list: {exc}", file=path) from None
@@ -192,8 +194,7 @@ def _trimap_box_and_mask(name: str, opts, width: int | None, height: int | None)
 
     path = os.path.join(_annotations(opts), "trimaps", name + ".png")
     try:
-        with open(path, "rb") as fileobj:
-            data = fileobj.read()
+        data = read_dataset_file(path)
     except FileNotFoundError:
         raise DataError("no trimap for this image (needed by --full-body)", file=path) from None
     except OSError as exc:

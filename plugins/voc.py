@@ -21,6 +21,7 @@ from tfrconv import (
     Sample,
     UsageError,
     hookimpl,
+    open_dataset_file,
     parse_annotation_xml,
     parse_annotation_xml_fast,
     read_annotation_file,
@@ -120,7 +121,7 @@ class _IdFile:
 
     def __iter__(self) -> Iterator[str]:
         try:
-            with open(self.path, encoding="utf-8-sig") as fileobj:
+            with open_dataset_file(self.path, encoding="utf-8-sig") as fileobj:
                 for line in fileobj:
                     if line.strip():
                         yield line.split()[0]
@@ -153,8 +154,10 @@ _CORNERS = ("xmin", "ymin", "xmax", "ymax")
 
 def read_item(item, opts) -> Sample:
     folder, image_id = item
-    path = os.path.join(folder, opts.annotations_dir, image_id + ".xml")
-    data = read_annotation_file(path)
+    annotations = os.path.join(folder, opts.annotations_dir)
+    path = os.path.join(annotations, image_id + ".xml")
+    # An id from an image list ("../../outside/evil") must not reach outside the folder.
+    data = read_annotation_file(path, root=annotations)
     root = parse_annotation_xml_fast(data)      # expat: plain files, walked cheaply
     if root is not None:
         try:
@@ -224,13 +227,22 @@ def _find_image(images: str, filename: str, image_id: str) -> str:
 
 # -- label map and detection ---------------------------------------------------------------
 def default_label_map(opts):
-    """A label_map.pbtxt shipped with the dataset (as `tfrconv sample` writes), else pascal."""
+    """A label_map.pbtxt shipped with the dataset (as `tfrconv sample` writes), else pascal.
+    One that is there but unusable (a dangling symlink, a device) is an error, never "absent":
+    falling back to pascal would change every class id without a word."""
     candidates = [os.path.join(opts.data_dir, "label_map.pbtxt")]
     try:
         candidates += [os.path.join(d, "label_map.pbtxt") for d in dataset_dirs(opts)]
     except UsageError:
         pass
-    return next((c for c in candidates if os.path.isfile(c)), "pascal")
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            return candidate
+        if os.path.lexists(candidate):
+            raise DataError("the dataset's label map is not a readable regular file (a "
+                            "dangling symlink, a folder or a device?); fix it or give "
+                            "--label-map", file=candidate)
+    return "pascal"
 
 
 def detect(path: str) -> Detection:

@@ -271,7 +271,8 @@ def test_no_module_uses_another_modules_private_names():
 ROOMS = {
     "model": ["errors", "sample", "keys", "wire", "tfrecord", "sharding", "seen", "images",
               "manifest", "summary", "proto", "protos", "problems", "labelmap", "example",
-              "features", "stats", "progress", "shapes", "annotation_xml", "tables"],
+              "features", "stats", "progress", "shapes", "annotation_xml", "tables",
+              "datafiles", "publish"],
     "plugin platform": ["formats", "commands", "hookspecs", "entrypoints", "plugin_code",
                         "plugins", "settings", "labelmap_refs"],
     "conversion": ["conversion", "tally", "build"],

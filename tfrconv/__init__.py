@@ -9,8 +9,9 @@ Library use::
 
 Plugin authors need `hookimpl`, `FormatSpec`, `Option`, `Sample`, `Object` and `DataError`
 (see docs/plugins.md); formats with VOC-style XML annotations share tfrconv's XML reading
-(`parse_annotation_xml` and friends: `tfrconv.annotation_xml`). Importing this package is
-cheap: heavy modules (lxml included) load on first use.
+(`parse_annotation_xml` and friends: `tfrconv.annotation_xml`); formats read their files through
+`read_dataset_file` / `open_dataset_file` (regular files only, never a pipe: `tfrconv.datafiles`).
+Importing this package is cheap: heavy modules (lxml included) load on first use.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .annotation_xml import (
     xml_text,
 )
 from .commands import Command
+from .datafiles import open_dataset_file, read_dataset_file
 from .errors import DataError, LabelMapError, TfrconvError, UsageError
 from .formats import Detection, FormatSpec, Option, Options
 from .hookspecs import hookimpl
@@ -67,7 +69,8 @@ def read_samples(path_or_glob: Any) -> Iterator[Sample]:
 __all__ = [
     "Command", "DataError", "Detection", "FormatSpec", "ImageLabel", "LabelMap", "LabelMapError",
     "LabelMapItem", "Object", "Option", "Options", "Sample", "TfrconvError", "UsageError",
-    "__version__", "convert", "hookimpl", "load_label_map", "parse_annotation_xml",
-    "parse_annotation_xml_fast", "read_annotation_file", "read_examples", "read_samples",
+    "__version__", "convert", "hookimpl", "load_label_map", "open_dataset_file",
+    "parse_annotation_xml", "parse_annotation_xml_fast", "read_annotation_file",
+    "read_dataset_file", "read_examples", "read_samples",
     "xml_children", "xml_line", "xml_number", "xml_text",
 ]

@@ -2,7 +2,9 @@
 
 Public (exported from `tfrconv`) for any format plugin whose annotations are VOC-like XML:
 
-- `read_annotation_file(path)`: the file's bytes; a missing or unreadable file is a `DataError`.
+- `read_annotation_file(path, root=None)`: the file's bytes; a missing or unreadable file, one
+  that is not a regular file (a pipe, a device) or, with `root`, one outside that folder is a
+  `DataError`.
 - `parse_annotation_xml(path, data=None)`: the `<annotation>` root parsed by lxml, the parser of
   record: safe (no entities, DTDs or network), with source lines for messages; bad XML or another
   root element is a one-line `DataError` naming the file and line.
@@ -23,41 +25,27 @@ Importing this module is cheap: lxml and expat load on first use.
 
 from __future__ import annotations
 
-import os
 import threading
 
+from .datafiles import OutsideRoot, read_dataset_file
 from .errors import DataError
 
 ROOT_TAG = "annotation"
-_CHUNK = 1 << 16
 _local = threading.local()
 
 
-def read_annotation_file(path: str) -> bytes:
-    """The bytes of an annotation file, or a one-line `DataError` naming it."""
+def read_annotation_file(path: str, root: str | None = None) -> bytes:
+    """The bytes of an annotation file, or a one-line `DataError` naming it. With `root`, the
+    file must resolve inside that folder (symlinks included), as image paths must."""
     try:
-        return _read_bytes(path)
+        return read_dataset_file(path, root)
     except FileNotFoundError:
         raise DataError("annotation file not found", file=path) from None
+    except OutsideRoot:
+        raise DataError(f"the annotation path leads outside the annotation folder {root}",
+                        file=path) from None
     except OSError as exc:
         raise DataError(f"cannot read the annotation: {exc.strerror}", file=path) from None
-
-
-def _read_bytes(path: str) -> bytes:
-    # os.read on a descriptor: a third of the cost of open().read() for files this small. A
-    # regular file's read returns less than asked only at its end, so one call usually does.
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        data = os.read(fd, _CHUNK)
-        if len(data) < _CHUNK:
-            return data
-        chunks = [data]
-        while data:
-            data = os.read(fd, _CHUNK)
-            chunks.append(data)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
 
 
 def _lxml_parser():

@@ -7,16 +7,14 @@ raised, so the caller can count them, enforce `--max-errors` and stop cleanly.
 
 from __future__ import annotations
 
-import errno
-import functools
 import hashlib
 import math
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import example as example_lib
 from . import images
+from .datafiles import NotRegularFile, OutsideRoot, read_dataset_file
 from .errors import DataError
 from .formats import FormatSpec, Options
 from .labelmap import LabelMap
@@ -160,12 +158,16 @@ class Builder:
                                 "image_bytes")
             root = None if self.settings.allow_outside_paths else sample.image_root
             try:
-                data = read_inside(path, root)
+                data = read_dataset_file(path, root)
             except OutsideRoot:
                 self._image_problem(result, "missing_image",
                                     f"image path {path} leads outside the dataset folder "
                                     f"{sample.image_root} (--allow-outside-paths to permit)",
                                     where, sample.source_id)
+                return None
+            except NotRegularFile as exc:       # a pipe or device: there, but not an image
+                self._image_problem(result, "bad_image", f"{exc.strerror}: {path}", where,
+                                    sample.source_id)
                 return None
             except OSError as exc:
                 reason = "no such image file" if isinstance(exc, FileNotFoundError) \
@@ -174,7 +176,14 @@ class Builder:
                                     sample.source_id)
                 return None
         info = images.sniff(data)
-        reason = None
+        # First: an image over the pixel limit (a decompression bomb) is never decoded.
+        reason = images.too_many_pixels(info, self.settings.max_image_pixels)
+        if reason is not None:
+            image = f"the image {sample.image_path}" if sample.image_path else "the image"
+            self._image_problem(result, "bad_image",
+                                f"{image} is {reason} (a decompression bomb?; "
+                                "--max-image-pixels changes the limit)", where, sample.source_id)
+            return None
         if info.format == "unknown":
             reason = "not an image file (neither JPEG, PNG, GIF, BMP, WebP nor TIFF bytes)"
         elif not info.passthrough or info.cmyk:
@@ -305,60 +314,6 @@ def _reencoded(data: bytes, what: str):
     except Exception as exc:  # noqa: BLE001 - Pillow's many error types for bad data
         return data, images.sniff(data), f"cannot re-encode the {what}: {exc}"
     return data, images.sniff(data), None
-
-
-class OutsideRoot(Exception):
-    """An image path that resolves outside the folder it must stay in."""
-
-
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-
-
-@functools.lru_cache(maxsize=4096)
-def _real_dir(folder: str) -> str:
-    return os.path.realpath(folder)
-
-
-def _within(real: str, base: str) -> bool:
-    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
-
-
-def read_inside(path: str, root: str | None) -> bytes:
-    """The bytes of `path`, which must resolve inside `root` (None: anywhere), symlinks included.
-
-    Folders are resolved once and cached (images share a few); the file itself is opened with
-    O_NOFOLLOW, so a symlink costs no extra system call unless there is one, in which case its
-    target is checked. Raises OutsideRoot, or OSError when the file cannot be read.
-    """
-    flags = os.O_RDONLY
-    if root is not None:
-        folder, name = os.path.split(path)
-        if name in ("", ".", "..") or not _within(_real_dir(folder or "."), _real_dir(root)):
-            raise OutsideRoot(path)
-        if not _NOFOLLOW and os.path.islink(path) and \
-                not _within(os.path.realpath(path), _real_dir(root)):
-            raise OutsideRoot(path)
-        flags |= _NOFOLLOW
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        if exc.errno != errno.ELOOP or not flags & _NOFOLLOW:
-            raise
-        if not _within(os.path.realpath(path), _real_dir(root)):     # a symlink: where to?
-            raise OutsideRoot(path) from None
-        fd = os.open(path, os.O_RDONLY)
-    try:
-        size = os.fstat(fd).st_size
-        data = os.read(fd, size) if size else b""
-        if 0 < len(data) == size:         # the usual case: all of it in one read
-            return data
-        while True:                       # a short read, a file that changed, or /proc-like
-            more = os.read(fd, 1 << 20)
-            if not more:
-                return data
-            data += more
-    finally:
-        os.close(fd)
 
 
 def _clip(box):

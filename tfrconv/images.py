@@ -14,6 +14,9 @@ from dataclasses import dataclass
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
+# Pillow's own decompression-bomb threshold (a 1 GB RGBA frame / 4 / 3): images above it are
+# refused unless --max-image-pixels raises the limit (0 removes it).
+MAX_IMAGE_PIXELS = 89_478_485
 _U16 = struct.Struct(">H")
 _HW = struct.Struct(">HH")
 
@@ -56,6 +59,19 @@ def sniff(data: bytes) -> ImageInfo:
     except (struct.error, IndexError):
         pass
     return ImageInfo("unknown")
+
+
+def too_many_pixels(info: ImageInfo, limit: int | None) -> str | None:
+    """Why an image whose header claims more than `limit` pixels is refused (None: it is not,
+    the header has no size, or there is no limit). Decoding one would need width x height x
+    channels bytes of memory, whatever the file's own size."""
+    if not limit or not info.width or not info.height:
+        return None
+    pixels = info.width * info.height
+    if pixels <= limit:
+        return None
+    return (f"{info.width}x{info.height} = {pixels:,} pixels, more than the limit of "
+            f"{limit:,}")
 
 
 def _sniff_jpeg(data: bytes) -> ImageInfo:

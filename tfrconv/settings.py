@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import UsageError
 from .formats import FormatSpec, Option
+from .images import MAX_IMAGE_PIXELS
 from .problems import KINDS, Policies
 
 COMMON_OPTIONS: tuple[Option, ...] = (
@@ -33,6 +34,9 @@ COMMON_OPTIONS: tuple[Option, ...] = (
            "float", default=0.001),
     Option("verify_images", "decode every image fully (slower; catches corrupt pixel data)",
            "bool", default=False),
+    Option("max_image_pixels", "refuse images whose header claims more pixels than this "
+           "(bad_image; decompression bombs); 0: no limit", "int", default=MAX_IMAGE_PIXELS,
+           metavar="N"),
     Option("reencode", "re-encode images the OD API cannot use as they are (BMP, GIF, WebP, "
            "TIFF, CMYK) and apply EXIF rotation, instead of rejecting them", "bool",
            default=False),
@@ -69,6 +73,7 @@ class Settings:
     reencode: bool
     allow_outside_paths: bool
     policies: Policies = field(default_factory=Policies)
+    max_image_pixels: int = MAX_IMAGE_PIXELS
     # How the run is executed; the output does not depend on it, so `as_dict` (the manifest)
     # leaves these out, like `workers`.
     runner: str = "local"
@@ -92,6 +97,8 @@ class Settings:
             raise UsageError(f"--workers must be at least 1, got {workers}")
         if converted["max_errors"] is not None and converted["max_errors"] < 0:
             raise UsageError("--max-errors must be 0 or more")
+        if converted["max_image_pixels"] < 0:
+            raise UsageError("--max-image-pixels must be 0 (no limit) or more")
         if converted["box_tolerance"] < 0:
             raise UsageError("--box-tolerance must be 0 or more")
         choices = dict(spec.default_policies)          # the format's defaults, then the user's
@@ -113,17 +120,21 @@ class Settings:
             box_tolerance=converted["box_tolerance"],
             verify_images=converted["verify_images"], reencode=converted["reencode"],
             allow_outside_paths=converted["allow_outside_paths"], policies=policies,
-            runner=converted["runner"], beam_options=converted["beam_options"])
+            runner=converted["runner"], beam_options=converted["beam_options"],
+            max_image_pixels=converted["max_image_pixels"])
 
     def as_dict(self) -> dict[str, Any]:
         label_map = self.label_map
-        return {
+        settings = {
             "num_shards": self.num_shards, "compression": self.compression or "none",
             "label_map": label_map if isinstance(label_map, (str, type(None))) else repr(label_map),
             "box_tolerance": self.box_tolerance, "verify_images": self.verify_images,
             "reencode": self.reencode, "allow_outside_paths": self.allow_outside_paths,
             "max_errors": self.max_errors, "policies": self.policies.as_dict(),
         }
+        if self.max_image_pixels != MAX_IMAGE_PIXELS:   # so default manifests stay as they were
+            settings["max_image_pixels"] = self.max_image_pixels
+        return settings
 
 
 def split_options(spec: FormatSpec, values: dict[str, Any]) -> tuple[dict, dict]:
