@@ -277,13 +277,13 @@ ROOMS = {
                         "plugins", "settings", "labelmap_refs"],
     "conversion": ["conversion", "tally", "build"],
     "looking": ["inspect", "verify", "draw", "detect"],
-    "drive": ["workers", "worker_process", "worker_channel", "runners", "pipeline"],
+    "drive": ["workers", "worker_process", "worker_channel", "runners", "pipeline", "records"],
     "entry": ["cli", "cli_commands", "cli_convert", "cli_options", "__main__",
               "inspection_commands", "api", ""],
 }
 # What a builtin plugin may import from tfrconv: what a third-party plugin may import.
 PLUGIN_API = {"tfrconv", "tfrconv.keys", "tfrconv.api", "tfrconv.inspection_commands",
-              "tfrconv.trainer.commands"}
+              "tfrconv.trainer.commands", "tfrconv.records.commands"}
 
 
 def room_of(module: str) -> int | None:

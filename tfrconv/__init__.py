@@ -59,11 +59,13 @@ def read_examples(path_or_glob: Any) -> Iterator[dict[str, list]]:
     return iter_examples(path_or_glob)
 
 
-def read_samples(path_or_glob: Any) -> Iterator[Sample]:
-    """Like `read_examples`, but rebuilt into `Sample`s (normalized boxes, image bytes)."""
-    from .example import iter_examples, to_sample
+def read_samples(paths_or_globs: Any, *, label_map: Any = None,
+                 on_error: str = "error") -> Iterator[Sample]:
+    """Every example of any producer's records as a `Sample` (normalized boxes, image bytes
+    inline); see `tfrconv.records.reading.read_samples` for the details."""
+    from .records.reading import read_samples as read
 
-    return (to_sample(features) for features in iter_examples(path_or_glob))
+    return read(paths_or_globs, label_map=label_map, on_error=on_error)
 
 
 __all__ = [
