@@ -235,6 +235,7 @@ def test_tfrconv_debug_shows_the_traceback(tmp_path):
     debug = run_cli(*args, env={"TFRCONV_DEBUG": "1"})
     assert "Traceback (most recent call last)" in debug.stderr
     assert "tfrconv.errors.DataError" in debug.stderr and "lies outside" in debug.stderr
+    assert run_cli(*args, env={"TFRCONV_DEBUG": "0"}).stderr == plain.stderr    # 0 is off
 
 
 def test_text_summary_layout(tmp_path):

@@ -27,7 +27,7 @@ COMMAND_LINE_VALUED = ("--beam-options",)
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv or bool(os.environ.get("TFRCONV_DEBUG"))
+    debug = "--debug" in argv or os.environ.get("TFRCONV_DEBUG", "") not in ("", "0")
     try:
         argv = _glue_command_line_values(argv)
         parser = build_parser(argv)
