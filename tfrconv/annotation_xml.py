@@ -85,7 +85,9 @@ def parse_annotation_xml_fast(data: bytes):
     A document with a DTD never reaches expat, so no entity is ever expanded; one that expat
     rejects or cannot decode is left to lxml, which reports it with its line.
     """
-    if b"<!DOCTYPE" in data:
+    # UTF-16 or UTF-32 text (NUL bytes among the first four) would hide "<!DOCTYPE" from the
+    # byte check, and expat would expand its entities: such rare files go to lxml too.
+    if b"<!DOCTYPE" in data or b"\x00" in data[:4]:
         return None
     from xml.etree.ElementTree import ParseError, XMLParser
 
