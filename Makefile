@@ -17,7 +17,8 @@ setup: $(VENV)/bin/python
 setup-test: $(VENV)/bin/python
 	$(PIP) "setuptools>=77" wheel
 	$(PIP) -e ".[test]"
-	# The OD API's own generated protos, only to prove our pipeline configs parse with them.
+	# The OD API itself (no deps: it pins tf-models-official and pyparsing 2.4.7): its protos parse our
+	# pipeline configs, and its TfExampleDecoder reads every record the format tests write.
 	$(PIP) --no-deps tf-models-research-object-detection==2.8.0.post1
 
 demo: setup
