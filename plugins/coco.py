@@ -119,8 +119,9 @@ def read_json(path: str, *, keep_masks: bool) -> Any:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8 text (bad byte at offset {exc.start}); a COCO annotation "
-                        "file is JSON", file=path) from None
+        line, column = _line_and_column(data, exc.start)
+        raise DataError(f"not UTF-8 text (byte 0x{data[exc.start]:02x}); a COCO annotation "
+                        "file is JSON", file=path, line=line, column=column) from None
     del data
     try:
         return json.loads(text, object_hook=trim)
@@ -134,6 +135,14 @@ def read_json(path: str, *, keep_masks: bool) -> Any:
             from None
     except ValueError as exc:             # e.g. an integer literal beyond Python's digit limit
         raise DataError(f"not valid JSON: {exc}", file=path) from None
+
+
+def _line_and_column(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of the byte at `offset`, the text before it
+    being valid UTF-8 (JSON ends lines with \\n)."""
+    start = data.rfind(b"\n", 0, offset) + 1
+    before = data[start:offset].decode("utf-8-sig" if start == 0 else "utf-8")
+    return data.count(b"\n", 0, offset) + 1, len(before) + 1
 
 
 def build_index(doc: Any, path: str) -> CocoIndex:
@@ -294,6 +303,9 @@ def read_item(item, opts) -> Sample:
     file_name = image.get("file_name")
     if not isinstance(file_name, str) or not file_name.strip():
         raise DataError(f"{where} has no file_name", file=path)
+    if "\x00" in file_name:               # no file can have it: os calls would raise
+        raise DataError(f"{where}: the file_name {file_name!r:.60} contains a NUL byte",
+                        file=path)
     width = _dimension(image, "width", where, path)
     height = _dimension(image, "height", where, path)
     if opts.include_masks and (width is None or height is None):

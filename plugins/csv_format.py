@@ -86,11 +86,11 @@ def _parse(opts) -> dict[str, Any]:
     columns, normalized = _layout(path, opts)
     # Every column is read (no usecols), so a row with extra fields, typically an unquoted comma
     # in a class name, is an error naming its line instead of being silently cut.
-    frame = _tables.read(path, "CSV", dtype=str)
+    frame = _tables.read(path, "CSV", dtype=str, index_col=False)
     frame.columns = [str(c) for c in frame.columns]
     if frame.empty:
         raise DataError("the CSV has a header but no rows", file=path, line=1)
-    lines = np.arange(2, len(frame) + 2)
+    lines = _tables.row_lines(path, len(frame))
     filenames = frame[columns["filename"]].str.strip()
     empty_name = filenames.isna() | (filenames == "")
     if empty_name.any():
@@ -106,7 +106,9 @@ def _parse(opts) -> dict[str, Any]:
         line = int(lines[row])
         group = groups.setdefault(filename, {"line": line, "boxes": [], "size": None,
                                              "error": None})
-        error = _row_error(row, label, box_fields, columns, coords, not_number)
+        check_class_name(label, path, line)
+        error = ("the file name contains a NUL byte" if "\x00" in filename
+                 else _row_error(row, label, box_fields, columns, coords, not_number))
         size = _row_size(row, coords, not_number, columns)
         if error is None and isinstance(size, str):
             error = size
@@ -127,6 +129,15 @@ def _parse(opts) -> dict[str, Any]:
         size = group["size"][0] if group["size"] else (None, None)
         items.append((filename, group["line"], *size, tuple(group["boxes"]), group["error"]))
     return {"items": items, "where": where, "normalized": normalized}
+
+
+def check_class_name(label, path: str, line: int) -> None:
+    """A class with a control character stops the run: the label map is built from the classes
+    before any image is read, so skipping its image could not keep the name out of it."""
+    control = _tables.control_character(label) if isinstance(label, str) else None
+    if control is not None:
+        raise DataError(f"class {label!r} contains a control character ({control})", file=path,
+                        line=line)
 
 
 def _row_error(row, label, box_fields, columns, coords, not_number) -> str | None:
@@ -191,7 +202,8 @@ def read_item(item, opts) -> Sample:
     filename, line, width, height, boxes, error, normalized = item
     if error is not None:
         message, error_line = error
-        raise DataError(f"{filename}: {message}", file=opts.csv_file, line=error_line)
+        shown = filename if filename.isprintable() else repr(filename)
+        raise DataError(f"{shown}: {message}", file=opts.csv_file, line=error_line)
     objects = [Object(label, xmin, ymin, xmax, ymax)
                for _line, label, xmin, ymin, xmax, ymax in boxes]
     return Sample(source_id=filename, filename=filename,

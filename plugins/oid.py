@@ -144,6 +144,7 @@ class _Index:
 def _read_boxes(path: str, images: _Codes, labels: _Codes, bad: dict, label_rows: dict) -> _Rows:
     import numpy as np
 
+    own_bad: dict[int, tuple[str, str, int]] = {}
     columns = _tables.header(path, "box annotations CSV")
     missing = [c for c in BOX_COLUMNS if c not in columns]
     if missing:
@@ -157,9 +158,8 @@ def _read_boxes(path: str, images: _Codes, labels: _Codes, bad: dict, label_rows
                             dtype={"ImageID": str, "LabelName": str})
     for first, frame in chunks:
         lines = np.arange(first, first + len(frame), dtype=np.int32)
-        image = _image_codes(frame, images, path, lines)
-        label = labels.encode(frame["LabelName"])
-        problems = []
+        image, problems = _image_codes(frame, images, path, lines)
+        label = _label_codes(frame, labels, path, lines)
         no_label = frame["LabelName"].isna().to_numpy()
         problems.append((no_label, "box row without a LabelName"))
         for column in BOX_COLUMNS[2:]:
@@ -173,11 +173,14 @@ def _read_boxes(path: str, images: _Codes, labels: _Codes, bad: dict, label_rows
             invalid = not_number | ~np.isin(values, (-1.0, 0.0, 1.0))
             problems.append((invalid, f"{column} must be 0, 1 or -1 (unknown)"))
             parts[column].append(np.where(invalid, -1, values).astype(np.int8))
-        _flag_rows(problems, image, lines, path, bad)
+        _flag_rows(problems, image, lines, path, own_bad)
         _count_labels(label, lines, label_rows, 0)
         parts["image"].append(image)
         parts["label"].append(label)
         parts["line"].append(lines)
+    _renumber_lines(path, parts["line"], own_bad, label_rows, 0)
+    for code, entry in own_bad.items():
+        bad.setdefault(code, entry)
     return _columns(path, parts, BOX_COLUMNS[2:] + tuple(present))
 
 
@@ -200,36 +203,78 @@ def _read_image_labels(path: str, images: _Codes, labels: _Codes, bad: dict,
         raise DataError(f"not an Open Images image-level label CSV: no column "
                         f"{', '.join(missing)} (found: {', '.join(columns[:12])})",
                         file=path, line=1)
+    own_bad: dict[int, tuple[str, str, int]] = {}
     usecols = list(LABEL_COLUMNS) + (["Confidence"] if "Confidence" in columns else [])
     parts: dict[str, list] = {"image": [], "label": [], "line": [], "Confidence": []}
     for first, frame in _tables.chunks(path, "image labels CSV", CHUNK_ROWS, usecols=usecols,
                                        dtype={"ImageID": str, "LabelName": str}):
         lines = np.arange(first, first + len(frame), dtype=np.int32)
-        image = _image_codes(frame, images, path, lines)
-        label = labels.encode(frame["LabelName"])
-        problems = [(frame["LabelName"].isna().to_numpy(), "label row without a LabelName")]
+        image, problems = _image_codes(frame, images, path, lines)
+        label = _label_codes(frame, labels, path, lines)
+        problems.append((frame["LabelName"].isna().to_numpy(), "label row without a LabelName"))
         if "Confidence" in frame:
             confidence, not_number = _tables.numbers(frame["Confidence"])
             invalid = not_number | np.isnan(confidence) | (confidence < 0) | (confidence > 1)
             problems.append((invalid, "Confidence must be a number from 0 to 1"))
         else:
             confidence = np.ones(len(frame))                       # no column: all positive
-        _flag_rows(problems, image, lines, path, bad)
+        _flag_rows(problems, image, lines, path, own_bad)
         _count_labels(label, lines, label_rows, 1)
         parts["image"].append(image)
         parts["label"].append(label)
         parts["line"].append(lines)
         parts["Confidence"].append(confidence.astype(np.float32))
+    _renumber_lines(path, parts["line"], own_bad, label_rows, 1)
+    for code, entry in own_bad.items():
+        bad.setdefault(code, entry)
     return _columns(path, parts, ("Confidence",))
 
 
-def _image_codes(frame, images: _Codes, path: str, lines):
+def _image_codes(frame, images: _Codes, path: str, lines) -> tuple[Any, list]:
+    """The rows' image codes, and the problem of rows whose ImageID no file can have (a NUL)."""
+    import numpy as np
+
     ids = frame["ImageID"]
     empty = ids.isna().to_numpy()
     if empty.any():
-        line = int(lines[empty.argmax()])
+        line = _tables.line_of_row(path, int(lines[empty.argmax()]) - 2)
         raise DataError("row without an ImageID", file=path, line=line)
-    return images.encode(ids)
+    known = len(images.names)
+    codes = images.encode(ids)
+    added = images.names[known:]           # checked once per distinct id, joined: cheap
+    unusable = [known + i for i, name in enumerate(added) if "\x00" in name] \
+        if "\x00" in "".join(added) else []
+    return codes, [(np.isin(codes, unusable), "the ImageID contains a NUL byte")]
+
+
+def _label_codes(frame, labels: _Codes, path: str, lines):
+    """The rows' label codes; a LabelName with a control character stops the run (the label
+    map is checked against the labels before any image is read)."""
+    known = len(labels.names)
+    codes = labels.encode(frame["LabelName"])
+    for offset, name in enumerate(labels.names[known:]):
+        control = _tables.control_character(name)
+        if control is not None:
+            row = int((codes == known + offset).argmax())
+            raise DataError(f"LabelName {name!r} contains a control character ({control})",
+                            file=path, line=_tables.line_of_row(path, int(lines[row]) - 2))
+    return codes
+
+
+def _renumber_lines(path: str, lines: list, bad: dict, label_rows: dict, which: int) -> None:
+    """Rows were numbered as if each were on its own line; where blank lines or quoted line
+    breaks moved them, put the lines an editor shows in their place."""
+    rows = sum(len(chunk) for chunk in lines)
+    table = _tables.row_lines(path, rows)
+    if not rows or table[-1] == rows + 1:
+        return
+    for number, chunk in enumerate(lines):
+        lines[number] = table[chunk - 2].astype(chunk.dtype)
+    for code, (message, where, line) in bad.items():
+        bad[code] = (message, where, int(table[line - 2]))
+    for entry in label_rows.values():
+        if entry[2] == which:
+            entry[1] = int(table[entry[1] - 2])
 
 
 def _count_labels(label, lines, label_rows: dict, which: int) -> None:
@@ -400,7 +445,8 @@ def read_item(item, opts) -> Sample:
     image_id, filename, boxes, labels, bad = item
     if bad is not None:
         message, path, line = bad
-        raise DataError(f"image {image_id}: {message}", file=path, line=line)
+        shown = image_id if image_id.isprintable() else repr(image_id)
+        raise DataError(f"image {shown}: {message}", file=path, line=line)
     filename = filename or _find_image(opts.images_dir, image_id)
     zero_unknown = opts.unknown_attributes == "zero"
     objects = []

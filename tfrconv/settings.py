@@ -87,7 +87,11 @@ class Settings:
             converted[opt.name] = opt.default if value is None else opt.convert(value)
         if spec.uses_output and not converted["output"]:
             raise UsageError(f"{spec.name}: --output is required")
-        num_shards = converted["num_shards"] or spec.default_num_shards
+        if spec.uses_output:
+            check_output_is_a_file(converted["output"])
+        num_shards = converted["num_shards"]
+        if num_shards is None:
+            num_shards = spec.default_num_shards
         if num_shards < 1:
             raise UsageError(f"--num-shards must be at least 1, got {num_shards}")
         workers = converted["workers"]
@@ -135,6 +139,15 @@ class Settings:
         if self.max_image_pixels != MAX_IMAGE_PIXELS:   # so default manifests stay as they were
             settings["max_image_pixels"] = self.max_image_pixels
         return settings
+
+
+def check_output_is_a_file(output) -> None:
+    """--output names the record file; its sidecars are named after it, so a folder (a trailing
+    slash, or an existing directory) has no name to give them."""
+    text = os.fspath(output)
+    if text.endswith(("/", os.sep)) or os.path.isdir(text):
+        example = os.path.join(text.rstrip("/" + os.sep) or text, "train.record")
+        raise UsageError(f"--output {text} names a folder; give a file name such as {example}")
 
 
 def split_options(spec: FormatSpec, values: dict[str, Any]) -> tuple[dict, dict]:
