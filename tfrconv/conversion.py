@@ -21,7 +21,7 @@ from .manifest import label_map_path, manifest_path, manifest_text
 from .plugins import get_registry
 from .problems import Problem, ProblemLog, fatal
 from .settings import Settings
-from .sharding import ShardStats, shard_glob
+from .sharding import ShardStats, shard_glob, shard_paths
 from .summary import OutputSummary, Summary
 from .tally import Tally
 
@@ -56,6 +56,22 @@ class Conversion:
         if not outputs or any(not path for path in outputs.values()):
             raise UsageError(f"{self.spec.name}: no output path (give --output)")
         return {split: os.fspath(path) for split, path in outputs.items()}
+
+    def check_report_path(self, outputs: Mapping[str | None, str]) -> None:
+        """--report must not be one of the files the run writes (a shard, a manifest, a label
+        map): a usage error before any work, not a file silently overwritten."""
+        report = self.settings.report
+        if not report:
+            return
+        written = {}
+        for output in outputs.values():
+            for path in (*shard_paths(output, self.settings.num_shards),
+                         manifest_path(output), label_map_path(output)):
+                written[os.path.realpath(path)] = path
+        clash = written.get(os.path.realpath(report))
+        if clash is not None:
+            raise UsageError(f"--report {report} is also an output of this run ({clash}); "
+                             "give the report another name")
 
     def resolve_label_map(self) -> tuple[LabelMap, str]:
         """The label map to use, and where it came from (for the summary and manifest)."""

@@ -34,6 +34,8 @@ class Summary:
     classes: dict[str, int] = field(default_factory=dict)
     problems: dict[str, Any] = field(default_factory=dict)
     report: str | None = None
+    # Shards of an earlier run with another --num-shards, deleted so a `-*` glob reads one run.
+    removed_stale_shards: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         where = ", ".join(o.glob for o in self.outputs)
@@ -42,6 +44,9 @@ class Summary:
                 f"{self.skipped_objects:,} objects")
         if self.clipped_boxes:
             text += f"; clipped {self.clipped_boxes:,} boxes"
+        if self.removed_stale_shards:
+            text += (f"; removed {len(self.removed_stale_shards):,} shards of an earlier run "
+                     f"with another --num-shards ({self.removed_stale_shards[0]}, ...)")
         return text
 
     def problem_lines(self) -> list[str]:

@@ -111,6 +111,7 @@ class BeamConversion:
             beam_files.check_filesystem(path, "--output")
         if settings.report:
             beam_files.check_filesystem(settings.report, "--report")
+        conversion.check_report_path(outputs)
         label_map, origin = conversion.resolve_label_map()
         conversion.precheck_classes(label_map)
         if settings.report and not beam_files.is_remote(settings.report):

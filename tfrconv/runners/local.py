@@ -7,15 +7,17 @@ its example is kept, then writes it (or reserves its place, for a record a worke
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import time
 from typing import TYPE_CHECKING
 
 from ..build import Builder, Result
-from ..errors import Interrupted, UsageError
+from ..errors import DataError, Interrupted, UsageError
 from ..problems import ProblemLog
 from ..progress import Progress
+from ..publish import Publication, remove_stale_shards
 from ..sharding import ShardedWriter, shard_index
 from ..tally import SplitCounts, Tally
 from ..workers import Framed, WorkerPool
@@ -31,6 +33,7 @@ def run_local(conversion: Conversion) -> Summary:
     start = time.perf_counter()
     settings = conversion.settings
     outputs = conversion.outputs()
+    conversion.check_report_path(outputs)
     label_map, label_map_origin = conversion.resolve_label_map()
     conversion.precheck_classes(label_map)
     builder = Builder(conversion.spec, conversion.opts, label_map, settings)
@@ -38,7 +41,7 @@ def run_local(conversion: Conversion) -> Summary:
     log.open_report(settings.report)
     tally = conversion.new_tally(outputs, label_map, log)
     writers: dict[str | None, ShardedWriter] = {}
-    sidecars: list[tuple[str, str]] = []
+    sidecars: list[str] = []
     try:
         with signals_as_errors():
             for split, path in outputs.items():
@@ -49,13 +52,21 @@ def run_local(conversion: Conversion) -> Summary:
                 writer.finish()
             summaries, files = conversion.describe_outputs(writers, tally, label_map,
                                                            label_map_origin)
-            for path, text in files:
-                sidecars.append(write_temp(path, text))
+            publication = Publication()
             for writer in writers.values():
-                writer.publish()
-            for temp, final in sidecars:
-                os.replace(temp, final)
+                for temp, final in writer.renames():
+                    publication.add(temp, final)
+            for path, text in files:
+                temp = write_temp(path, text)
+                sidecars.append(temp)
+                publication.add(temp, path)
+            publication.check()          # before the report is closed: a blocked path says so
+            close_report(log)            # a report that cannot be finished stops the run here
+            publication.commit()
             sidecars.clear()
+            for writer in writers.values():
+                writer.published()
+            removed = remove_stale_shards(outputs, settings.num_shards)
     except KeyboardInterrupt:
         raise Interrupted("interrupted; no output was written (temporary files removed)") \
             from None
@@ -63,10 +74,13 @@ def run_local(conversion: Conversion) -> Summary:
         for writer in writers.values():
             if not writer.closed:
                 writer.abort()
-        for temp, _final in sidecars:
+        for temp in sidecars:
             unlink_quietly(temp)
-        log.close()
-    return conversion.make_summary(summaries, tally, label_map_origin, start)
+        with contextlib.suppress(OSError):   # already reported, or the run failed anyway
+            log.close()
+    summary = conversion.make_summary(summaries, tally, label_map_origin, start)
+    summary.removed_stale_shards = removed
+    return summary
 
 
 def write_all(conversion: Conversion, builder: Builder,
@@ -134,13 +148,28 @@ class Taker:
         return place
 
 
-def write_temp(final: str, text: str) -> tuple[str, str]:
-    """Write `text` under a hidden temporary name beside `final`: (temporary, final)."""
+def write_temp(final: str, text: str) -> str:
+    """Write `text` under a hidden temporary name beside `final`; that name. A failure (a full
+    disk) is a one-line DataError naming `final`, and leaves no temporary file."""
     folder, name = os.path.split(os.path.abspath(final))
     temp = os.path.join(folder, f".{name}.tmp-{os.getpid()}")
-    with open(temp, "w", encoding="utf-8") as fileobj:
-        fileobj.write(text)
-    return temp, final
+    try:
+        with open(temp, "w", encoding="utf-8") as fileobj:
+            fileobj.write(text)
+    except OSError as exc:
+        unlink_quietly(temp)
+        raise DataError(f"cannot write the file: {exc.strerror or exc} (nothing was "
+                        "published)", file=final) from None
+    return temp
+
+
+def close_report(log: ProblemLog) -> None:
+    """Finish --report before anything is published: a full disk fails the run cleanly."""
+    try:
+        log.close()
+    except OSError as exc:
+        raise DataError(f"cannot write the report: {exc.strerror or exc} (nothing was "
+                        "published)", file=log.report_path) from None
 
 
 def unlink_quietly(path: str) -> None:

@@ -1,0 +1,135 @@
+"""All-or-nothing publishing of one run's outputs: every shard and sidecar, or none of them.
+
+Files are finished under hidden temporary names first. `Publication.commit()` then checks every
+final path before the first rename, moves any previous file aside, renames the new ones in, and
+when a rename fails or a signal arrives meanwhile, puts everything back as it was: the new files
+go, the previous ones return. Previous files are deleted only once every rename succeeded.
+
+Moving the old file aside (rather than renaming over it) also keeps ext4's auto_da_alloc from
+writing the whole new file out inside the rename.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .errors import DataError
+
+_HELD = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+              if hasattr(signal, name))
+
+
+class Publication:
+    """(temporary, final) pairs renamed together; see the module docstring."""
+
+    def __init__(self) -> None:
+        self.pairs: list[tuple[str, str]] = []
+
+    def add(self, temp: str, final: str) -> None:
+        self.pairs.append((temp, final))
+
+    def check(self) -> None:
+        """A one-line DataError for the first final path no file can be renamed to."""
+        seen = set()
+        for _temp, final in self.pairs:
+            key = os.path.abspath(final)
+            if key in seen:
+                raise DataError("two outputs of this run have the same name", file=final)
+            seen.add(key)
+            if os.path.isdir(final):
+                raise DataError("a folder is in the way of this output file (nothing was "
+                                "published)", file=final)
+
+    def commit(self) -> None:
+        """Rename every pair into place, or none (previous files restored)."""
+        self.check()
+        token = os.urandom(4).hex()
+        moved: list[tuple[str, str | None, bool]] = []   # (final, previous file aside, renamed)
+        with _signals_held() as interrupted:
+            try:
+                for temp, final in self.pairs:
+                    aside = None
+                    if os.path.lexists(final):
+                        folder, name = os.path.split(os.path.abspath(final))
+                        aside = os.path.join(folder, f".{name}.old-{token}")
+                        os.rename(final, aside)
+                    moved.append((final, aside, False))
+                    os.replace(temp, final)
+                    moved[-1] = (final, aside, True)
+            except OSError as exc:
+                _roll_back(moved)
+                raise DataError(f"renaming the output into place failed: "
+                                f"{exc.strerror or exc} (nothing was published; previous files "
+                                "were restored)", file=final) from None
+            if interrupted():
+                _roll_back(moved)            # the signal is raised as soon as it is unblocked
+                return
+        for _final, aside, _renamed in moved:
+            if aside is not None:
+                _unlink_quietly(aside)
+
+
+def _roll_back(moved: list[tuple[str, str | None, bool]]) -> None:
+    for final, aside, renamed in reversed(moved):
+        if renamed:
+            _unlink_quietly(final)
+        if aside is not None:
+            try:
+                os.rename(aside, final)
+            except OSError:
+                pass
+
+
+@contextmanager
+def _signals_held() -> Iterator:
+    """Block Ctrl-C, SIGTERM and SIGHUP inside the block; yields a function telling whether
+    one arrived meanwhile (it is delivered when the block ends)."""
+    if not hasattr(signal, "pthread_sigmask") or \
+            threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        yield lambda: bool(signal.sigpending() & set(_HELD))
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def stale_shards(output: str, num_shards: int) -> list[str]:
+    """Shard files of `output` left by an earlier run with another --num-shards: names
+    `{output}-NNNNN-of-MMMMM` whose MMMMM is not this run's count (every one with one shard)."""
+    folder, name = os.path.split(os.path.abspath(output))
+    pattern = re.compile(re.escape(name) + r"-\d{5}-of-(\d{5})")
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    own = num_shards if num_shards > 1 else None
+    return sorted(os.path.join(folder, n) for n in names
+                  if (m := pattern.fullmatch(n)) and int(m.group(1)) != own
+                  and os.path.isfile(os.path.join(folder, n)))
+
+
+def remove_stale_shards(outputs: dict[str | None, str], num_shards: int) -> list[str]:
+    """Delete every output's stale shards (after a successful publish); the files removed."""
+    removed = []
+    for output in outputs.values():
+        for path in stale_shards(output, num_shards):
+            try:
+                os.unlink(path)
+            except OSError:
+                continue
+            removed.append(path)
+    return removed
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
