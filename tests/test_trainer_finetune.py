@@ -16,16 +16,20 @@ from tfrconv.errors import UsageError  # noqa: E402
 
 tf = pytest.importorskip("tensorflow")
 
-from tfrconv.trainer.checkpoints import (  # noqa: E402
-    FINE_TUNE_PARTS,
-    new_checkpoint,
-    restore_fine_tune,
-)
+from tfrconv.trainer.checkpoints import new_checkpoint, restore_fine_tune  # noqa: E402
 from tfrconv.trainer.config import load_settings  # noqa: E402
 from tfrconv.trainer.model import ModelSpec, build_detector  # noqa: E402
 from tfrconv.trainer.train import TrainOptions, train  # noqa: E402
 
 PARTS = ("backbone", "neck", "box_head", "class_head")
+# What each fine_tune_checkpoint_type restores, as docs/tutorial.md states it (written out here,
+# not read from the trainer's own table): classification the backbone only, detection everything
+# but the class head (so the number of classes may change), full every part.
+RESTORED = {
+    "classification": {"backbone"},
+    "detection": {"backbone", "neck", "box_head"},
+    "full": {"backbone", "neck", "box_head", "class_head"},
+}
 
 
 def built(spec: ModelSpec, seed: int):
@@ -66,7 +70,7 @@ def test_restores_exactly_the_parts_of_its_type(source, tmp_path, kind):
     for part in PARTS:
         restored = same(getattr(target, part), getattr(original, part)) if \
             part != "class_head" or classes == 3 else False
-        assert restored == (part in FINE_TUNE_PARTS[kind]), part
+        assert restored == (part in RESTORED[kind]), part
 
 
 def test_full_needs_the_same_classes(source, tmp_path):
