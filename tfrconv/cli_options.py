@@ -2,7 +2,8 @@
 
 `tfrconv FORMAT`, `tfrconv convert` and `tfrconv labelmap from-data FORMAT` all declare a format's
 own options (and, for conversions, the common ones) the same way, and read the user's values back
-out of the parsed namespace with `collect_options`.
+out of the parsed namespace with `collect_options`. Every command's parser is a
+`CommandLineParser`, whose usage errors are one line.
 """
 
 from __future__ import annotations
