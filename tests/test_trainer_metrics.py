@@ -216,3 +216,51 @@ def test_average_precision_is_a_probability(ranked, extra_positives):
         assert 0.0 <= ap <= 1.0 + 1e-12
         if flags.all() and extra_positives == 0 and len(flags):
             assert ap == pytest.approx(1.0)
+
+
+# -- known answers, worked out by hand ---------------------------------------------------------
+def test_pascal_voc_ap_known_answer():
+    # circle: 3 ground-truth boxes (A, B, C). Detections by score: A exactly (TP), a box on
+    # nothing (FP), B exactly (TP); C is missed. Recall/precision after each: 1/3 @ 1,
+    # 1/3 @ 1/2, 2/3 @ 2/3. All-point envelope: precision 1 up to recall 1/3, 2/3 up to 2/3:
+    # AP = 1/3 * 1 + 1/3 * 2/3 = 5/9.
+    # square: 2 ground-truth boxes. By score: a box with IoU 0.4 on the first (100 / 250: FP,
+    # under 0.5), then the first exactly (TP), then the second exactly (TP). Recall/precision:
+    # 0 @ 0, 1/2 @ 1/2, 1 @ 2/3. The envelope lifts precision at recall 1/2 to the 2/3 found
+    # later: AP = 1/2 * 2/3 + 1/2 * 2/3 = 2/3 (without it, 1/4 + 1/3 = 7/12).
+    # mAP = (5/9 + 2/3) / 2 = 11/18.
+    circles = image([(1, 10, 10, 50, 50), (1, 60, 60, 90, 90), (1, 10, 60, 40, 90)],
+                    [(1, 0.9, 10, 10, 50, 50), (1, 0.8, 0, 0, 5, 5), (1, 0.7, 60, 60, 90, 90)],
+                    image_id="circles")
+    squares = image([(2, 0, 0, 10, 10), (2, 50, 50, 80, 80)],
+                    [(2, 0.95, 0, 0, 10, 25), (2, 0.6, 0, 0, 10, 10), (2, 0.5, 50, 50, 80, 80)],
+                    image_id="squares")
+    metrics = pascal_metrics([circles, squares], CATS)
+    assert metrics["PascalBoxes_PerformanceByCategory/AP@0.5IOU/circle"] == \
+        pytest.approx(5 / 9, abs=1e-12)
+    assert metrics["PascalBoxes_PerformanceByCategory/AP@0.5IOU/square"] == \
+        pytest.approx(2 / 3, abs=1e-12)
+    assert metrics["PascalBoxes_Precision/mAP@0.5IOU"] == pytest.approx(11 / 18, abs=1e-12)
+
+
+def test_coco_map_known_answer():
+    # One class, two ground-truth boxes on a 200 x 200 image (y, x corners): G1 (0,0)-(100,100)
+    # and G2 (150,100)-(190,180), 40 rows by 80 columns (not square, so x and y cannot swap
+    # unnoticed). D1 (score 0.9) is G1 exactly (IoU 1); D2 (0.8) covers G2's 40 rows and 57.6
+    # of its 80 columns: IoU 2304 / 3200 = 0.72.
+    # COCO averages AP over the IoU thresholds 0.50, 0.55, ..., 0.95:
+    # - 0.50 to 0.70 (5 thresholds): both match, precision 1 at every recall: AP 1.
+    # - 0.75 to 0.95 (5 thresholds): D1 matches, D2 is a false positive: recall reaches only
+    #   1/2, precision 1 up to it. Of COCO's 101 recall points 0, 0.01, ..., 1 the 51 up to 0.50
+    #   get precision 1, the rest 0: AP 51/101.
+    # mAP = (5 * 1 + 5 * 51/101) / 10 = 76/101; AP@.50 = 1; AP@.75 = 51/101.
+    # Recall at each threshold: 1 (5 times), 1/2 (5 times): AR@100 = 3/4; AR@1 (one detection
+    # per image, D1): 1/2 at every threshold.
+    result = image([(1, 0, 0, 100, 100), (1, 150, 100, 190, 180)],
+                   [(1, 0.9, 0, 0, 100, 100), (1, 0.8, 150, 100, 190, 157.6)], size=200)
+    metrics = coco_metrics([result], {1: "circle"})
+    assert metrics["DetectionBoxes_Precision/mAP"] == pytest.approx(76 / 101, abs=1e-9)
+    assert metrics["DetectionBoxes_Precision/mAP@.50IOU"] == pytest.approx(1.0, abs=1e-9)
+    assert metrics["DetectionBoxes_Precision/mAP@.75IOU"] == pytest.approx(51 / 101, abs=1e-9)
+    assert metrics["DetectionBoxes_Recall/AR@100"] == pytest.approx(3 / 4, abs=1e-9)
+    assert metrics["DetectionBoxes_Recall/AR@1"] == pytest.approx(1 / 2, abs=1e-9)
