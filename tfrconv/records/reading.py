@@ -33,7 +33,7 @@ _IMAGE_KEYS = {K.ENCODED, K.FILENAME, K.SOURCE_ID, K.HEIGHT, K.WIDTH,
 _OBJECT_KEYS = {*K.BOX_KEYS, K.OBJECT_CLASS_TEXT, K.OBJECT_CLASS_LABEL, K.OBJECT_MASK,
                 *(key for key, _kind, _default in OBJECT_FIELDS.values())}
 # Per-object keys share this prefix (derived: keys are spelled only in tfrconv.keys).
-_OBJECT_PREFIX = K.OBJECT_AREA.rpartition("/")[0] + "/"
+OBJECT_PREFIX = K.OBJECT_AREA.rpartition("/")[0] + "/"
 
 
 def input_paths(paths_or_globs: str | os.PathLike | Iterable[str | os.PathLike]) -> list[str]:
@@ -159,14 +159,32 @@ def read_samples(paths_or_globs: Any, *, label_map: LabelMap | str | os.PathLike
 
 
 def _class_names(label_map: Any, paths: list[str]) -> dict[int, str]:
+    found = input_label_map(paths, label_map)
+    if found is None:
+        return {}
+    return {item_id: item.name for item_id, item in found.by_id().items()}
+
+
+def input_label_map(paths: list[str], given: Any = None) -> LabelMap | None:
+    """The label map `given` (a LabelMap, file or builtin name), else the one beside the first
+    record file (see `tfrconv.manifest.find_label_map`), else None."""
     from ..labelmap_refs import load_label_map
 
-    if label_map is None:
-        found = find_label_map(paths[0])
-        if found is None:
-            return {}
-        label_map = found
-    return {item_id: item.name for item_id, item in load_label_map(label_map).by_id().items()}
+    if given is None:
+        given = find_label_map(paths[0])
+        if given is None:
+            return None
+    return load_label_map(given)
+
+
+def shard_key(record: Record, features: Features) -> str:
+    """What picks an example's shard: its source id as in conversion; else its image's sha256;
+    else its place in the inputs (records without either still spread over the shards)."""
+    for key in (K.SOURCE_ID, K.KEY_SHA256):
+        found = features.get(key, (None, []))[1]
+        if found and found[0]:
+            return _text(found[0])
+    return f"{record.path}:{record.index}"
 
 
 def sample_from_features(features: Features, names: dict[int, str] | None = None) -> Sample:
@@ -194,7 +212,7 @@ def sample_from_features(features: Features, names: dict[int, str] | None = None
     masks = values(K.OBJECT_MASK)
     png_masks = len(masks) == count and all(isinstance(m, bytes) for m in masks)
     extra_per_object = {key: vals for key, (_kind, vals) in features.items()
-                        if key.startswith(_OBJECT_PREFIX) and key not in _OBJECT_KEYS
+                        if key.startswith(OBJECT_PREFIX) and key not in _OBJECT_KEYS
                         and len(vals) == count and count > 0}
 
     objects = []

@@ -1,0 +1,80 @@
+"""`records merge`: several record sets into one, through one merged label map.
+
+Each input set brings its own label map (found beside it). The merged map keeps the first
+set's ids and fits the others in (`labels.merge_label_maps`), or is the `label_map` given. An
+example whose class ids already agree with the merged map is copied byte for byte; one whose
+ids change gets only its class labels rewritten (the image and every other feature untouched).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..errors import DataError, UsageError
+from ..labelmap_refs import load_label_map
+from .edit import encode, with_classes
+from .labels import LabelBook, merge_label_maps, object_labels, object_names, unnamed_ids
+from .output import RecordSetWriter, publish_all
+from .reading import RecordSource, input_label_map, shard_key
+
+
+def merge_records(inputs: list[Any], output: str, *, label_map: Any = None,
+                  num_shards: int = 1, compression: str | None = None,
+                  on_error: str = "error") -> dict[str, Any]:
+    """Merge the record sets `inputs` (each a path, glob or folder, or a list of them) into
+    `output`; the manifest, whose ``notes`` list every label-map conflict met.
+
+    Without `label_map`, classes a set's records name but no map has get the next free id.
+    With it, such a class is an error naming the set and record."""
+    if len(inputs) < 2:
+        raise UsageError("merge needs at least two record sets")
+    sources = [RecordSource(entry, on_error=on_error) for entry in inputs]
+    origins = [_describe(entry) for entry in inputs]
+    own_maps = [input_label_map(source.paths) for source in sources]
+    if label_map is not None:
+        book = LabelBook(load_label_map(label_map), grow=False, source=str(label_map))
+        notes = []
+        origin = str(label_map)
+    else:
+        book, notes = merge_label_maps(list(zip(origins, own_maps)))
+        origin = "merged from " + ", ".join(
+            f"{o} ({m.source})" for o, m in zip(origins, own_maps) if m is not None)
+    rewritten = 0
+    with RecordSetWriter(output, num_shards, compression) as out:
+        for source, own in zip(sources, own_maps):
+            names_by_id = {i: item.name for i, item in own.by_id().items()} if own else {}
+            for record, features in source.features():
+                where = f"{record.path} record {record.index}"
+                names = object_names(features, names_by_id)
+                if names is None:
+                    raise unnamed_ids(features, where)
+                ids = [book.id_for(name) for name in names]
+                if None in ids:
+                    missing = sorted({n for n, i in zip(names, ids) if i is None})
+                    raise DataError(f"classes {missing} are not in the label map "
+                                    f"{label_map}", file=where)
+                payload = record.payload
+                if ids != object_labels(features):
+                    payload = encode(with_classes(features, names, ids))
+                    rewritten += 1
+                out.write(payload, shard_key(record, features), names)
+        notes = notes + [f"{name!r} is in no input's label map: given id "
+                         f"{book.map.resolve(name)}" for name in book.added]
+        notes.append(f"{rewritten} examples had their class ids rewritten; the rest were "
+                     "copied unchanged")
+        manifest = out.stage(
+            book.map, command="merge", inputs=[p for s in sources for p in s.paths],
+            options={"num_shards": num_shards},
+            label_map_source=origin, notes=notes,
+            skipped_records=sum(s.skipped.count for s in sources))
+        publish_all([out])
+    for source in sources:
+        source.report_skipped()
+    return manifest
+
+
+def _describe(entry: Any) -> str:
+    if isinstance(entry, (str, os.PathLike)):
+        return os.fspath(entry)
+    return ", ".join(map(os.fspath, entry))
