@@ -20,9 +20,17 @@ import os
 import threading
 from typing import Any
 
-from tfrconv import DataError, Detection, FormatSpec, Object, Option, Sample, UsageError, hookimpl
-
-from . import _tables
+from tfrconv import (
+    DataError,
+    Detection,
+    FormatSpec,
+    Object,
+    Option,
+    Sample,
+    UsageError,
+    hookimpl,
+    tables,
+)
 
 FIELDS = ("filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax",
           "xmin_rel", "ymin_rel", "xmax_rel", "ymax_rel")
@@ -59,7 +67,7 @@ def column_names(opts) -> dict[str, str]:
 
 def _layout(path: str, opts) -> tuple[dict[str, str], bool]:
     """The columns to read (field → column in the file) and whether boxes are 0..1."""
-    header = _tables.header(path, "CSV")
+    header = tables.header(path, "CSV")
     stripped = {name.strip(): name for name in header}
     wanted = column_names(opts)
     found = {field: stripped[column] for field, column in wanted.items() if column in stripped}
@@ -86,11 +94,11 @@ def _parse(opts) -> dict[str, Any]:
     columns, normalized = _layout(path, opts)
     # Every column is read (no usecols), so a row with extra fields, typically an unquoted comma
     # in a class name, is an error naming its line instead of being silently cut.
-    frame = _tables.read(path, "CSV", dtype=str, index_col=False)
+    frame = tables.read(path, "CSV", dtype=str, index_col=False)
     frame.columns = [str(c) for c in frame.columns]
     if frame.empty:
         raise DataError("the CSV has a header but no rows", file=path, line=1)
-    lines = _tables.row_lines(path, len(frame))
+    lines = tables.row_lines(path, len(frame))
     filenames = frame[columns["filename"]].str.strip()
     empty_name = filenames.isna() | (filenames == "")
     if empty_name.any():
@@ -99,7 +107,7 @@ def _parse(opts) -> dict[str, Any]:
     box_fields = [f for f in columns if f.startswith(("xmin", "ymin", "xmax", "ymax"))]
     coords, not_number = {}, {}
     for field in box_fields + [f for f in ("width", "height") if f in columns]:
-        coords[field], not_number[field] = _tables.numbers(frame[columns[field]])
+        coords[field], not_number[field] = tables.numbers(frame[columns[field]])
     groups: dict[str, dict[str, Any]] = {}
     where: dict[str, list[int]] = {}
     for row, (filename, label) in enumerate(zip(filenames.tolist(), labels.tolist())):
@@ -134,7 +142,7 @@ def _parse(opts) -> dict[str, Any]:
 def check_class_name(label, path: str, line: int) -> None:
     """A class with a control character stops the run: the label map is built from the classes
     before any image is read, so skipping its image could not keep the name out of it."""
-    control = _tables.control_character(label) if isinstance(label, str) else None
+    control = tables.control_character(label) if isinstance(label, str) else None
     if control is not None:
         raise DataError(f"class {label!r} contains a control character ({control})", file=path,
                         line=line)
@@ -240,7 +248,7 @@ def detect(path: str) -> Detection:
 
 def _detect_csv(path: str) -> Detection:
     try:
-        header = {c.strip() for c in _tables.header(path, "CSV")}
+        header = {c.strip() for c in tables.header(path, "CSV")}
     except DataError as exc:
         return Detection(0.0, str(exc))
     has_box = set(PIXEL_BOX) <= header or set(RELATIVE_BOX) <= header

@@ -39,9 +39,8 @@ from tfrconv import (
     Sample,
     UsageError,
     hookimpl,
+    tables,
 )
-
-from . import _tables
 
 BOX_COLUMNS = ("ImageID", "LabelName", "XMin", "XMax", "YMin", "YMax")
 LABEL_COLUMNS = ("ImageID", "LabelName")
@@ -145,7 +144,7 @@ def _read_boxes(path: str, images: _Codes, labels: _Codes, bad: dict, label_rows
     import numpy as np
 
     own_bad: dict[int, tuple[str, str, int]] = {}
-    columns = _tables.header(path, "box annotations CSV")
+    columns = tables.header(path, "box annotations CSV")
     missing = [c for c in BOX_COLUMNS if c not in columns]
     if missing:
         raise DataError(f"not an Open Images box CSV: no column {', '.join(missing)} (found: "
@@ -153,7 +152,7 @@ def _read_boxes(path: str, images: _Codes, labels: _Codes, bad: dict, label_rows
     present = [c for c, _attr in ATTRIBUTES if c in columns]
     parts: dict[str, list] = {k: [] for k in ("image", "label", "line", *BOX_COLUMNS[2:],
                                                  *present)}
-    chunks = _tables.chunks(path, "box annotations CSV", CHUNK_ROWS,
+    chunks = tables.chunks(path, "box annotations CSV", CHUNK_ROWS,
                             usecols=list(BOX_COLUMNS) + present,
                             dtype={"ImageID": str, "LabelName": str})
     for first, frame in chunks:
@@ -163,12 +162,12 @@ def _read_boxes(path: str, images: _Codes, labels: _Codes, bad: dict, label_rows
         no_label = frame["LabelName"].isna().to_numpy()
         problems.append((no_label, "box row without a LabelName"))
         for column in BOX_COLUMNS[2:]:
-            values, not_number = _tables.numbers(frame[column])
+            values, not_number = tables.numbers(frame[column])
             problems.append((not_number, f"{column} is not a number"))
             problems.append((np.isnan(values) & ~not_number, f"box row without {column}"))
             parts[column].append(values.astype(np.float32))
         for column in present:
-            values, not_number = _tables.numbers(frame[column])
+            values, not_number = tables.numbers(frame[column])
             values = np.where(np.isnan(values), -1.0, values)       # empty = unknown
             invalid = not_number | ~np.isin(values, (-1.0, 0.0, 1.0))
             problems.append((invalid, f"{column} must be 0, 1 or -1 (unknown)"))
@@ -197,7 +196,7 @@ def _read_image_labels(path: str, images: _Codes, labels: _Codes, bad: dict,
                        label_rows: dict) -> _Rows:
     import numpy as np
 
-    columns = _tables.header(path, "image labels CSV")
+    columns = tables.header(path, "image labels CSV")
     missing = [c for c in LABEL_COLUMNS if c not in columns]
     if missing:
         raise DataError(f"not an Open Images image-level label CSV: no column "
@@ -206,14 +205,14 @@ def _read_image_labels(path: str, images: _Codes, labels: _Codes, bad: dict,
     own_bad: dict[int, tuple[str, str, int]] = {}
     usecols = list(LABEL_COLUMNS) + (["Confidence"] if "Confidence" in columns else [])
     parts: dict[str, list] = {"image": [], "label": [], "line": [], "Confidence": []}
-    for first, frame in _tables.chunks(path, "image labels CSV", CHUNK_ROWS, usecols=usecols,
+    for first, frame in tables.chunks(path, "image labels CSV", CHUNK_ROWS, usecols=usecols,
                                        dtype={"ImageID": str, "LabelName": str}):
         lines = np.arange(first, first + len(frame), dtype=np.int32)
         image, problems = _image_codes(frame, images, path, lines)
         label = _label_codes(frame, labels, path, lines)
         problems.append((frame["LabelName"].isna().to_numpy(), "label row without a LabelName"))
         if "Confidence" in frame:
-            confidence, not_number = _tables.numbers(frame["Confidence"])
+            confidence, not_number = tables.numbers(frame["Confidence"])
             invalid = not_number | np.isnan(confidence) | (confidence < 0) | (confidence > 1)
             problems.append((invalid, "Confidence must be a number from 0 to 1"))
         else:
@@ -237,7 +236,7 @@ def _image_codes(frame, images: _Codes, path: str, lines) -> tuple[Any, list]:
     ids = frame["ImageID"]
     empty = ids.isna().to_numpy()
     if empty.any():
-        line = _tables.line_of_row(path, int(lines[empty.argmax()]) - 2)
+        line = tables.line_of_row(path, int(lines[empty.argmax()]) - 2)
         raise DataError("row without an ImageID", file=path, line=line)
     known = len(images.names)
     codes = images.encode(ids)
@@ -253,11 +252,11 @@ def _label_codes(frame, labels: _Codes, path: str, lines):
     known = len(labels.names)
     codes = labels.encode(frame["LabelName"])
     for offset, name in enumerate(labels.names[known:]):
-        control = _tables.control_character(name)
+        control = tables.control_character(name)
         if control is not None:
             row = int((codes == known + offset).argmax())
             raise DataError(f"LabelName {name!r} contains a control character ({control})",
-                            file=path, line=_tables.line_of_row(path, int(lines[row]) - 2))
+                            file=path, line=tables.line_of_row(path, int(lines[row]) - 2))
     return codes
 
 
@@ -265,7 +264,7 @@ def _renumber_lines(path: str, lines: list, bad: dict, label_rows: dict, which: 
     """Rows were numbered as if each were on its own line; where blank lines or quoted line
     breaks moved them, put the lines an editor shows in their place."""
     rows = sum(len(chunk) for chunk in lines)
-    table = _tables.row_lines(path, rows)
+    table = tables.row_lines(path, rows)
     if not rows or table[-1] == rows + 1:
         return
     for number, chunk in enumerate(lines):
@@ -493,7 +492,7 @@ def default_label_map(opts):
 
 def read_class_descriptions(path: str) -> LabelMap:
     """`MID,display name` rows (no header, or a LabelName,DisplayName header) → LabelMap."""
-    frame = _tables.read(path, "class descriptions", header=None, dtype=str)
+    frame = tables.read(path, "class descriptions", header=None, dtype=str)
     if frame.shape[1] < 2:
         raise DataError("class descriptions need two columns: MID,display name", file=path,
                         line=1)
@@ -551,7 +550,7 @@ def _convert_options(box_csv: str) -> dict:
 
 def _detect_csv(path: str) -> Detection:
     try:
-        columns = _tables.header(path, "CSV")
+        columns = tables.header(path, "CSV")
     except DataError as exc:
         return Detection(0.0, str(exc))
     if all(c in columns for c in BOX_COLUMNS):

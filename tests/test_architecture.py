@@ -276,14 +276,15 @@ ROOMS = {
     "plugin platform": ["formats", "commands", "hookspecs", "entrypoints", "plugin_code",
                         "plugins", "settings", "labelmap_refs"],
     "conversion": ["conversion", "tally", "build"],
-    "looking": ["inspect", "verify", "draw", "detect"],
+    "looking": ["inspect", "verify", "draw", "detect", "report"],
     "drive": ["workers", "worker_process", "worker_channel", "runners", "pipeline", "records"],
     "entry": ["cli", "cli_commands", "cli_convert", "cli_options", "__main__",
-              "inspection_commands", "api", ""],
+              "inspection_commands", "report_commands", "api", ""],
 }
 # What a builtin plugin may import from tfrconv: what a third-party plugin may import.
-PLUGIN_API = {"tfrconv", "tfrconv.keys", "tfrconv.api", "tfrconv.inspection_commands",
-              "tfrconv.trainer.commands", "tfrconv.records.commands"}
+PLUGIN_API = {"tfrconv", "tfrconv.keys", "tfrconv.api", "tfrconv.tables",
+              "tfrconv.inspection_commands",
+              "tfrconv.trainer.commands", "tfrconv.records.commands", "tfrconv.report_commands"}
 
 
 def room_of(module: str) -> int | None:

@@ -1,4 +1,5 @@
-"""CSV reading shared by the table formats (oid, csv): pandas, with every failure a DataError.
+"""CSV tables for format plugins (the builtin csv and oid use it): pandas, with every failure a
+one-line DataError naming the file and line. Public: `from tfrconv import tables`.
 
 pandas raises a zoo of exception types for bad files (ParserError, EmptyDataError,
 UnicodeDecodeError, ValueError, csv.Error, OverflowError); here they all become one
@@ -20,7 +21,7 @@ import warnings
 from array import array
 from collections.abc import Iterator
 
-from tfrconv import DataError
+from .errors import DataError
 
 _LINE = re.compile(r"\bline (\d+)")
 # Only empty cells are missing: class names such as "NA" or "None" stay strings.
