@@ -86,8 +86,11 @@ class DecoderProcess:
 
     def close(self):
         if self.child.poll() is None:
-            self.child.stdin.close()
-            self.child.wait(timeout=30)
+            self.child.stdin.close()            # end of requests: the child returns
+            try:
+                self.child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.child.kill()
 
 
 _process: DecoderProcess | None = None
