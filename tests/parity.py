@@ -32,15 +32,22 @@ def typed_features(payload: bytes) -> dict[str, tuple[str, list]]:
 
 def assert_same_kinds_and_values(ours: bytes, reference: bytes, *, where: str = "",
                                  differ: Iterable[str] = (), ours_only: Iterable[str] = (),
-                                 compare: dict[str, Callable] | None = None) -> None:
+                                 compare: dict[str, Callable] | None = None,
+                                 empty_or_absent: Iterable[str] = ()) -> None:
     """Every key of the reference example is in ours with the same kind and values.
 
     differ: keys both write, documented to hold other values (their kinds still must match);
     ours_only: keys we add that the reference does not write (any other extra key fails);
-    compare: key -> function mapping a value to what must be equal (e.g. PNG bytes -> pixels).
+    compare: key -> function mapping a value to what must be equal (e.g. PNG bytes -> pixels);
+    empty_or_absent: keys one side may leave out where the other writes an empty list (the OD
+    API decoder reads both as empty).
     """
     mine, theirs = typed_features(ours), typed_features(reference)
-    differ, compare = set(differ), compare or {}
+    differ, compare, optional = set(differ), compare or {}, set(empty_or_absent)
+    for side, other in ((mine, theirs), (theirs, mine)):
+        for key in optional & (set(side) - set(other)):
+            if not side[key][1]:
+                del side[key]
     extra = set(mine) - set(theirs) - set(ours_only)
     assert not extra, f"{where}: keys the reference does not write: {sorted(extra)}"
     for key, (kind, values) in sorted(theirs.items()):
