@@ -137,6 +137,9 @@ def transform_records(inputs: Any, output: str, rules: Rules, *, command: str,
                 counts["examples_rewritten"] += 1
                 counts["objects_dropped"] += object_count(features) - len(kept_names)
             out.write(payload, shard_key(record, features), kept_names)
+        if out.examples == 0 and counts["examples_dropped"]:
+            raise DataError(f"every example was dropped ({counts['examples_dropped']}): "
+                            "nothing was written", file=output)
         notes = [f"{n} {what.replace('_', ' ')}" for what, n in counts.items()]
         notes += [f"{name!r} is not in the input's label map: given id "
                   f"{book.map.resolve(name)}" for name in book.added]
