@@ -222,6 +222,21 @@ def test_near_duplicate_images_are_paired_and_different_ones_are_not():
     assert (pair.first.name, pair.second.name) == ("original", "re-encoded")
 
 
+def test_a_wrong_stated_sha256_never_makes_different_images_duplicates():
+    import hashlib
+
+    first, second = image_bytes(colour=(1, 2, 3)), image_bytes(colour=(200, 100, 0))
+    index = DuplicateIndex()
+    index.add("train", "one", first, b"0" * 64)          # a constant, wrong stated hash
+    index.add("val", "two", second, b"0" * 64)
+    index.add("val", "one again", first, hashlib.sha256(first).hexdigest().encode())
+    index.add("test", "one more", first, None)            # computed: the same as stated
+    index.add("test", "junk hash", first, b"not hex")     # malformed: computed instead
+    summary = index.summary()
+    assert (summary["exact_groups"], summary["exact_extra_copies"]) == (1, 2)
+    assert [m.name for m in index.groups()[0].members] == ["one again", "one more", "junk hash"]
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_near_pairs_found_by_bands_are_those_of_comparing_every_pair(monkeypatch, seed):
     """The banding shortcut finds exactly the pairs within NEAR_BITS of each other."""

@@ -166,8 +166,10 @@ def _read_split(split: SplitInput, label_map, catalogue: ProblemCatalogue,
             filename = F.text(F.first(features, K.FILENAME, b""))
             data = F.first(features, K.ENCODED)
             if isinstance(data, bytes) and data:
+                stated = F.first(features, K.KEY_SHA256)
                 duplicates.add(split.name, source_id or filename or
-                               f"{os.path.basename(path)} record {record.index}", data)
+                               f"{os.path.basename(path)} record {record.index}", data,
+                               stated if isinstance(stated, bytes) else None)
             if catalogue.entries:
                 names = [n for n in (source_id, filename) if n]
                 names += [os.path.splitext(os.path.basename(n))[0] for n in names]

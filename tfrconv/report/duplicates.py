@@ -1,7 +1,11 @@
 """Duplicate and leaked images, found while the records stream past, keeping only hashes.
 
 Exact duplicates are images whose encoded bytes have the same SHA-256, within a split or across
-splits (across splits it is leakage: the model is evaluated on what it trained on). With
+splits (across splits it is leakage: the model is evaluated on what it trained on). The SHA-256
+is the one the record states (`image/key/sha256`, what converters write and `tfrconv verify`
+checks) when it is well formed, else computed; the identity also holds the image's length and
+CRC32C (computed, ~50x cheaper than SHA-256), so a wrong or constant stored hash can hide a
+duplicate but never make two different images one. With
 `near=True` each image is also decoded at 1/8 scale (JPEG draft mode) into an 8x8 average hash
 (64 bits: pixel brighter than the mean or not); two images whose hashes differ in at most
 `NEAR_BITS` bits are near duplicates (re-encoded, resized, lightly edited). Near pairs are
@@ -10,7 +14,7 @@ hashes that differ in at most `NEAR_BITS` bits must agree on at least one band e
 images that share a band are compared (at most `BUCKET_LIMIT` per band, so a flood of blank
 images cannot make it quadratic).
 
-Memory: one 16-byte digest and one name per image (plus one 64-bit hash with `near`); groups
+Memory: one 28-byte key and one name per image (plus one 64-bit hash with `near`); groups
 and pairs are counted in full but only the first few are kept with their members' names.
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from dataclasses import dataclass, field
 
 NEAR_BITS = 4
@@ -26,6 +31,7 @@ BUCKET_LIMIT = 64
 GROUPS_KEPT = 30
 MEMBERS_KEPT = 6
 PAIRS_KEPT = 30
+SHA256_HEX = re.compile(rb"[0-9a-fA-F]{64}")
 
 
 @dataclass(frozen=True)
@@ -93,10 +99,18 @@ class DuplicateIndex:
         self.near_cross_splits = 0
         self.undecodable = 0
 
-    def add(self, split: str, name: str, data: bytes) -> None:
+    def add(self, split: str, name: str, data: bytes, stated_sha256: bytes | None = None) -> None:
+        """Index one image; `stated_sha256` is the record's hex digest of it, if any."""
+        import google_crc32c
+
         self.images += 1
         member = Member(split, name)
-        digest = hashlib.sha256(data).digest()[:16]
+        if stated_sha256 is not None and SHA256_HEX.fullmatch(stated_sha256):
+            sha = bytes.fromhex(stated_sha256.decode("ascii"))
+        else:
+            sha = hashlib.sha256(data).digest()
+        digest = sha[:16] + len(data).to_bytes(8, "little") + \
+            google_crc32c.value(data).to_bytes(4, "little")
         first = self._first.setdefault(digest, member)
         if first is not member:
             group = self._groups.get(digest)
