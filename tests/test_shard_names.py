@@ -92,3 +92,25 @@ def test_a_failed_finish_names_the_output_and_leaves_nothing(tmp_path):
                                "(no output was left behind)")
     assert writer.closed
     assert os.listdir(tmp_path) == []
+
+
+def test_temporary_files_are_hidden_beside_the_output_and_unique_per_run(tmp_path):
+    """Beside the output: the final rename stays on one file system (atomic). Unique: two runs
+    writing the same output never share a temporary file."""
+    output = str(tmp_path / "sub" / "x.record")
+    with ShardedWriter(output, 2) as one, ShardedWriter(output, 2) as two:
+        for writer in (one, two):
+            for temp, final in zip(writer.temp_paths, writer.paths):
+                assert os.path.dirname(temp) == str(tmp_path / "sub")
+                assert os.path.basename(temp).startswith(f".{os.path.basename(final)}.tmp-")
+        assert set(one.temp_paths).isdisjoint(two.temp_paths)
+        one.abort()
+        two.abort()
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_error_naming_it(tmp_path):
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(DataError) as info:
+        ShardedWriter(str(tmp_path / "file" / "sub" / "x.record"))
+    assert str(info.value) == f"{tmp_path / 'file' / 'sub'}: cannot create the output folder: " \
+                              "Not a directory"
