@@ -277,6 +277,19 @@ def test_a_missing_record_set_is_one_line(tmp_path, capsys):
     assert status == 2 and "nothing.record" in err and "Traceback" not in err
 
 
+def test_damaged_records_are_counted_and_reading_goes_on(tmp_path):
+    path = write(tmp_path / "x.record", [example("a.jpg", [(0.1, 0.1, 0.5, 0.5)], ["circle"]),
+                                         b"not an Example at all",
+                                         example("b.jpg", [], [])])
+    data = (tmp_path / "x.record").read_bytes()
+    (tmp_path / "x.record").write_bytes(data + data[:20])   # the last record cut off
+    report = write_report(path, tmp_path / "out")
+    split = report.summary["splits"][0]
+    assert (split["examples"], split["read_errors"]) == (2, 2)
+    assert "not a tf.train.Example" in split["errors"][0]
+    assert "could not be read" in (tmp_path / "out" / "index.html").read_text()
+
+
 def test_help_does_not_load_the_report_or_matplotlib():
     code = "import tfrconv.cli; tfrconv.cli.build_parser()"
     assert modules_loaded(code, ["tfrconv.report", "matplotlib", "PIL"]) == []

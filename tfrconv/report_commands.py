@@ -30,6 +30,8 @@ def _arguments(parser) -> None:
 
 
 def _run(args) -> int:
+    import os
+
     from .report import write_report
 
     label_map = None
@@ -49,7 +51,7 @@ def _run(args) -> int:
     marked = [d for d in report.differences if d.marked]
     for difference in marked:
         print("differs markedly: " + difference.sentence())
-    print(f"report: {report.path}")
+    print(f"report: {os.path.abspath(report.path)}")
     return 0
 
 

@@ -68,7 +68,7 @@ def render_page(title: str, stats: list[SplitStats], summary: dict, differences:
                 classes: list[str], label_map) -> str:
     notes = [d for d in differences if d.marked]
     body = {
-        "overview": _overview(stats, notes),
+        "overview": _overview(stats, notes, bool(differences)),
         "class-balance": _class_balance(stats, classes, differences),
         "boxes-per-image": _boxes_per_image(stats, differences),
         "box-shapes": _box_shapes(stats, differences),
@@ -112,7 +112,7 @@ def _notes_for(differences: list[Difference], *names: str) -> str:
     return "".join(f'<p class="note">Differs markedly: {_e(d.sentence())}</p>' for d in marked)
 
 
-def _overview(stats: list[SplitStats], notes: list[Difference]) -> str:
+def _overview(stats: list[SplitStats], notes: list[Difference], compared: bool) -> str:
     rows = [[s.name, len(s.files), s.examples, s.objects, s.empty_images,
              round(s.objects / s.examples, 2) if s.examples else "-", len(s.classes),
              s.read_errors] for s in stats]
@@ -122,7 +122,10 @@ def _overview(stats: list[SplitStats], notes: list[Difference]) -> str:
         if split.errors:
             parts.append(f"<p class=note>{_e(split.name)}: {split.read_errors} records could "
                          "not be read: " + "; ".join(_e(e) for e in split.errors[:5]) + "</p>")
-    if len(stats) > 1:
+    if len(stats) > 1 and not compared:
+        parts.append(f"<p>The splits are too small to compare (fewer than {MIN_COUNT} values "
+                     "on a side).</p>")
+    elif len(stats) > 1:
         parts.append(f'<p class="{"note" if notes else "ok"}">'
                      f"{len(notes)} marked difference(s) between the splits "
                      '(<a href="#split-differences">details</a>).</p>')
