@@ -12,7 +12,14 @@ slower machine changes both sides alike:
   file (what a converter cannot avoid). Images/s, MB/s, peak RSS, ratio to the floor, and, when
   TensorFlow is installed, a reference-style converter (benchmarks/reference_pascal.py).
 - coco-masks: `tfrconv coco --include-masks` with 1 worker and with N workers (scaling).
+- yolo: `tfrconv yolo` on the voc case's images and boxes in the Ultralytics layout (hard links
+  to the same JPEGs), VOC converted in the same run, alternating; the ratio of the best runs.
 - startup: `tfrconv --help`, `tfrconv formats` and `tfrconv voc --help`, median of 10 runs.
+- report: `tfrconv report` on the voc case's records (converted once into 4 shards, reported as
+  two splits: shards 0-2 and shard 3) against reading the same records (framing, CRC and
+  decoding every Example, in one process), and with `--near-duplicates`.
+- records: `tfrconv records reshard` (8 shards) and `records merge` of two record sets against
+  `cp` of the same files; peak RSS also at a tenth of the images (memory must not grow).
 
 Datasets are generated under --cache (default: $TMPDIR/tfrconv-bench) the first time and reused.
 """
@@ -155,7 +162,137 @@ def bench_startup(args, out_dir: str) -> dict:
     return result
 
 
-CASES = {"voc": bench_voc, "coco-masks": bench_coco_masks, "startup": bench_startup}
+READ_RECORDS = """
+import glob, sys
+from tfrconv.features import decode_typed
+from tfrconv.tfrecord import iter_records
+for path in sorted(glob.glob(sys.argv[1])):
+    for payload in iter_records(path):
+        decode_typed(payload)
+"""
+
+
+def bench_report(args, out_dir: str) -> dict:
+    root = datasets.voc(os.path.join(args.cache, f"voc-{args.images}"), args.images)
+    records = os.path.join(args.cache, f"report-{args.images}")
+    shards = os.path.join(records, "voc.record-?????-of-00004")
+    if not os.path.exists(os.path.join(records, "voc.manifest.json")):
+        subprocess.run(tfrconv_cmd() + ["voc", "--data-dir", root, "--set", "train",
+                                        "--label-map", "pascal", "--num-shards", "4",
+                                        "--output", os.path.join(records, "voc.record"),
+                                        "--no-progress"], check=True, stdout=subprocess.DEVNULL)
+    size = warm(records)
+    splits = [f"train={os.path.join(records, 'voc.record-0000[012]-of-00004')}",
+              f"val={os.path.join(records, 'voc.record-00003-of-00004')}"]
+    base = tfrconv_cmd() + ["report", *splits, "--out", os.path.join(out_dir, "report")]
+    runs: dict[str, list] = {"read": [], "report": [], "report_near_duplicates": []}
+    for _ in range(args.repeat):
+        runs["read"].append(timed([sys.executable, "-c", READ_RECORDS, shards]))
+        runs["report"].append(timed(base))
+        runs["report_near_duplicates"].append(timed(base + ["--near-duplicates"]))
+    best = {name: min(r, key=lambda x: x["wall_s"]) for name, r in runs.items()}
+    return {"case": "report", "images": args.images, "mb": round(size / 1e6, 1), **{
+        name: {**m, "images_per_s": round(args.images / m["wall_s"]),
+               "ratio_to_read": round(m["wall_s"] / best["read"]["wall_s"], 2)}
+        for name, m in best.items()}}
+
+
+RECORDS_MAKER = """
+import hashlib, os, random, sys
+from tfrconv.example import serialize
+from tfrconv.tfrecord import frame
+out, count, size, start = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rng = random.Random(start)
+with open(out, "wb") as sink:
+    for i in range(start, start + count):
+        image = rng.randbytes(size)
+        boxes = [rng.random() / 2 for _ in range(3)]
+        sink.write(frame(serialize({
+            "image/encoded": ("bytes", [image]), "image/format": ("bytes", [b"jpeg"]),
+            "image/source_id": ("bytes", [f"{i:06d}.jpg".encode()]),
+            "image/filename": ("bytes", [f"{i:06d}.jpg".encode()]),
+            "image/key/sha256": ("bytes", [hashlib.sha256(image).hexdigest().encode()]),
+            "image/height": ("int", [480]), "image/width": ("int", [640]),
+            "image/object/bbox/xmin": ("float", boxes), "image/object/bbox/ymin": ("float", boxes),
+            "image/object/bbox/xmax": ("float", [b + 0.3 for b in boxes]),
+            "image/object/bbox/ymax": ("float", [b + 0.3 for b in boxes]),
+            "image/object/class/text": ("bytes", [b"car", b"person", b"dog"]),
+            "image/object/class/label": ("int", [1, 2, 3])})))
+"""
+LABEL_MAP = "".join(f"item {{ id: {i} name: '{name}' }}\n"
+                    for i, name in enumerate(("car", "person", "dog"), 1))
+
+
+def bench_records(args, out_dir: str) -> dict:
+    """`records reshard` and `records merge` against `cp` of the same bytes (two record sets of
+    half the images each, ~60 KB per image), and peak RSS at a tenth of the images (flat
+    memory: the same at both sizes)."""
+    folder = os.path.join(args.cache, f"records-{args.images}")
+    half = args.images // 2
+    sets = {"a": (half, 0), "b": (args.images - half, half), "tenth": (args.images // 10, 0)}
+    paths = {}
+    for name, (count, start) in sets.items():
+        paths[name] = os.path.join(folder, name, f"{name}.record")
+        if not os.path.exists(paths[name]):
+            os.makedirs(os.path.dirname(paths[name]), exist_ok=True)
+            subprocess.run([sys.executable, "-c", RECORDS_MAKER, paths[name] + ".tmp",
+                            str(count), str(60_000), str(start)], check=True)
+            os.replace(paths[name] + ".tmp", paths[name])
+            with open(os.path.join(folder, name, f"{name}.label_map.pbtxt"), "w") as fileobj:
+                fileobj.write(LABEL_MAP)
+    size = os.path.getsize(paths["a"]) + os.path.getsize(paths["b"])
+    warm(folder)
+    records = tfrconv_cmd() + ["records"]
+    both = [paths["a"], paths["b"]]
+    out = os.path.join(out_dir, "records")
+    contenders = {
+        "cp": ["cp", *both, out_dir],
+        "reshard": records + ["reshard", *both, "--num-shards", "8", "-o", f"{out}/r.record"],
+        "merge": records + ["merge", *both, "-o", f"{out}/m.record"],
+        "reshard_tenth": records + ["reshard", paths["tenth"], "--num-shards", "8", "-o",
+                                    f"{out}/t.record"],
+    }
+    runs: dict[str, list] = {name: [] for name in contenders}
+    for _ in range(args.repeat):
+        for name, cmd in contenders.items():
+            runs[name].append(timed(cmd))
+    best = {name: min(r, key=lambda x: x["wall_s"]) for name, r in runs.items()}
+    result = {"case": "records", "images": args.images, "mb": round(size / 1e6, 1)}
+    for name, m in best.items():
+        result[name] = {**m, "mb_per_s": round(size / 1e6 / m["wall_s"], 1)}
+        if name in ("reshard", "merge"):
+            result[name]["speed_vs_cp"] = round(best["cp"]["wall_s"] / m["wall_s"], 2)
+    result["reshard_tenth"].pop("mb_per_s")
+    return result
+
+
+def bench_yolo(args, out_dir: str) -> dict:
+    voc_root = datasets.voc(os.path.join(args.cache, f"voc-{args.images}"), args.images)
+    root = datasets.yolo(os.path.join(args.cache, f"yolo-{args.images}"), voc_root, args.images)
+    size = warm(os.path.join(root, "images"))
+    warm(os.path.join(root, "labels"))
+    warm(os.path.join(voc_root, "VOC2012", "Annotations"))
+    contenders = {
+        "voc": tfrconv_cmd() + ["voc", "--data-dir", voc_root, "--set", "train", "--label-map",
+                                "pascal", "--output", os.path.join(out_dir, "voc.record"),
+                                "--no-progress"],
+        "yolo": tfrconv_cmd() + ["yolo", "--data-dir", root, "--output",
+                                 os.path.join(out_dir, "yolo.record"), "--no-progress"],
+    }
+    runs: dict[str, list] = {name: [] for name in contenders}
+    for _ in range(args.repeat):
+        for name, cmd in contenders.items():
+            runs[name].append(timed(cmd))
+    best = {name: min(r, key=lambda x: x["wall_s"]) for name, r in runs.items()}
+    result = {"case": "yolo", "images": args.images, "mb": round(size / 1e6, 1)}
+    for name, m in best.items():
+        result[name] = {**m, "images_per_s": round(args.images / m["wall_s"])}
+    result["yolo_to_voc"] = round(best["yolo"]["wall_s"] / best["voc"]["wall_s"], 2)
+    return result
+
+
+CASES = {"voc": bench_voc, "coco-masks": bench_coco_masks, "startup": bench_startup,
+         "report": bench_report, "records": bench_records, "yolo": bench_yolo}
 
 
 def main() -> int:
