@@ -27,6 +27,7 @@ from odapi import (
     parse_records,
 )
 from parity import assert_same_kinds_and_values
+from reach import branch, reaches
 from tfrconv_plugins import coco
 
 import tfrconv
@@ -576,44 +577,59 @@ field_values = json_values | st.sampled_from(
 
 @st.composite
 def coco_documents(draw):
-    width, height = draw(st.integers(1, 12)), draw(st.integers(1, 12))
+    """(JSON text, what was broken or None): a valid annotation file (images, boxes inside
+    them, polygons), except in about one in three: fields broken in random places, the text
+    truncated, or a top level that is not an object."""
+    width, height = draw(st.integers(2, 12)), draw(st.integers(2, 12))
     images = [{"id": i, "file_name": f"{i}.jpg", "width": width, "height": height}
-              for i in range(draw(st.integers(0, 3)))]
-    annotations = [{"id": i, "image_id": draw(st.integers(0, 3)), "category_id": 17,
-                    "iscrowd": 0, "area": 1.0, "bbox": [0, 0, 2, 2],
-                    "segmentation": [[0, 0, 2, 0, 2, 2]]} for i in range(draw(st.integers(0, 4)))]
+              for i in range(draw(st.integers(1, 3)))]
+    annotations = []
+    for i in range(draw(st.integers(1, 4))):
+        x, y = draw(st.integers(0, width - 1)), draw(st.integers(0, height - 1))
+        w, h = draw(st.integers(1, width - x)), draw(st.integers(1, height - y))
+        annotations.append({"id": i, "image_id": draw(st.integers(0, len(images) - 1)),
+                            "category_id": 17, "iscrowd": 0, "area": float(w * h),
+                            "bbox": [x, y, w, h],
+                            "segmentation": [[x, y, x + w, y, x + w, y + h]]})
     doc = {"images": images, "annotations": annotations,
            "categories": [{"id": 17, "name": "cat"}]}
-    for _ in range(draw(st.integers(0, 4))):           # break random places
-        target = draw(st.sampled_from(["doc", "image", "annotation", "annotation",
-                                       "annotation", "category"]))
-        value = copy.deepcopy(draw(field_values))   # never the same object twice: no cycles
-        key = draw(st.sampled_from(["id", "image_id", "category_id", "bbox", "iscrowd", "area",
-                                    "segmentation", "width", "height", "file_name", "name",
-                                    "images", "annotations", "categories"]))
-        if target == "doc":
-            doc[key] = value
-        else:
-            entries = doc.get({"image": "images", "annotation": "annotations",
-                               "category": "categories"}[target])
-            if isinstance(entries, list) and entries:
-                index = draw(st.integers(0, len(entries) - 1))
-                if isinstance(entries[index], dict) and draw(st.booleans()):
-                    entries[index][key] = value
-                else:
-                    entries[index] = value
-    if draw(st.integers(0, 9)):
-        return doc
-    return draw(st.sampled_from([[doc], "text", None]))
+    broken = draw(st.sampled_from([None, None, None, None, None, None, "fields", "fields",
+                                   "truncated"]))
+    if broken == "fields":
+        for _ in range(draw(st.integers(1, 4))):           # break random places
+            target = draw(st.sampled_from(["doc", "image", "annotation", "annotation",
+                                           "annotation", "category"]))
+            value = copy.deepcopy(draw(field_values))   # never the same object twice: no cycles
+            key = draw(st.sampled_from(["id", "image_id", "category_id", "bbox", "iscrowd",
+                                        "area", "segmentation", "width", "height", "file_name",
+                                        "name", "images", "annotations", "categories"]))
+            if target == "doc":
+                doc[key] = value
+            else:
+                entries = doc.get({"image": "images", "annotation": "annotations",
+                                   "category": "categories"}[target])
+                if isinstance(entries, list) and entries:
+                    index = draw(st.integers(0, len(entries) - 1))
+                    if isinstance(entries[index], dict) and draw(st.booleans()):
+                        entries[index][key] = value
+                    else:
+                        entries[index] = value
+        if draw(st.integers(0, 9)) == 0:
+            doc = draw(st.sampled_from([[doc], "text", None]))
+    text = json.dumps(doc)
+    if broken == "truncated":
+        text = text[: len(text) * draw(st.integers(0, 4)) // 5]
+    return text, broken
 
 
+@reaches("objects checked")
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
-@given(doc=coco_documents(), masks=st.booleans(), cut=st.integers(0, 5))
-def test_malformed_files_give_samples_or_data_errors(tmp_path, doc, masks, cut):
+@given(document=coco_documents(), masks=st.booleans())
+def test_malformed_files_give_samples_or_data_errors(tmp_path, document, masks):
+    text, broken = document
     path = tmp_path / "instances_h.json"
-    text = json.dumps(doc)
-    path.write_text(text[: len(text) * cut // 5] if cut else text)   # some truncated
+    path.write_text(text)
     (tmp_path / "h").mkdir(exist_ok=True)
     coco._cache.clear()
     spec_opts = coco.OPTIONS
@@ -628,13 +644,16 @@ def test_malformed_files_give_samples_or_data_errors(tmp_path, doc, masks, cut):
         except DataError:
             pass
     except DataError:
+        branch(f"file rejected (broken: {broken})")
         return
     for item in items:
         try:
             sample = coco.read_item(item, opts)
         except DataError:
+            branch("an image rejected")
             continue
         assert isinstance(sample, tfrconv.Sample)
+        branch("objects checked" if sample.objects else "a sample without objects")
         for obj in sample.objects:
             assert isinstance(obj.label, str) and isinstance(obj.xmin, float)
             if masks:
@@ -642,7 +661,7 @@ def test_malformed_files_give_samples_or_data_errors(tmp_path, doc, masks, cut):
 
 
 numbers = st.integers(-50, 50) | st.floats(allow_nan=True, allow_infinity=True) | st.integers()
-segmentations = (
+odd_segmentations = (
     st.lists(st.lists(numbers, max_size=12), max_size=3)
     | st.fixed_dictionaries({"counts": st.lists(st.integers(-3, 40) | st.integers(), max_size=8)
                              | st.text(max_size=8),
@@ -650,13 +669,41 @@ segmentations = (
     | json_values)
 
 
+@st.composite
+def segmentation_cases(draw):
+    """(segmentation, width, height, odd): mostly valid polygons (points inside the image) or
+    uncompressed RLE (counts summing to width*height); in one case in four, anything."""
+    width, height = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    kind = draw(st.sampled_from(["polygons", "polygons", "rle", "odd"]))
+    if kind == "odd":
+        return draw(odd_segmentations), width, height, True
+    if kind == "polygons":
+        point = st.tuples(st.floats(0, width), st.floats(0, height))
+        polygons = draw(st.lists(st.lists(point, min_size=3, max_size=6), min_size=1,
+                                 max_size=3))
+        return [[v for p in polygon for v in p] for polygon in polygons], width, height, False
+    counts, left = [], width * height
+    while left:
+        run = draw(st.integers(0, left))
+        counts.append(run)
+        left -= run
+        if len(counts) > 6:
+            counts.append(left)
+            break
+    return {"counts": counts, "size": [height, width]}, width, height, False
+
+
+@reaches("mask checked")
 @settings(max_examples=300, deadline=None)
-@given(segmentation=segmentations, width=st.integers(1, 8), height=st.integers(1, 8))
-def test_any_segmentation_gives_a_mask_or_a_data_error(segmentation, width, height):
+@given(case=segmentation_cases())
+def test_any_segmentation_gives_a_mask_or_a_data_error(case):
+    segmentation, width, height, odd = case
     try:
         mask = coco.decode_mask(segmentation, width, height, "annotation 1", "x.json")
     except DataError:
+        branch("data error (odd)" if odd else "data error (valid)")
         return
+    branch("mask checked")
     assert mask.shape == (height, width) and mask.dtype == np.uint8
     assert set(np.unique(mask)) <= {0, 1}
 

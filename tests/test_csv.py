@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from odapi import bytes_feature, feature_spec, float_feature, int64_feature, parse_records
 from parity import assert_same_kinds_and_values
-from strategies import messy_rows
+from reach import branch, reaches
+from strategies import csv_lines, messy_rows, one_part_broken
 
 import tfrconv
 
@@ -247,8 +248,8 @@ CELL = st.one_of(
     st.sampled_from(["", "a.jpg", "dog", "1", "0", "-3", "2.5", "abc", "nan", "NA", "1e400",
                      '"', '""', "a,b", " ", "0.5", "..", "../x.jpg", "/abs.jpg"]),
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6))
-HEADERS = st.one_of(
-    st.just(HEADER), st.just(HEADER), st.just(HEADER + ",xmin_rel,ymin_rel,xmax_rel,ymax_rel"),
+ODD_HEADERS = st.one_of(
+    st.just(HEADER + ",xmin_rel,ymin_rel,xmax_rel,ymax_rel"),
     st.lists(st.sampled_from(HEADER.split(",") + ["xmin_rel", "x", ""]), max_size=9)
     .map(",".join))
 PIXEL = st.integers(0, 40).map(str)
@@ -257,37 +258,40 @@ VALID_ROW = st.one_of(
               st.sampled_from(["32", "0"]), st.sampled_from(["dog", "cat"]), PIXEL, PIXEL,
               PIXEL, PIXEL).map(list),
     st.just(["a.jpg", "32", "32", "", "", "", "", ""]))
+CSV_FILES = one_part_broken({"header": (st.just(HEADER), ODD_HEADERS),
+                             "rows": (csv_lines(VALID_ROW), messy_rows(VALID_ROW, CELL)),
+                             "tail": (st.just(b""), st.binary(max_size=30))})
 
 
-
-
+@reaches("objects checked")
 @settings(max_examples=80, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(header=HEADERS, rows=messy_rows(VALID_ROW, CELL),
-       raw=st.one_of(st.just(b""), st.binary(max_size=30)),
-       relative=st.booleans())
-def test_malformed_csv_gives_samples_or_data_error(tmp_path_factory, header, rows, raw,
-                                                   relative):
+@given(case=CSV_FILES, relative=st.booleans())
+def test_malformed_csv_gives_samples_or_data_error(tmp_path_factory, case, relative):
     from tfrconv_plugins import csv_format
 
     from tfrconv.formats import Options
 
     root = tmp_path_factory.mktemp("csv")
     (root / "images").mkdir()
-    (root / "labels.csv").write_bytes((header + "\n" + "\n".join(rows)).encode() + raw)
+    (root / "labels.csv").write_bytes((case["header"] + "\n" + "\n".join(case["rows"])).encode()
+                                      + case["tail"])
     opts = Options({"csv_file": str(root / "labels.csv"), "image_dir": str(root / "images"),
                     "columns": None, "relative": relative})
     try:
         items = csv_format.list_items(opts)
         csv_format.classes(opts)
     except tfrconv.DataError:
+        branch(f"file rejected (broken: {case['broken']})")
         return
     for item in items:
         try:
             sample = csv_format.read_item(item, opts)
         except tfrconv.DataError:
+            branch("an image rejected")
             continue
         assert isinstance(sample, tfrconv.Sample)
+        branch("objects checked" if sample.objects else "a sample without objects")
         assert sample.width is None or (isinstance(sample.width, int) and sample.width > 0)
         for obj in sample.objects:
             assert isinstance(obj.label, str) and obj.label

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from odapi import parse_records, tf_example
+from reach import branch, reaches
 
 from tfrconv import FormatSpec, ImageLabel, LabelMap, Object, Options, Sample
 from tfrconv.build import Builder
@@ -60,11 +61,14 @@ def samples(draw):
                   objects=objects, image_labels=image_labels)
 
 
+@reaches("round trip compared")
 @given(samples())
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_any_valid_sample_survives_encode_decode(sample):
     result = _builder().build_sample(sample)
     assert result.fatal is None and not result.problems
+    branch("round trip compared")
+    branch("with objects" if sample.objects else "a negative")
     features = decode(b"".join(result.payload))
     back = to_sample(features)
     assert back.source_id == sample.source_id
@@ -93,12 +97,14 @@ def test_any_valid_sample_survives_encode_decode(sample):
         [(lb.label, lb.confidence) for lb in sample.image_labels]
 
 
+@reaches("compared with TensorFlow")
 @given(samples())
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_serialization_is_byte_identical_to_tensorflow(sample):
     import tensorflow as tf
 
     payload = b"".join(_builder().build_sample(sample).payload)
+    branch("compared with TensorFlow")
     theirs = tf.train.Example.FromString(payload)
     assert theirs.SerializeToString(deterministic=True) == payload
 

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from odapi import bytes_feature, feature_spec, float_feature, int64_feature, parse_records
 from parity import assert_same_kinds_and_values
-from strategies import messy_rows
+from reach import branch, reaches
+from strategies import csv_lines, messy_rows, one_part_broken
 
 import tfrconv
 from tfrconv.sharding import stable_hash
@@ -345,31 +346,29 @@ CELL = st.one_of(
     st.sampled_from(["", "0", "1", "-1", "0.5", "2", "abc", "nan", "1e400", "/m/0k4j", PERSON,
                      "000002b66c9c498e", "zz", '"', '""', "a,b", " "]),
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6))
-HEADERS = st.one_of(st.just(BOX_HEADER), st.just(BOX_HEADER),
-                    st.just("ImageID,LabelName,XMin,XMax,YMin,YMax"),
-                    st.lists(st.sampled_from(BOX_HEADER.split(",") + ["x", ""]), max_size=8)
-                    .map(",".join))
+ODD_HEADERS = st.one_of(
+    st.just("ImageID,LabelName,XMin,XMax,YMin,YMax"),
+    st.lists(st.sampled_from(BOX_HEADER.split(",") + ["x", ""]), max_size=8).map(",".join))
 COORD = st.floats(0, 1).map(lambda v: f"{v:.4f}")
 FLAG = st.sampled_from(["0", "1", "-1", ""])
 VALID_ROW = st.tuples(
     st.sampled_from(["000002b66c9c498e", "0a1b2c3d4e5f6789", "img_1"]), st.just("xclick"),
     st.sampled_from([PERSON, CAR, DOG]), st.just("1"), COORD, COORD, COORD, COORD,
     FLAG, FLAG, FLAG, FLAG, FLAG).map(list)
+LABEL_ROW = st.tuples(st.sampled_from(["000002b66c9c498e", "img_1"]), st.just("verification"),
+                     st.sampled_from([PERSON, CAR]), st.sampled_from(["0", "1"])).map(list)
+OID_FILES = one_part_broken({
+    "header": (st.just(BOX_HEADER), ODD_HEADERS),
+    "rows": (csv_lines(VALID_ROW), messy_rows(VALID_ROW, CELL)),
+    "labels": (st.none() | csv_lines(LABEL_ROW), messy_rows(LABEL_ROW, CELL)),
+    "tail": (st.just(b""), st.binary(max_size=40))})
 
 
-
-
-ROWS = messy_rows(VALID_ROW, CELL)
-LABEL_ROWS = messy_rows(st.tuples(st.sampled_from(["000002b66c9c498e", "img_1"]),
-                                  st.just("verification"), st.sampled_from([PERSON, CAR]),
-                                  st.sampled_from(["0", "1"])).map(list), CELL)
-
-
+@reaches("objects checked")
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(header=HEADERS, rows=ROWS, labels=st.one_of(st.none(), LABEL_ROWS),
-       raw=st.one_of(st.just(b""), st.binary(max_size=40)))
-def test_malformed_csv_gives_samples_or_data_error(tmp_path_factory, header, rows, labels, raw):
+@given(case=OID_FILES)
+def test_malformed_csv_gives_samples_or_data_error(tmp_path_factory, case):
     from tfrconv_plugins import oid
 
     from tfrconv.formats import Options
@@ -378,7 +377,8 @@ def test_malformed_csv_gives_samples_or_data_error(tmp_path_factory, header, row
     (root / "images").mkdir()
     write_image(root / "images" / "000002b66c9c498e.jpg", 8, 8)
     boxes = root / "boxes.csv"
-    boxes.write_bytes((header + "\n" + "\n".join(rows)).encode() + raw)
+    boxes.write_bytes((case["header"] + "\n" + "\n".join(case["rows"])).encode() + case["tail"])
+    labels = case["labels"]
     values = {"annotations_csv": str(boxes), "images_dir": str(root / "images"),
               "image_labels_csv": None, "class_descriptions": None, "annotated_only": False,
               "unknown_attributes": "keep"}
@@ -394,13 +394,16 @@ def test_malformed_csv_gives_samples_or_data_error(tmp_path_factory, header, row
         oid.classes(opts)
         oid.default_label_map(opts)
     except tfrconv.DataError:
+        branch(f"file rejected (broken: {case['broken']})")
         return
     for item in items:
         try:
             sample = oid.read_item(item, opts)
         except tfrconv.DataError:
+            branch("an image rejected")
             continue
         assert isinstance(sample, tfrconv.Sample) and sample.normalized
+        branch("objects checked" if sample.objects else "a sample without objects")
         for obj in sample.objects:
             assert isinstance(obj.label, str)
             assert all(isinstance(v, float) for v in (obj.xmin, obj.ymin, obj.xmax, obj.ymax))

@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from odapi import bytes_feature, feature_spec, float_feature, int64_feature, parse_records
 from parity import assert_same_kinds_and_values
+from reach import branch, reaches
+from strategies import one_part_broken
 
 import tfrconv
 
@@ -378,10 +380,24 @@ XML_PIECES = st.sampled_from([
 
 
 @st.composite
-def messy_xml(draw):
-    """The valid annotation with up to three pieces replaced, dropped or inserted."""
+def pets_xml(draw):
+    """A valid face annotation (as VALID_XML) with its own pose, flags and box."""
+    xmin, ymin = draw(st.integers(0, 10)), draw(st.integers(0, 9))
+    xmax, ymax = draw(st.integers(xmin + 1, 24)), draw(st.integers(ymin + 1, 20))
     pieces = list(VALID_XML)
-    for _ in range(draw(st.integers(0, 3))):
+    pieces[4:6] = [f"<pose>{draw(st.sampled_from(['Frontal', 'Left', 'Unspecified']))}</pose>",
+                   f"<truncated>{draw(st.integers(0, 1))}</truncated>"]
+    pieces[6] = f"<difficult>{draw(st.integers(0, 1))}</difficult>"
+    pieces[8:12] = [f"<xmin>{xmin}</xmin>", f"<ymin>{ymin}</ymin>", f"<xmax>{xmax}</xmax>",
+                    f"<ymax>{ymax}</ymax>"]
+    return pieces
+
+
+@st.composite
+def messy_xml(draw):
+    """A valid annotation with one to three pieces replaced, dropped or inserted."""
+    pieces = draw(pets_xml())
+    for _ in range(draw(st.integers(1, 3))):
         where = draw(st.integers(0, len(pieces) - 1)) if pieces else 0
         kind = draw(st.sampled_from(["replace", "drop", "insert"]))
         if kind == "insert" or not pieces:
@@ -393,12 +409,17 @@ def messy_xml(draw):
     return pieces
 
 
+@reaches("objects checked")
 @settings(max_examples=80, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(pieces=messy_xml(), trimap=st.one_of(
-    st.binary(max_size=30), st.sampled_from(["ok", "ok", "empty", "rgb", "small"])),
+@given(case=one_part_broken({
+    "xml": (pets_xml(), messy_xml()),
+    # a trimap: a foreground rectangle (top, left, height, width), or broken bytes or shapes
+    "trimap": (st.tuples(st.integers(0, 15), st.integers(0, 19), st.integers(1, 5),
+                         st.integers(1, 5)),
+               st.binary(max_size=30) | st.sampled_from(["empty", "rgb", "small"]))}),
     full_body=st.booleans())
-def test_malformed_files_give_samples_or_data_error(tmp_path_factory, pieces, trimap, full_body):
+def test_malformed_files_give_samples_or_data_error(tmp_path_factory, case, full_body):
     from PIL import Image
     from tfrconv_plugins import pets
 
@@ -407,6 +428,7 @@ def test_malformed_files_give_samples_or_data_error(tmp_path_factory, pieces, tr
     root = tmp_path_factory.mktemp("pets")
     (root / "annotations" / "xmls").mkdir(parents=True)
     (root / "annotations" / "trimaps").mkdir()
+    pieces, trimap = case["xml"], case["trimap"]
     (root / "annotations" / "xmls" / "Bengal_1.xml").write_bytes("".join(pieces).encode())
     target = root / "annotations" / "trimaps" / "Bengal_1.png"
     if isinstance(trimap, bytes):
@@ -414,16 +436,19 @@ def test_malformed_files_give_samples_or_data_error(tmp_path_factory, pieces, tr
     else:
         shape = {"small": (3, 3), "rgb": (20, 24, 3)}.get(trimap, (20, 24))
         array = np.full(shape, 2, dtype=np.uint8)
+        top, left, height, width = trimap if isinstance(trimap, tuple) else (5, 5, 4, 4)
         if trimap != "empty":
-            array[5:9, 5:9] = 1
+            array[top:top + height, left:left + width] = 1
         Image.fromarray(array).save(target)
     opts = Options({"data_dir": str(root), "full_body": full_body, "faces_only": None,
                     "mask_type": "png", "split": "reference"})
     try:
         sample = pets.read_item(("Bengal_1", "train", 0), opts)
     except tfrconv.DataError:
+        branch(f"data error (broken: {case['broken']})")
         return
     assert isinstance(sample, tfrconv.Sample)
+    branch("objects checked" if sample.objects else "sample without objects")
     for obj in sample.objects:
         assert obj.label == "Bengal"
         assert all(isinstance(v, float) for v in (obj.xmin, obj.ymin, obj.xmax, obj.ymax))

@@ -6,6 +6,7 @@ import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reach import branch, reaches
 
 from tfrconv import wire
 from tfrconv.proto import example_class
@@ -33,15 +34,19 @@ def protobuf_bytes(features) -> bytes:
     return example.SerializeToString(deterministic=True)
 
 
+@reaches("compared with protobuf")
 @given(FEATURES)
 @settings(max_examples=300, deadline=None)
 def test_encoding_equals_protobuf(features):
     pieces = wire.encode(features)
+    branch("compared with protobuf")
     assert b"".join(pieces) == protobuf_bytes(features)
     # Large values are pieces of their own, the very objects given (never copied).
     large = [v for kind, values in features.values() if kind == "bytes" for v in values
              if len(v) >= wire.LARGE]
     assert all(any(piece is value for piece in pieces) for value in large)
+    if large:
+        branch("with large values")
 
 
 def test_repeated_encodings_agree_with_the_entry_cache():
