@@ -16,7 +16,7 @@ from ..labelmap_refs import load_label_map
 from .edit import encode, with_classes
 from .labels import LabelBook, merge_label_maps, object_labels, object_names, unnamed_ids
 from .output import RecordSetWriter, publish_all
-from .reading import RecordSource, input_label_map, shard_key
+from .reading import IDENTITY_KEYS, RecordSource, input_label_map, shard_key
 
 
 def merge_records(inputs: list[Any], output: str, *, label_map: Any = None,
@@ -44,7 +44,7 @@ def merge_records(inputs: list[Any], output: str, *, label_map: Any = None,
     with RecordSetWriter(output, num_shards, compression) as out:
         for source, own in zip(sources, own_maps):
             names_by_id = {i: item.name for i, item in own.by_id().items()} if own else {}
-            for record, features in source.features():
+            for record, features in source.features(IDENTITY_KEYS):
                 where = f"{record.path} record {record.index}"
                 names = object_names(features, names_by_id)
                 if names is None:
@@ -54,11 +54,15 @@ def merge_records(inputs: list[Any], output: str, *, label_map: Any = None,
                     missing = sorted({n for n, i in zip(names, ids) if i is None})
                     raise DataError(f"classes {missing} are not in the label map "
                                     f"{label_map}", file=where)
-                payload = record.payload
-                if ids != object_labels(features):
-                    payload = encode(with_classes(features, names, ids))
-                    rewritten += 1
-                out.write(payload, shard_key(record, features), names)
+                if ids == object_labels(features):
+                    out.copy(record, shard_key(record, features), names)
+                    continue
+                everything = source.decode(record)
+                if everything is None:
+                    continue
+                out.write(encode(with_classes(everything, names, ids)),
+                          shard_key(record, features), names)
+                rewritten += 1
         notes = notes + [f"{name!r} is in no input's label map: given id "
                          f"{book.map.resolve(name)}" for name in book.added]
         notes.append(f"{rewritten} examples had their class ids rewritten; the rest were "

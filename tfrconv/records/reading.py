@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,9 @@ _IMAGE_KEYS = {K.ENCODED, K.FILENAME, K.SOURCE_ID, K.HEIGHT, K.WIDTH,
                K.CLASS_TEXT, K.CLASS_LABEL, K.CLASS_CONFIDENCE, K.NEG_CATEGORY_IDS}
 _OBJECT_KEYS = {*K.BOX_KEYS, K.OBJECT_CLASS_TEXT, K.OBJECT_CLASS_LABEL, K.OBJECT_MASK,
                 *(key for key, _kind, _default in OBJECT_FIELDS.values())}
+# What copying, splitting and counting an example needs of it.
+IDENTITY_KEYS = frozenset({K.SOURCE_ID, K.KEY_SHA256, K.OBJECT_CLASS_TEXT, K.OBJECT_CLASS_LABEL})
+
 # Per-object keys share this prefix (derived: keys are spelled only in tfrconv.keys).
 OBJECT_PREFIX = K.OBJECT_AREA.rpartition("/")[0] + "/"
 
@@ -91,14 +94,30 @@ class RecordSource:
                 self.bytes_read += len(record.payload) + 16
                 yield record
 
-    def features(self) -> Iterator[tuple[Record, Features]]:
+    def features(self, keys: Collection[str] | None = None
+                 ) -> Iterator[tuple[Record, Features]]:
         """Each record with its decoded, typed features (records that are not Examples are
-        damaged records too)."""
+        damaged records too). With `keys`, at least those keys are decoded, straight from the
+        wire where that is possible (`peek`: the image is never copied), else all of them."""
+        from .peek import peek
+
         for record in self.records():
+            found = peek(record.payload, keys) if keys else None
+            if found is not None:
+                yield record, found
+                continue
             try:
                 yield record, decode_typed(record.payload)
             except ValueError as exc:
                 self.reject(record, str(exc))
+
+    def decode(self, record: Record) -> Features | None:
+        """All the features of one record (None, under `skip`, when it is not an Example)."""
+        try:
+            return decode_typed(record.payload)
+        except ValueError as exc:
+            self.reject(record, str(exc))
+            return None
 
     def reject(self, record: Record, reason: str) -> None:
         """Apply the policy to one bad record: raise, or count it and go on."""

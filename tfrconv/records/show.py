@@ -11,7 +11,9 @@ from typing import Any
 
 from .. import keys as K
 from .labels import object_names
-from .reading import RecordSource, input_label_map
+from .reading import IDENTITY_KEYS, RecordSource, input_label_map
+
+SHOWN_KEYS = IDENTITY_KEYS | {K.FILENAME, K.FORMAT, K.WIDTH, K.HEIGHT, K.ENCODED}
 
 
 def example_summary(path: str, index: int, features, names_by_id: dict[int, str]
@@ -38,7 +40,7 @@ def summaries(inputs: Any, *, limit: int | None = None, label_map: Any = None,
     source = RecordSource(inputs, on_error=on_error)
     own = input_label_map(source.paths, label_map)
     names_by_id = {i: item.name for i, item in own.by_id().items()} if own else {}
-    examples = source.features()
+    examples = source.features(SHOWN_KEYS)
     try:
         for record, features in itertools.islice(examples, limit):
             yield example_summary(record.path, record.index, features, names_by_id)

@@ -18,7 +18,7 @@ from ..manifest import RECORD_SUFFIXES
 from ..sharding import stable_hash
 from .labels import object_labels, object_names, unnamed_ids
 from .output import RecordSetWriter, publish_all
-from .reading import Features, RecordSource, shard_key
+from .reading import IDENTITY_KEYS, Features, RecordSource, shard_key
 from .reshard import copy_label_map
 
 _SCALE = float(2 ** 64)
@@ -90,7 +90,7 @@ def split_records(inputs: Any, output: str, *, ratios: str | dict[str, float],
     writers = {part: RecordSetWriter(path, num_shards, compression)
                for part, path in paths.items()}
     try:
-        for record, features in source.features():
+        for record, features in source.features(IDENTITY_KEYS):
             names = object_names(features, names_by_id)
             if names is None:
                 raise unnamed_ids(features, f"{record.path} record {record.index}")
@@ -98,7 +98,7 @@ def split_records(inputs: Any, output: str, *, ratios: str | dict[str, float],
                 book.learn(name, label)
             key = shard_key(record, features)
             part = part_of(split_key(features, key), seed, bounds)
-            writers[part].write(record.payload, key, names)
+            writers[part].copy(record, key, names)
         manifests = {part: writer.stage(
             book.map, command="split", inputs=source.paths,
             options={"ratios": fractions, "seed": seed, "num_shards": num_shards},

@@ -19,7 +19,10 @@ from ..labelmap_refs import load_label_map
 from .edit import encode, keep_objects, object_count, with_classes
 from .labels import LabelBook, object_labels, object_names, unnamed_ids
 from .output import RecordSetWriter, publish_all
-from .reading import Features, RecordSource, input_label_map, shard_key
+from .reading import IDENTITY_KEYS, Features, RecordSource, input_label_map, shard_key
+
+# What deciding about an example needs of it (the whole example is decoded only to change it).
+_DECISION_KEYS = IDENTITY_KEYS | {K.WIDTH, K.HEIGHT, *K.BOX_KEYS}
 
 
 def parse_remap(text: str | dict[str, str]) -> dict[str, str]:
@@ -106,7 +109,7 @@ def transform_records(inputs: Any, output: str, rules: Rules, *, command: str,
                          source=own.source if own else "built from the records' class names")
     counts = {"examples_dropped": 0, "objects_dropped": 0, "examples_rewritten": 0}
     with RecordSetWriter(output, num_shards, compression) as out:
-        for record, features in source.features():
+        for record, features in source.features(_DECISION_KEYS):
             where = f"{record.path} record {record.index}"
             names = object_names(features, names_by_id)
             if names is None:
@@ -125,18 +128,20 @@ def transform_records(inputs: Any, output: str, rules: Rules, *, command: str,
                 missing = sorted({n for n, i in zip(new_names, ids) if i is None})
                 raise DataError(f"classes {missing} are not in the label map {label_map}",
                                 file=where)
-            payload = record.payload
             kept_names = [n for n, k in zip(new_names, keep) if k]
-            if new_names != names or ids != object_labels(features) or not all(keep):
-                changed = with_classes(features, new_names, ids)
-                try:
-                    changed = keep_objects(changed, keep)
-                except ValueError as exc:
-                    raise DataError(str(exc), file=where) from None
-                payload = encode(changed)
-                counts["examples_rewritten"] += 1
-                counts["objects_dropped"] += object_count(features) - len(kept_names)
-            out.write(payload, shard_key(record, features), kept_names)
+            if new_names == names and ids == object_labels(features) and all(keep):
+                out.copy(record, shard_key(record, features), kept_names)
+                continue
+            everything = source.decode(record)
+            if everything is None:
+                continue
+            try:
+                changed = keep_objects(with_classes(everything, new_names, ids), keep)
+            except ValueError as exc:
+                raise DataError(str(exc), file=where) from None
+            out.write(encode(changed), shard_key(record, features), kept_names)
+            counts["examples_rewritten"] += 1
+            counts["objects_dropped"] += object_count(everything) - len(kept_names)
         if out.examples == 0 and counts["examples_dropped"]:
             raise DataError(f"every example was dropped ({counts['examples_dropped']}): "
                             "nothing was written", file=output)

@@ -1,0 +1,128 @@
+"""A few features of a serialized Example, read straight from the wire format.
+
+Copying, splitting or counting records needs only the source id, the image hash and the
+classes, not the image: decoding the whole Example with protobuf costs more than copying its
+bytes. `peek` walks the Example's map entries, skips every value it was not asked for without
+touching it, and decodes the rest. Anything unusual (a field it does not expect, unpacked
+repeated numbers, a truncated varint) gives None and the caller decodes with protobuf instead,
+so the result is always what protobuf would give.
+
+    Example { Features features = 1 }   Features { map<string, Feature> feature = 1 }
+    Feature { oneof { BytesList bytes_list = 1; FloatList float_list = 2;
+                      Int64List int64_list = 3 } }          each: repeated value = 1
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Collection
+
+from .reading import Features
+
+_KINDS = {0x0A: "bytes", 0x12: "float", 0x1A: "int"}
+
+
+class _Unusual(Exception):
+    """The payload is not in the plain shape this reader handles."""
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise _Unusual
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _field(data: bytes, pos: int, tag: int, end: int) -> tuple[int, int]:
+    """The (start, end) of a length-delimited field with `tag` at `pos`."""
+    if pos >= end or data[pos] != tag:
+        raise _Unusual
+    length, pos = _varint(data, pos + 1)
+    if pos + length > end:
+        raise _Unusual
+    return pos, pos + length
+
+
+def _values(data: bytes, start: int, end: int, kind: str) -> list:
+    if start == end:
+        return []
+    if kind == "bytes":
+        out, pos = [], start
+        while pos < end:
+            begin, pos = _field(data, pos, 0x0A, end)
+            out.append(data[begin:pos])
+        return out
+    begin, stop = _field(data, start, 0x0A, end)            # packed values only
+    if stop != end:
+        raise _Unusual
+    if kind == "float":
+        if (stop - begin) % 4:
+            raise _Unusual
+        return list(struct.unpack(f"<{(stop - begin) // 4}f", data[begin:stop]))
+    out, pos = [], begin
+    while pos < stop:
+        value, pos = _varint(data, pos)
+        out.append(value - (1 << 64) if value >= 1 << 63 else value)
+    return out
+
+
+_WANTED: dict[frozenset, frozenset] = {}      # keys asked for → the same keys as bytes
+
+
+def peek(payload: bytes, wanted: Collection[str]) -> Features | None:
+    """{key: (kind, values)} for the `wanted` keys present, or None when the payload should
+    be decoded with protobuf instead."""
+    wanted = frozenset(wanted)
+    raw = _WANTED.get(wanted)
+    if raw is None:
+        raw = _WANTED[wanted] = frozenset(key.encode("utf-8") for key in wanted)
+    try:
+        start, end = _field(payload, 0, 0x0A, len(payload))
+        if end != len(payload):
+            raise _Unusual
+        found: Features = {}
+        pos = start
+        while pos < end:
+            # One map entry: 0x0A, its length, then the key field (0x0A, length, key bytes).
+            if payload[pos] != 0x0A:
+                raise _Unusual
+            length = payload[pos + 1]
+            if length < 0x80:
+                entry, pos = pos + 2, pos + 2 + length
+            else:
+                entry, pos = _field(payload, pos, 0x0A, end)
+            if pos > end or payload[entry] != 0x0A:
+                raise _Unusual
+            if payload[entry + 1] < 0x80:
+                key_start = entry + 2
+                key_end = key_start + payload[entry + 1]
+            else:
+                key_start, key_end = _field(payload, entry, 0x0A, pos)
+            key = payload[key_start:key_end]
+            if key not in raw:
+                continue
+            text = key.decode("utf-8")
+            if text in found:
+                raise _Unusual                               # a repeated key: protobuf merges
+            value_start, value_end = _field(payload, key_end, 0x12, pos)
+            if value_end != pos:
+                raise _Unusual
+            if value_start == value_end:
+                found[text] = (None, [])
+                continue
+            kind = _KINDS.get(payload[value_start])
+            if kind is None:
+                raise _Unusual
+            list_start, list_end = _field(payload, value_start, payload[value_start], value_end)
+            if list_end != value_end:
+                raise _Unusual
+            found[text] = (kind, _values(payload, list_start, list_end, kind))
+        return found
+    except (_Unusual, UnicodeDecodeError, struct.error, IndexError):
+        return None
