@@ -203,7 +203,7 @@ def errors_of_both(tmp_path, monkeypatch, **options) -> tuple[str, str]:
 @pytest.mark.parametrize("breaks, options, expected", [
     (("missing_image",), {}, "no such image file"),
     (("unknown",), {}, "2 classes are not in the label map"),
-    (("duplicate",), {}, "appears twice (to skip instead: --on-duplicate-id skip)"),
+    (("duplicate",), {}, "(to skip instead: on_duplicate_id='skip')"),
     (("bad_box", "missing_image", "degenerate"),
      {"on_bad_box": "skip", "on_missing_image": "skip", "on_degenerate_box": "skip",
       "max_errors": 2}, "more than 2 problems were skipped"),

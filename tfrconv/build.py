@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
 from . import example as example_lib
 from . import images
@@ -22,6 +22,9 @@ from .plugin_code import READ_ITEM_DATA_ERRORS
 from .problems import Problem
 from .sample import Sample
 from .settings import Settings
+
+# Where a problem is: a file name, or the DataError that names file, line and column.
+Where = Union[str, DataError, None]
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Result:
     skipped_objects: int = 0
     problems: list[Problem] = field(default_factory=list)
     fatal: Problem | None = None     # a problem whose policy is `error`
+    origin: str | None = None        # the sample's annotation file (duplicate-id messages)
 
     @property
     def objects(self) -> int:
@@ -48,7 +52,8 @@ class Result:
         # Worker processes send one Result per image: a plain tuple pickles several times
         # faster than the dataclass's default (a dict of its fields).
         return Result, (self.source_id, self.split, self.shard_key, self.payload, self.labels,
-                        self.clipped, self.skipped_objects, self.problems, self.fatal)
+                        self.clipped, self.skipped_objects, self.problems, self.fatal,
+                        self.origin)
 
 
 class Builder:
@@ -83,7 +88,7 @@ class Builder:
         except DataError as exc:
             result = Result()
             self._image_problem(result, "bad_annotation", exc.message,
-                                exc.location() or _describe(item))
+                                exc if exc.file else _describe(item))
             return result
         except READ_ITEM_DATA_ERRORS as exc:
             # An unexpected file state: still one line, still the policy. (Other exceptions are
@@ -104,10 +109,15 @@ class Builder:
         return self.build_sample(sample)
 
     def build_sample(self, sample: Sample) -> Result:
-        result = Result(source_id=sample.source_id, split=sample.split,
-                        shard_key=sample.shard_key)
         where = sample.origin or sample.image_path or sample.filename
-        encoded = self._load_image(sample, result, where)
+        result = Result(source_id=sample.source_id, split=sample.split,
+                        shard_key=sample.shard_key, origin=where)
+        for error in sample.object_errors:       # objects the reader could not read
+            if not self._object_problem(result, "bad_annotation", error.message,
+                                        error if error.file else where, sample.source_id):
+                return result
+        # Problems of the image itself name the image file; the annotation's, the annotation.
+        encoded = self._load_image(sample, result, sample.image_path or where)
         if encoded is None:
             return result
         annotated_w = sample.width or encoded.width
@@ -172,7 +182,8 @@ class Builder:
             except OSError as exc:
                 reason = "no such image file" if isinstance(exc, FileNotFoundError) \
                     else f"cannot read the image: {exc.strerror or exc}"
-                self._image_problem(result, "missing_image", f"{reason}: {path}", where,
+                named = f" (named in {sample.origin})" if sample.origin else ""
+                self._image_problem(result, "missing_image", f"{reason}{named}", where,
                                     sample.source_id)
                 return None
         info = images.sniff(data)
@@ -276,13 +287,13 @@ class Builder:
         return boxes, labels, kept
 
     # -- policies --------------------------------------------------------------------------
-    def _record(self, result: Result, kind: str, message: str, where: str | None,
+    def _record(self, result: Result, kind: str, message: str, where: Where,
                 source_id: str | None, action: str) -> Problem:
-        problem = Problem(kind, message, where, source_id, action)
+        problem = Problem.at(kind, message, where, source_id, action)
         result.problems.append(problem)
         return problem
 
-    def _object_problem(self, result: Result, kind: str, message: str, where: str | None,
+    def _object_problem(self, result: Result, kind: str, message: str, where: Where,
                         source_id: str | None = None) -> bool:
         """Apply an object-level policy; True = carry on without this object."""
         policy = self.settings.policies[kind]
@@ -294,7 +305,7 @@ class Builder:
         result.skipped_objects += 1
         return True
 
-    def _image_problem(self, result: Result, kind: str, message: str, where: str | None,
+    def _image_problem(self, result: Result, kind: str, message: str, where: Where,
                        source_id: str | None = None, keep: bool = False) -> bool:
         """Apply an image-level policy; True when the image is kept (`warn` on a `keep` kind)."""
         policy = self.settings.policies[kind]

@@ -1,4 +1,4 @@
-"""The core's own verbs: formats, plugins, labelmap, sample."""
+"""The core's own verbs: formats, plugins, plugin new, labelmap, sample."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .errors import LabelMapError, UsageError
 from .plugins import get_registry
 from .settings import COMMON_OPTIONS
 
-CORE_COMMANDS = ("formats", "plugins", "labelmap", "convert", "sample")
+CORE_COMMANDS = ("formats", "plugins", "plugin", "labelmap", "convert", "sample")
 
 
 def add_core_commands(sub, selected: str | None = None) -> None:
@@ -25,6 +25,18 @@ def add_core_commands(sub, selected: str | None = None) -> None:
     plugins = sub.add_parser("plugins", help="list loaded plugins and any that failed to load")
     plugins.add_argument("--json", action="store_true")
     plugins.set_defaults(handler=cmd_plugins)
+
+    plugin = sub.add_parser("plugin", help="start a plugin package (plugin new NAME)")
+    plugin_sub = plugin.add_subparsers(title="plugin commands", metavar="ACTION")
+    plugin_new = plugin_sub.add_parser(
+        "new", help="write a plugin package: pyproject with the entry point, a small working "
+        "format, tests using tfrconv.testing, a tiny dataset and a README")
+    plugin_new.add_argument("name", metavar="NAME", help="the format name (also in the "
+                            "distribution tfrconv-NAME and the module tfrconv_NAME)")
+    plugin_new.add_argument("--dir", metavar="D", help="where to write it (default: "
+                            "./tfrconv-NAME; must not exist or be empty)")
+    plugin_new.set_defaults(handler=cmd_plugin_new)
+    plugin.set_defaults(handler=lambda args: plugin.print_help() or 2)
 
     labelmap = sub.add_parser("labelmap", help="list, show, lint or create label maps")
     lm_sub = labelmap.add_subparsers(title="labelmap commands", metavar="ACTION")
@@ -136,6 +148,15 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_plugin_new(args: argparse.Namespace) -> int:
+    from .scaffold import new_plugin
+
+    root = new_plugin(args.name, args.dir)
+    print(f"wrote the plugin package {root} (format {args.name!r}); next: "
+          f"pip install -e {root} && python -m pytest {root / 'tests'}")
+    return 0
+
+
 # -- label maps ----------------------------------------------------------------------------
 def cmd_labelmap_list(args: argparse.Namespace) -> int:
     from .labelmap_refs import load_label_map
@@ -210,7 +231,6 @@ def cmd_labelmap_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_labelmap_from_data(args: argparse.Namespace) -> int:
-    from .labelmap import LabelMap
     from .pipeline import Conversion
     from .settings import Settings
 
@@ -219,13 +239,9 @@ def cmd_labelmap_from_data(args: argparse.Namespace) -> int:
     own, _common = collect_options(args)
     opts = spec.resolve(own)
     settings = Settings.resolve(spec, {"output": "-"})
-    conversion = Conversion(spec, opts, settings)
-    names = conversion.known_classes()
-    if names is None:
-        names = conversion.scan_classes()
-    if not names:
+    label_map = Conversion(spec, opts, settings).label_map_from_data()
+    if not label_map.items:
         raise UsageError(f"no classes found in the {spec.name} data")
-    label_map = LabelMap.from_names(sorted(set(names)))
     if args.out:
         label_map.write(args.out)
         print(f"wrote {len(label_map)} classes to {args.out}", file=sys.stderr)

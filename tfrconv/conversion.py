@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from . import __version__
-from .errors import DataError, LabelMapError, UsageError
+from .errors import DataError, LabelMapError, OptionHint, UsageError
 from .formats import FormatSpec, Options
 from .labelmap import LabelMap
 from .labelmap_refs import load_label_map
@@ -81,19 +81,27 @@ class Conversion:
             ref = self.spec.default_label_map(self.opts)
             origin = f"{self.spec.name} default"
         if ref is None:
-            names = self.known_classes()
-            if names is None:
-                names = self.scan_classes()
-            label_map = LabelMap.from_names(sorted(set(names)), source="generated from the data")
+            label_map = self.label_map_from_data()
             if not label_map.items:
                 raise DataError("no classes found in the data to build a label map from; "
                                 "give --label-map")
-            return label_map, "generated from the classes in the data (ids 1..N, sorted)"
+            order = "in the format's order" if self.spec.ordered_classes else "sorted"
+            return label_map, f"generated from the classes in the data (ids 1..N, {order})"
         label_map = load_label_map(ref)
         if not label_map.items:
             raise LabelMapError("the label map has no items", file=label_map.source)
         name = ref if isinstance(ref, str) else (label_map.source or "given")
         return label_map, f"{name} ({origin})"
+
+    def label_map_from_data(self) -> LabelMap:
+        """Ids 1..N for the classes found: in the format's own order when it declares one
+        (`FormatSpec.ordered_classes`), else sorted. `labelmap from-data` writes the same."""
+        names = self.known_classes()
+        if names is None:
+            names = self.scan_classes()
+        ordered = list(dict.fromkeys(names)) if self.spec.ordered_classes and \
+            self.spec.classes is not None else sorted(set(names))
+        return LabelMap.from_names(ordered, source="generated from the data")
 
     def known_classes(self) -> list[str] | None:
         """The classes the format can list cheaply, or None."""
@@ -124,7 +132,8 @@ class Conversion:
             raise LabelMapError(
                 f"{count(len(missing), 'class', 'classes')} of the dataset "
                 f"{'is' if len(missing) == 1 else 'are'} not in the label map "
-                f"({label_map.source}): {shown} (fix the label map, or --on-unknown-class skip)")
+                f"({label_map.source}): {shown}",
+                hint=OptionHint("on_unknown_class", "skip", "fix the label map, or {option}"))
 
     def new_tally(self, splits: Iterable[str | None], label_map: LabelMap,
                   log: ProblemLog) -> Tally:
@@ -138,7 +147,29 @@ class Conversion:
         """The error that stops the run for `problem`, whose policy is `error`."""
         if problem.kind == "unknown_class":
             return self.unknown_classes_error(label_map)
+        if problem.kind == "duplicate_id" and problem.source_id is not None:
+            return self.duplicate_id_error(problem)
         return fatal(problem)
+
+    def duplicate_id_error(self, problem: Problem) -> DataError:
+        """Scan the annotations (no images) for every file giving `problem`'s source id."""
+        files = []
+        for item in self.spec.list_items(self.opts):
+            try:
+                sample = self.spec.read_item(item, self.opts)
+            except DataError:
+                continue
+            if sample.source_id == problem.source_id:
+                where = sample.origin or sample.image_path or sample.filename
+                if where not in files:
+                    files.append(where)
+        shown = ", ".join(files[:UNKNOWN_CLASS_EXAMPLES]) + (
+            " ..." if len(files) > UNKNOWN_CLASS_EXAMPLES else "")
+        if len(files) < 2:
+            return fatal(problem)
+        # Named by its second file, as the local runner met it (Beam's problem names none).
+        return fatal(Problem("duplicate_id", f"{problem.message} (in {shown})", files[1],
+                             problem.source_id))
 
     def unknown_classes_error(self, label_map: LabelMap) -> DataError:
         """Scan every annotation (no images) and name all unknown classes at once."""
@@ -160,7 +191,9 @@ class Conversion:
         return DataError(
             f"{count(len(unknown), 'class', 'classes')} "
             f"{'is' if len(unknown) == 1 else 'are'} not in the label map ({label_map.source}): "
-            + "; ".join(parts) + " (fix the label map, or --on-unknown-class skip to drop them)")
+            + "; ".join(parts),
+            hint=OptionHint("on_unknown_class", "skip", "fix the label map, or {option} to drop "
+                            "them"))
 
     def _annotated_labels(self):
         """(labels, where) of every readable annotation; unreadable ones are left to the run,

@@ -7,19 +7,61 @@ a plugin's own code.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class OptionHint:
+    """The way out of an error, naming one option: `template` holds "{option}", spelled
+    "--on-bad-box skip" on the command line and "on_bad_box='skip'" in the library."""
+
+    option: str                # the library name: on_bad_box
+    value: Any = True          # True: a flag (--reencode / reencode=True)
+    template: str = "{option}"
+
+    def render(self, *, library: bool = False) -> str:
+        if library:
+            spelled = f"{self.option}={self.value!r}"
+        else:
+            flag = "--" + self.option.replace("_", "-")
+            spelled = flag if self.value is True else f"{flag} {self.value}"
+        return self.template.format(option=spelled)
+
 
 class TfrconvError(Exception):
-    """Base class: a problem tfrconv can explain in one line."""
+    """Base class: a problem tfrconv can explain in one line.
+
+    `file`, `line` and `column` say where, apart (`location()` joins them); `hint`, an
+    `OptionHint`, is the way out, appended to the message in parentheses in command-line terms
+    until `in_library_terms()` respells it (`tfrconv.convert` does).
+    """
 
     exit_code = 1
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 column: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+                 column: int | None = None, hint: OptionHint | None = None) -> None:
+        self.reason = message
+        self.hint = hint
         self.file = None if file is None else str(file)
         self.line = line
         self.column = column
+        self._spell(library=False)
+
+    def _spell(self, *, library: bool) -> None:
+        self.message = self.reason if self.hint is None else \
+            f"{self.reason} ({self.hint.render(library=library)})"
+        self.args = (self.message,)
+
+    def in_library_terms(self) -> TfrconvError:
+        """Spell the hint as a library keyword (on_unknown_class='skip'); returns self."""
+        self._spell(library=True)
+        return self
+
+    def __reduce__(self):
+        # Exceptions pickle as type(*args): keep the keyword-only parts across processes.
+        return _rebuild, (type(self), self.reason, self.file, self.line, self.column, self.hint,
+                          self.message)
 
     def location(self) -> str:
         """`file:line:column` as far as it is known ('' when no file is known)."""
@@ -35,6 +77,13 @@ class TfrconvError(Exception):
     def __str__(self) -> str:
         where = self.location()
         return f"{where}: {self.message}" if where else self.message
+
+
+def _rebuild(cls, reason, file, line, column, hint, message):
+    error = cls.__new__(cls)
+    TfrconvError.__init__(error, reason, file=file, line=line, column=column, hint=hint)
+    error.message, error.args = message, (message,)
+    return error
 
 
 class DataError(TfrconvError):

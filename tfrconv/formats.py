@@ -117,6 +117,22 @@ class Options(Mapping):
         return f"Options({self._values!r})"
 
 
+RECORD_EXTENSIONS = (".record", ".tfrecord")
+
+
+def split_outputs(output: str | os.PathLike | None, splits: Iterable[str]) -> dict[str, str]:
+    """One output per split, named after `output`: `out/data.record` → `out/data_train.record`,
+    `out/data_val.record` (a name without a record extension gets `.record`). For
+    `FormatSpec.outputs`; {} when there is no output (the core then asks for --output)."""
+    if not output:
+        return {}
+    output = os.fspath(output)
+    base, extension = os.path.splitext(output)
+    if extension.lower() not in RECORD_EXTENSIONS:
+        base, extension = output, ".record"
+    return {split: f"{base}_{split}{extension}" for split in splits}
+
+
 @dataclass(frozen=True)
 class Detection:
     """How much a folder looks like a format: 0 = not at all (with the reason), 1 = certainly.
@@ -158,6 +174,9 @@ class FormatSpec:
     - `uses_output`: False when the format names its outputs itself (an --output-dir option).
     - `default_policies`: problem kind → policy for this format when the user sets none (e.g. Pets
       skips, and counts, the images its reference converter skips); the user's flags win.
+    - `ordered_classes`: True when `classes(opts)` lists the classes in the format's own order
+      (YOLO's class index): a label map generated from the data (and `labelmap from-data`)
+      numbers them 1..N in that order instead of sorting them.
     """
 
     name: str
@@ -174,6 +193,7 @@ class FormatSpec:
     uses_output: bool = True
     default_num_shards: int = 1
     default_policies: Mapping[str, str] = field(default_factory=dict)
+    ordered_classes: bool = False
 
     def __post_init__(self) -> None:
         if not self.name or not all(c.isalnum() or c in "-_" for c in self.name):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import conversion
+from .errors import TfrconvError
 from .plugins import get_registry
 from .runners import run_beam
 from .runners.local import run_local
@@ -28,11 +29,15 @@ def convert(format: str, *, progress: bool = False, **options: Any) -> Summary:
     with underscores. Raises `tfrconv.DataError` for bad data, `tfrconv.UsageError` for bad
     options; in both cases nothing is left under the output's name.
     """
-    spec = get_registry().format(format)
-    common, own = split_options(spec, options)
-    settings = Settings.resolve(spec, common)
-    opts = spec.resolve(own)
-    return Conversion(spec, opts, settings, progress=progress).run()
+    try:
+        spec = get_registry().format(format)
+        common, own = split_options(spec, options)
+        settings = Settings.resolve(spec, common)
+        opts = spec.resolve(own)
+        return Conversion(spec, opts, settings, progress=progress).run()
+    except TfrconvError as exc:      # the way out, as a keyword: on_unknown_class='skip'
+        exc.in_library_terms()
+        raise
 
 
 class Conversion(conversion.Conversion):

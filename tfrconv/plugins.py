@@ -277,7 +277,7 @@ class Registry:
 
 # Verbs the core CLI owns; a plugin cannot take these names.
 RESERVED_NAMES = frozenset({
-    "formats", "plugins", "labelmap", "convert", "sample", "help", "version",
+    "formats", "plugins", "plugin", "labelmap", "convert", "sample", "help", "version",
 })
 
 _registry: Registry | None = None
@@ -301,9 +301,16 @@ def reset_registry() -> None:
 
 @contextmanager
 def temporary_plugin(plugin: Any, name: str) -> Iterator[Registry]:
-    """Register `plugin` for the duration of a `with` block (unit tests of plugins)."""
+    """Register `plugin` for the duration of a `with` block (unit tests of plugins). Raises
+    `PluginError` when it registers nothing usable: a format name another plugin already has
+    (the test would run that plugin's format instead), or a hook that fails."""
     registry = get_registry()
     registry.add(plugin, name)
+    taken = [c.message() for c in registry.conflicts if c.ignored == name]
+    failed = [f"{f.stage}: {f.error}" for f in registry.failures if f.name == name]
+    if taken or failed:
+        registry.remove(name)
+        raise PluginError(f"temporary plugin {name!r} is not used: " + "; ".join(taken + failed))
     try:
         yield registry
     finally:

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .errors import DataError, UsageError
+from .errors import DataError, OptionHint, UsageError
 
 
 @dataclass(frozen=True)
@@ -53,11 +53,28 @@ FIRST_OFFENDERS = 5
 
 @dataclass(frozen=True)
 class Problem:
+    """One problem met. `file` is where, as shown and reported (`labels.csv:7`); `path`,
+    `lineno` and `colno` are the same place apart, when known (the error of a fatal problem
+    carries them as its `file`, `line` and `column`)."""
+
     kind: str
     message: str
     file: str | None = None
     source_id: str | None = None
     action: str = ""          # what was done: error, skipped, clipped, kept
+    path: str | None = None
+    lineno: int | None = None
+    colno: int | None = None
+
+    @classmethod
+    def at(cls, kind: str, message: str, error_or_file: Any, source_id: str | None = None,
+           action: str = "") -> Problem:
+        """A problem located by a `TfrconvError` (its file, line and column) or a file name."""
+        if hasattr(error_or_file, "location"):
+            error = error_or_file
+            return cls(kind, message, error.location() or None, source_id, action,
+                       error.file, error.line, error.column)
+        return cls(kind, message, error_or_file, source_id, action, error_or_file)
 
     def line(self) -> str:
         where = f"{self.file}: " if self.file else ""
@@ -131,9 +148,12 @@ class ProblemLog:
 
 
 def fatal(problem: Problem) -> DataError:
-    """The one-line error for a problem whose policy is `error`."""
+    """The one-line error for a problem whose policy is `error`, with the way out as a hint."""
     kind = KINDS[problem.kind]
-    hint = [p for p in kind.policies if p != "error"]
-    flag = "--" + kind.flag.replace("_", "-")
-    suffix = f" (to {' or '.join(hint)} instead: {flag} {hint[0]})" if hint else ""
-    return DataError(problem.message + suffix, file=problem.file)
+    others = [p for p in kind.policies if p != "error"]
+    hint = OptionHint(kind.flag, others[0], f"to {' or '.join(others)} instead: {{option}}") \
+        if others else None
+    if problem.path is None:
+        return DataError(problem.message, file=problem.file, hint=hint)
+    return DataError(problem.message, file=problem.path, line=problem.lineno,
+                     column=problem.colno, hint=hint)

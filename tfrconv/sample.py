@@ -92,3 +92,7 @@ class Sample:
     extra: dict[str, FeatureValue] = field(default_factory=dict)
     # Where this sample was read from, for messages (annotation file, CSV row, ...).
     origin: str | None = None
+    # Objects the reader could not read, each a `tfrconv.DataError` naming its file and line:
+    # the core applies the `on_error` policy to each (skip drops that object and keeps the
+    # image's other objects; error stops the run with that error's file and line).
+    object_errors: list[Any] = field(default_factory=list)

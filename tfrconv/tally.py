@@ -35,10 +35,11 @@ def check_max_errors(skipped_problems: int, limit: int | None) -> None:
                         f"{limit}); see the report for what went wrong")
 
 
-def duplicate_id_problem(source_id: str, policy: str) -> Problem:
-    """The problem of a second example with `source_id`. Under policy `skip` it is dropped
-    (action "skipped"); under `error` the returned problem (no action) stops the run."""
-    return Problem("duplicate_id", f"source id {source_id!r} appears twice", None, source_id,
+def duplicate_id_problem(source_id: str, policy: str, file: str | None = None) -> Problem:
+    """The problem of a second example with `source_id` (read from `file`). Under policy `skip`
+    it is dropped (action "skipped"); under `error` the returned problem (no action) stops the
+    run, and the conversion names every file with that id."""
+    return Problem("duplicate_id", f"source id {source_id!r} appears twice", file, source_id,
                    "" if policy == "error" else "skipped")
 
 
@@ -123,7 +124,8 @@ class Tally:
             raise self.stop(result.fatal)
         if result.payload is not None and result.source_id is not None and \
                 not self.seen_ids.add(stable_hash(result.source_id)):
-            problem = duplicate_id_problem(result.source_id, self.duplicate_policy)
+            problem = duplicate_id_problem(result.source_id, self.duplicate_policy,
+                                           getattr(result, "origin", None))
             if problem.action not in SKIPPING_ACTIONS:
                 raise self.stop(problem)
             self.log.add(problem)
