@@ -221,6 +221,19 @@ def _run_diff(args) -> int:
     return 0 if result.equal else 1
 
 
+# -- export (arguments and code in tfrconv.records.export) ---------------------------------
+def _export_arguments(parser) -> None:
+    from .export import add_export_arguments
+
+    add_export_arguments(parser)
+
+
+def _run_export(args) -> int:
+    from .export import run_export
+
+    return run_export(args)
+
+
 SUBCOMMANDS: list[Command] = [
     Command("merge", "merge record sets and their label maps into one (ids rewritten "
             "consistently, conflicts reported)", _merge_arguments, _guarded(_merge)),
@@ -238,6 +251,8 @@ SUBCOMMANDS: list[Command] = [
             lambda parser: _show_arguments(parser, head=True), _run_show),
     Command("diff", "compare two record sets example by example (exit 0 equal, 1 different)",
             _diff_arguments, _run_diff),
+    Command("export", "write records back out as a VOC, COCO or YOLO dataset folder",
+            _export_arguments, _run_export),
 ]
 
 
