@@ -111,3 +111,21 @@ def test_a_fatal_problem_is_one_data_error_line_with_the_way_out(kind, expected)
     assert error.file == "ann/a.xml"
     assert error.message == expected
     assert str(error) == f"ann/a.xml: {expected}"
+
+
+def test_a_problem_located_by_an_error_keeps_its_file_line_and_column():
+    where = DataError("bad row", file="labels.csv", line=7, column=3)
+    problem = Problem.at("bad_annotation", "bad row", where, "img1", "skipped")
+    assert problem == Problem("bad_annotation", "bad row", "labels.csv:7:3", "img1", "skipped",
+                              "labels.csv", 7, 3)
+    error = fatal(problem)
+    assert (error.file, error.line, error.column) == ("labels.csv", 7, 3)
+    assert str(error) == "labels.csv:7:3: bad row (to skip instead: --on-error skip)"
+
+
+def test_a_problem_located_by_a_file_name_or_nothing():
+    assert Problem.at("missing_image", "gone", "a.jpg", "a") == \
+        Problem("missing_image", "gone", "a.jpg", "a", "", "a.jpg")
+    assert Problem.at("bad_box", "m", DataError("m")) == Problem("bad_box", "m")
+    assert Problem.at("bad_box", "m", None, action="kept").action == "kept"
+    assert Problem.at("bad_box", "m", "f.xml").action == ""
