@@ -11,10 +11,10 @@ import os
 import struct
 
 import pytest
+import recordmaker
 from hypothesis import given
 from hypothesis import strategies as st
 
-import recordmaker
 import tfrconv
 from tfrconv.cli import main as cli_main
 from tfrconv.records.export_common import pixel, safe_name
@@ -102,7 +102,6 @@ def polygon(x, y, w, h):
 
 
 def make_coco(root):
-    from pycocotools import mask as mask_api
     import numpy as np
 
     images = [{"id": 11, "file_name": "p.jpg", "width": 60, "height": 40},
@@ -110,10 +109,8 @@ def make_coco(root):
               {"id": 7, "file_name": "r.jpg", "width": 30, "height": 20}]
     crowd = np.zeros((50, 50), np.uint8, order="F")
     crowd[5:30, 10:45] = 1
-    encoded = mask_api.encode(crowd)
-    counts = mask_api.decode(encoded)      # uncompressed RLE, as COCO writes crowds
-    runs, last, length = [], 0, 0
-    for value in counts.flatten(order="F"):
+    runs, last, length = [], 0, 0          # uncompressed RLE, as COCO writes crowds
+    for value in crowd.flatten(order="F"):
         if value != last:
             runs.append(length)
             last, length = value, 0

@@ -20,6 +20,9 @@ Manifests (the JSON written beside converted records)
     `sidecar_base(output)`: an output's name without its record suffix.
 Label maps
     `read_label_map_file(path)` → `LabelMap` (`.resolve(text)`, `.by_id()`, `.max_id`, ...).
+Input parsing with TensorFlow (imported when called; the trainer's input path, public)
+    `class_table(label_map)`: class text → id with the decoder's rules (-1 unknown);
+    `parse_example(serialized, table=None)`: one record → image bytes, yxyx boxes, ids, flags.
 Protobuf messages from the descriptors the core ships (a private pool, no generated code)
     `message_descriptor(full_name)`, `message_class(full_name)`; `pipeline_class()`: the OD
     API's `TrainEvalPipelineConfig`.
@@ -44,6 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and readers; loaded la
     from .labelmap import LabelMap, read_label_map_file
     from .manifest import find_manifest, read_manifest, sidecar_base
     from .proto import message_class, message_descriptor, pipeline_class
+    from .tfdata import class_table, parse_example
     from .tfrecord import is_gzip, read_records
 
 # name → "module" or "module:attribute" (when the home module calls it differently)
@@ -57,13 +61,14 @@ _HOMES = {
     "LabelMap": "labelmap", "read_label_map_file": "labelmap",
     "message_class": "proto", "message_descriptor": "proto", "pipeline_class": "proto",
     "Command": "commands",
+    "class_table": "tfdata", "parse_example": "tfdata",
 }
 
 __all__ = [
     "DECODER_SPEC", "Command", "DataError", "Interrupted", "LabelMap", "LabelMapError",
-    "TfrconvError", "UsageError", "find_manifest", "is_gzip", "keys", "message_class",
-    "message_descriptor", "pipeline_class", "read_examples", "read_label_map_file",
-    "read_manifest", "read_records", "sidecar_base",
+    "TfrconvError", "UsageError", "class_table", "find_manifest", "is_gzip", "keys",
+    "message_class", "message_descriptor", "parse_example", "pipeline_class", "read_examples",
+    "read_label_map_file", "read_manifest", "read_records", "sidecar_base",
 ]
 
 

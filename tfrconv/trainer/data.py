@@ -1,7 +1,8 @@
 """The tf.data input pipeline over OD-API records.
 
-Records are parsed with the OD API decoder's feature spec (`tfrconv.api.DECODER_SPEC`), and
-class ids come from the class text through the label map, as the OD API decoder does (name or
+Records are parsed by the core's public input parsing (`tfrconv.tfdata`, also behind
+`tfrconv.tf_dataset`, taken through `tfrconv.api`): the OD API decoder's feature spec, and
+class ids from the class text through the label map, as the OD API decoder does (name or
 display_name, falling back to `image/object/class/label` when a record has no class text);
 unknown classes become -1 and are dropped. Then: decode, resize, augment, targets, pad, batch,
 prefetch. Files are found with the same globbing as the OD API (each `input_path` a pattern);
@@ -14,8 +15,7 @@ import glob
 import os
 from dataclasses import dataclass, field
 
-from ..api import DECODER_SPEC, UsageError, is_gzip
-from ..api import keys as K
+from ..api import UsageError, class_table, is_gzip, parse_example
 
 RESIZE_METHODS = ("bilinear", "nearest", "bicubic", "area")   # the OD API's ResizeType order
 
@@ -58,65 +58,6 @@ def match_files(patterns: list[str], *, what: str, config: str | None = None) ->
 def compression_of(path: str) -> str:
     """The `compression_type` tf.data needs for a record file."""
     return "GZIP" if is_gzip(path) else ""
-
-
-def _feature_spec():
-    import tensorflow as tf
-
-    dtypes = {"bytes": tf.string, "int": tf.int64, "float": tf.float32}
-    defaults = {"bytes": "", "int": 0, "float": 0.0}
-    spec = {}
-    for key, (kind, fixed) in DECODER_SPEC.items():
-        if fixed:
-            spec[key] = tf.io.FixedLenFeature((), dtypes[kind], default_value=defaults[kind])
-        else:
-            spec[key] = tf.io.VarLenFeature(dtypes[kind])
-    return spec
-
-
-def class_table(label_map):
-    """A lookup from class text to label-map id with the OD API decoder's rules (-1 = unknown)."""
-    import tensorflow as tf
-
-    texts = sorted({item.name for item in label_map} |
-                   {item.display_name for item in label_map if item.display_name})
-    ids = [label_map.resolve(text) for text in texts]
-    init = tf.lookup.KeyValueTensorInitializer(tf.constant(texts, tf.string),
-                                               tf.constant(ids, tf.int64))
-    return tf.lookup.StaticHashTable(init, default_value=-1)
-
-
-def parse_example(serialized, table):
-    """One record → image bytes, normalised yxyx boxes, label-map ids and the flags."""
-    import tensorflow as tf
-
-    parsed = tf.io.parse_single_example(serialized, _feature_spec())
-
-    def dense(key, default=0):
-        return tf.sparse.to_dense(parsed[key], default_value=default)
-
-    texts = dense(K.OBJECT_CLASS_TEXT, "")
-    labels = dense(K.OBJECT_CLASS_LABEL)
-    ids = tf.cond(tf.size(texts) > 0, lambda: table.lookup(texts), lambda: labels)
-    boxes = tf.stack([dense(K.OBJECT_BBOX_YMIN, 0.0), dense(K.OBJECT_BBOX_XMIN, 0.0),
-                      dense(K.OBJECT_BBOX_YMAX, 0.0), dense(K.OBJECT_BBOX_XMAX, 0.0)],
-                     axis=1)
-    count = tf.shape(boxes)[0]
-
-    def flag(key):
-        values = dense(key)
-        return tf.cond(tf.size(values) == count, lambda: values,
-                       lambda: tf.zeros([count], tf.int64))
-
-    return {
-        "encoded": parsed[K.ENCODED],
-        "source_id": parsed[K.SOURCE_ID],
-        "filename": parsed[K.FILENAME],
-        "boxes": boxes,
-        "ids": tf.cast(ids, tf.int32),
-        "difficult": flag(K.OBJECT_DIFFICULT),
-        "is_crowd": flag(K.OBJECT_IS_CROWD),
-    }
 
 
 def decode_and_resize(encoded, resize: Resize):
