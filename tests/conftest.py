@@ -8,6 +8,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))   # tests/odapi.py and friends
+pytest_plugins = ["reach"]       # every @given test carries @reaches (tests/reach.py)
 
 
 @pytest.fixture(scope="session")

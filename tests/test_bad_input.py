@@ -18,6 +18,7 @@ from fake_plugins import slow_format_site
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from odapi import parse_records
+from reach import branch, reaches
 
 import tfrconv
 from tfrconv import DataError
@@ -381,7 +382,31 @@ XML_PIECES = st.sampled_from([
 ])
 
 
-@given(st.lists(XML_PIECES, max_size=25))
+@st.composite
+def voc_annotation_pieces(draw):
+    """A valid annotation with 1-3 boxed objects; in one example in three, one to three of its
+    pieces replaced by, or with, one of XML_PIECES, or dropped."""
+    pieces = ["<annotation>", "<filename>a.jpg</filename>"]
+    for _ in range(draw(st.integers(1, 3))):
+        x, y = draw(st.integers(0, 8)), draw(st.integers(0, 8))
+        pieces += ["<object>", f"<name>{draw(st.sampled_from(['cat', 'dog']))}</name>",
+                   "<bndbox>", f"<xmin>{x}</xmin>", f"<ymin>{y}</ymin>",
+                   f"<xmax>{x + draw(st.integers(1, 9))}</xmax>",
+                   f"<ymax>{y + draw(st.integers(1, 9))}</ymax>", "</bndbox>", "</object>"]
+    pieces.append("</annotation>")
+    for _ in range(draw(st.sampled_from([0, 0, 1, 2, 3])) if draw(st.booleans()) else 0):
+        where, kind = draw(st.integers(0, len(pieces) - 1)), draw(st.integers(0, 2))
+        if kind == 0:
+            pieces.insert(where, draw(XML_PIECES))
+        elif kind == 1:
+            pieces[where] = draw(XML_PIECES)
+        else:
+            del pieces[where]
+    return pieces
+
+
+@reaches("objects checked")
+@given(voc_annotation_pieces())
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 def test_voc_reader_yields_samples_or_data_errors(tmp_path, pieces):
@@ -396,9 +421,11 @@ def test_voc_reader_yields_samples_or_data_errors(tmp_path, pieces):
     try:
         sample = spec.read_item((str(root), "a"), opts)
     except DataError as exc:
+        branch("data error")
         assert exc.file and "a.xml" in exc.file
         return
     assert isinstance(sample, Sample)
+    branch("objects checked" if sample.objects else "no object")
     for obj in sample.objects:
         assert obj.label and all(isinstance(v, float) for v in
                                  (obj.xmin, obj.ymin, obj.xmax, obj.ymax))

@@ -8,6 +8,7 @@ import os
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reach import branch, reaches
 
 from tfrconv.errors import DataError
 from tfrconv.tfrecord import (
@@ -63,6 +64,7 @@ def test_gzip_is_deterministic(tmp_path):
     assert gzip.decompress(a.read_bytes()) == frame(b"same")
 
 
+@reaches("read back")
 @given(st.lists(st.binary(max_size=300), max_size=8))
 @settings(max_examples=50, deadline=None)
 def test_any_payloads_round_trip(tmp_path_factory, payloads):
@@ -71,6 +73,7 @@ def test_any_payloads_round_trip(tmp_path_factory, payloads):
         writer = RecordWriter(fileobj)
         for payload in payloads:
             writer.write(payload)
+    branch("read back")
     assert list(iter_records(str(path))) == payloads
 
 
