@@ -66,7 +66,7 @@ def test_the_summary_counts_what_the_records_hold(tmp_path, two_splits):
     report = write_report([train, val], tmp_path / "out", label_map=str(label_map))
     assert report.path == str(tmp_path / "out" / "index.html")
     summary = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert summary == report.summary | {"differences": summary["differences"]}
+    assert summary["splits"] == report.summary["splits"]
     first, second = summary["splits"]
     assert (first["name"], second["name"]) == ("train", "val")
     assert (first["examples"], first["objects"], first["empty_images"]) == (3, 4, 1)
@@ -275,6 +275,14 @@ def test_a_missing_record_set_is_one_line(tmp_path, capsys):
     status = main(["report", str(tmp_path / "nothing.record"), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert status == 2 and "nothing.record" in err and "Traceback" not in err
+
+
+def test_an_out_that_is_a_file_is_one_line(tmp_path, two_splits, capsys):
+    train, _, _ = two_splits
+    (tmp_path / "taken").write_text("")
+    status = main(["report", train, "--out", str(tmp_path / "taken")])
+    err = capsys.readouterr().err
+    assert status == 2 and "taken is a file" in err and "Traceback" not in err
 
 
 def test_damaged_records_are_counted_and_reading_goes_on(tmp_path):
