@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PIP := $(VENV)/bin/python -m pip install -q -c requirements/constraints.txt
 
-.PHONY: demo test setup setup-test clean
+.PHONY: demo test setup setup-test mutation clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: setup-test
 	# (named by node id, not -k, so the log ends with "N passed" and nothing deselected).
 	TFRCONV_WORKER_START=spawn $(VENV)/bin/python -m pytest -q \
 		tests/test_sharding.py::test_worker_processes_give_the_same_files
+
+# Mutation testing of the core modules (docs/testing.md): slow, not part of `make test`.
+mutation: setup-test
+	$(PIP) -e ".[dev]"
+	$(VENV)/bin/python tests/mutation/run.py
 
 clean:
 	rm -rf out build dist *.egg-info .pytest_cache .hypothesis
