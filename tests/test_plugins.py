@@ -133,12 +133,12 @@ def _docs_files() -> dict[str, str]:
 
 @pytest.mark.slow
 def test_the_documented_plugin_installs_through_a_real_entry_point(tmp_path):
-    """Install docs/plugins.md's plugin with pip and convert a YOLO set through the CLI."""
+    """Install docs/plugins.md's plugin with pip and convert a boxes set through the CLI."""
     from PIL import Image
 
     files = _docs_files()
-    assert set(files) == {"pyproject.toml", "tfrconv_yolo.py"}
-    package = tmp_path / "tfrconv-yolo"
+    assert set(files) == {"pyproject.toml", "tfrconv_boxes.py"}
+    package = tmp_path / "tfrconv-boxes"
     package.mkdir()
     for name, content in files.items():
         (package / name).write_text(content)
@@ -146,19 +146,19 @@ def test_the_documented_plugin_installs_through_a_real_entry_point(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
                     "--no-build-isolation", "--no-index", "--target", str(site), str(package)],
                    check=True, capture_output=True)
-    data = tmp_path / "yolo"
+    data = tmp_path / "boxes"
     (data / "images").mkdir(parents=True)
     (data / "labels").mkdir()
     (data / "classes.txt").write_text("cat\ndog\n")
     Image.new("RGB", (40, 20)).save(data / "images" / "a.jpg")
     Image.new("RGB", (40, 20)).save(data / "images" / "b.jpg")
-    (data / "labels" / "a.txt").write_text("1 0.5 0.5 0.5 0.5\n0 0.25 0.25 0.1 0.1\n")
+    (data / "labels" / "a.txt").write_text("dog 10 5 30 15\ncat 8 4 12 6\n")
     env = {"PYTHONPATH": str(site)}
-    help_text = run_cli("yolo", "--help", env=env)
-    assert help_text.returncode == 0 and "--data-dir" in help_text.stdout
+    help_text = run_cli("boxes", "--help", env=env)
+    assert help_text.returncode == 0 and "--data-dir DIR" in help_text.stdout
     assert "--num-shards" in help_text.stdout and "--on-bad-box" in help_text.stdout
     out = tmp_path / "y.record"
-    result = run_cli("yolo", "--data-dir", str(data), "--output", str(out), env=env)
+    result = run_cli("boxes", "--data-dir", str(data), "--output", str(out), env=env)
     assert result.returncode == 0, result.stderr
     first, second = parse_records(str(out))
     assert first["image/object/class/text"].tolist() == [b"dog", b"cat"]
@@ -166,8 +166,13 @@ def test_the_documented_plugin_installs_through_a_real_entry_point(tmp_path):
     assert first["image/object/bbox/xmin"][0] == pytest.approx(0.25)
     assert second["image/object/class/label"].size == 0
     plugins = json.loads(run_cli("plugins", "--json", env=env).stdout)
-    yolo = next(p for p in plugins["plugins"] if p["name"] == "yolo")
-    assert yolo["dist"] == "tfrconv-yolo" and not yolo["builtin"]
-    (data / "labels" / "b.txt").write_text("7 0.5 0.5 0.1 0.1\n")
-    bad = run_cli("yolo", "--data-dir", str(data), "--output", str(out), env=env)
-    assert bad.returncode == 1 and "b.txt:1: expected 'class cx cy w h'" in bad.stderr
+    boxes = next(p for p in plugins["plugins"] if p["name"] == "boxes")
+    assert boxes["dist"] == "tfrconv-boxes" and not boxes["builtin"]
+    (data / "labels" / "b.txt").write_text("cat 1 1 5 5\ncat left 1 5 5\n")
+    bad = run_cli("boxes", "--data-dir", str(data), "--output", str(out), env=env)
+    assert bad.returncode == 1
+    assert "b.txt:2: expected 'label xmin ymin xmax ymax'" in bad.stderr
+    skipped = run_cli("boxes", "--data-dir", str(data), "--output", str(out), "--on-error",
+                      "skip", "--json", env=env)
+    summary = json.loads(skipped.stdout)
+    assert (summary["examples"], summary["objects"], summary["skipped_objects"]) == (2, 3, 1)
