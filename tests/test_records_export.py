@@ -14,6 +14,7 @@ import pytest
 import recordmaker
 from hypothesis import given
 from hypothesis import strategies as st
+from reach import branch, reaches
 
 import tfrconv
 from tfrconv.cli import main as cli_main
@@ -261,9 +262,11 @@ def test_file_names_stay_inside_and_are_unique(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["v", "x.record"]
 
 
+@reaches("divided back")
 @given(st.floats(0, 1, width=32), st.integers(1, 10_000))
 def test_pixel_divides_back_to_the_stored_float32(value, size):
     back = struct.unpack("<f", struct.pack("<f", pixel(value, size) / size))[0]
+    branch("divided back")
     assert back == value
 
 
