@@ -18,8 +18,8 @@ from tfrconv.testing import (
     check_broken_item,
     check_cli,
     check_converts,
-    check_deterministic,
     check_detection,
+    check_deterministic,
     check_format,
     check_registration,
 )

@@ -24,7 +24,7 @@ from .sample import Sample
 from .settings import Settings
 
 # Where a problem is: a file name, or the DataError that names file, line and column.
-Where = Union[str, DataError, None]
+Where = Union[str, DataError, None]  # noqa: UP007 - a runtime alias on Python 3.10
 
 
 @dataclass

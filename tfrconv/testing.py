@@ -296,8 +296,9 @@ def check_detection(name: str, path: str | os.PathLike,
 
 # -- everything -------------------------------------------------------------------------------
 def check_format(name: str, options: Mapping[str, Any], work_dir: str | os.PathLike, *,
-                 examples: int, objects: int | None = None, dataset: str | os.PathLike | None = None,
-                 break_item: BreakItem | None = None, others: Iterable[str | os.PathLike] = (),
+                 examples: int, objects: int | None = None,
+                 dataset: str | os.PathLike | None = None, break_item: BreakItem | None = None,
+                 others: Iterable[str | os.PathLike] = (),
                  outputs: OutputOptions | None = None, beam: bool | None = None) -> None:
     """Every check above. `dataset` is the folder the dataset's files lie in (detection runs on
     it when the format has `detect`; the broken-item check copies it); `others` are datasets
