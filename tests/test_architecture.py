@@ -276,10 +276,10 @@ ROOMS = {
     "plugin platform": ["formats", "commands", "hookspecs", "entrypoints", "plugin_code",
                         "plugins", "settings", "labelmap_refs"],
     "conversion": ["conversion", "tally", "build"],
-    "looking": ["inspect", "verify", "draw", "detect", "report"],
+    "looking": ["inspect", "verify", "draw", "detect", "report", "tfdata"],
     "drive": ["workers", "worker_process", "worker_channel", "runners", "pipeline", "records"],
     "entry": ["cli", "cli_commands", "cli_convert", "cli_options", "__main__",
-              "inspection_commands", "report_commands", "api", ""],
+              "inspection_commands", "report_commands", "api", "testing", "scaffold", ""],
 }
 # What a builtin plugin may import from tfrconv: what a third-party plugin may import.
 PLUGIN_API = {"tfrconv", "tfrconv.keys", "tfrconv.api", "tfrconv.tables",

@@ -32,7 +32,7 @@ from .annotation_xml import (
 from .commands import Command
 from .datafiles import open_dataset_file, read_dataset_file
 from .errors import DataError, LabelMapError, TfrconvError, UsageError
-from .formats import Detection, FormatSpec, Option, Options
+from .formats import Detection, FormatSpec, Option, Options, split_outputs
 from .hookspecs import hookimpl
 from .labelmap import LabelMap, LabelMapItem
 from .labelmap_refs import load_label_map
@@ -68,11 +68,28 @@ def read_samples(paths_or_globs: Any, *, label_map: Any = None,
     return read(paths_or_globs, label_map=label_map, on_error=on_error)
 
 
+def export_records(paths_or_globs: Any, to: str, out: Any, **options: Any) -> Any:
+    """Write records back out as a VOC, COCO or YOLO dataset folder (images as stored); see
+    `tfrconv.records.export.export_records` for the options."""
+    from .records.export import export_records as export
+
+    return export(paths_or_globs, to, out, **options)
+
+
+def tf_dataset(pattern: Any, **options: Any) -> Any:
+    """A `tf.data.Dataset` of decoded images, boxes and classes read as the OD API decoder
+    reads them (imports TensorFlow); see `tfrconv.tfdata.tf_dataset` for the options."""
+    from .tfdata import tf_dataset as dataset
+
+    return dataset(pattern, **options)
+
+
 __all__ = [
     "Command", "DataError", "Detection", "FormatSpec", "ImageLabel", "LabelMap", "LabelMapError",
     "LabelMapItem", "Object", "Option", "Options", "Sample", "TfrconvError", "UsageError",
-    "__version__", "convert", "hookimpl", "load_label_map", "open_dataset_file",
-    "parse_annotation_xml", "parse_annotation_xml_fast", "read_annotation_file",
-    "read_dataset_file", "read_examples", "read_samples",
+    "__version__", "convert", "export_records", "hookimpl", "load_label_map",
+    "open_dataset_file", "parse_annotation_xml", "parse_annotation_xml_fast",
+    "read_annotation_file", "read_dataset_file", "read_examples", "read_samples", "split_outputs",
+    "tf_dataset",
     "xml_children", "xml_line", "xml_number", "xml_text",
 ]
