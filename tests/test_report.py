@@ -186,6 +186,23 @@ def test_problems_are_listed_with_thumbnails_of_their_images(tmp_path, two_split
     assert "not in the records" in page
 
 
+def test_manifest_problems_are_read_once_per_record_set(tmp_path, two_splits):
+    train, _, _ = two_splits
+    (tmp_path / "train.manifest.json").write_text(json.dumps({
+        "skipped_images": 2,
+        "problems": {"missing_image": {"count": 2, "first": [
+            {"kind": "missing_image", "message": "gone", "source_id": "x.jpg",
+             "action": "skipped"}]},
+            "bad_box": {"count": 7, "first": [
+                {"kind": "bad_box", "message": "clipped", "source_id": "a.jpg",
+                 "action": "clipped"}]}}}))
+    report = write_report({"train": train, "again": train}, tmp_path / "out")
+    assert report.summary["problems"] == {"counts": {"bad_box": 7, "missing_image": 2},
+                                          "skipped_images": 2}
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert page.count('<figure class="problem">') == 1        # a.jpg, drawn once
+
+
 def test_a_broken_problem_file_is_one_line_naming_it(tmp_path, two_splits, capsys):
     train, _, _ = two_splits
     problems = tmp_path / "problems.jsonl"

@@ -101,8 +101,9 @@ def write_report(records, out: str | os.PathLike, *, label_map=None, problems=()
     for path in problems or ():
         catalogue.read_jsonl(os.fspath(path))
     duplicates = DuplicateIndex(near=near_duplicates)
-    stats = [_read_split(split, label_map, catalogue, duplicates, counted=bool(problems))
-             for split in splits]
+    manifests: set[str] = set()         # a record set named twice is read twice, counted once
+    stats = [_read_split(split, label_map, catalogue, duplicates, manifests,
+                         counted=bool(problems)) for split in splits]
     read = time.perf_counter()
     differences = split_differences(stats)
     summary = {
@@ -142,13 +143,14 @@ def _label_map(label_map, first_records: str):
 
 
 def _read_split(split: SplitInput, label_map, catalogue: ProblemCatalogue,
-                duplicates: DuplicateIndex, *, counted: bool) -> SplitStats:
+                duplicates: DuplicateIndex, manifests: set[str], *, counted: bool) -> SplitStats:
     from ..manifest import find_manifest
     from ..tfrecord import record_paths, scan_records
 
     stats = SplitStats(split.name, label_map)
     manifest_path = find_manifest(split.records)
-    if manifest_path is not None:
+    if manifest_path is not None and os.path.abspath(manifest_path) not in manifests:
+        manifests.add(os.path.abspath(manifest_path))
         catalogue.read_manifest(_read_json(manifest_path), manifest_path, counted=counted)
     for path in record_paths(split.records):
         stats.files.append(path)

@@ -42,7 +42,9 @@ main { padding: 8px 28px 40px; max-width: 1180px; }
 section { background: #fff; border: 1px solid #e1e4e8; border-radius: 6px; margin: 18px 0;
           padding: 6px 20px 16px; }
 h2 { font-size: 19px; border-bottom: 1px solid #eee; padding-bottom: 6px; }
+.table { overflow-x: auto; }
 table { border-collapse: collapse; margin: 8px 0; font-size: 14px; }
+td { overflow-wrap: break-word; }
 th, td { border: 1px solid #e1e4e8; padding: 3px 9px; text-align: right; }
 th { background: #f3f5f8; } td.text, th.text { text-align: left; }
 img.chart { max-width: 100%; height: auto; display: block; margin: 8px 0; }
@@ -98,13 +100,16 @@ def _chart(uri: str, alt: str) -> str:
     return f'<img class="chart" src="{uri}" alt="{_e(alt)}">'
 
 
-def _table(header: list[str], rows: list[list[Any]], text_columns: int = 1) -> str:
+def _table(header: list[str], rows: list[list[Any]], text_columns: int | tuple = 1) -> str:
+    """A table; `text_columns` (the first N, or these indexes) are left-aligned text."""
+    text = set(range(text_columns)) if isinstance(text_columns, int) else set(text_columns)
+
     def cells(tag: str, row: list[Any]) -> str:
-        return "".join(f'<{tag}{" class=text" if i < text_columns else ""}>{_e(v)}</{tag}>'
+        return "".join(f'<{tag}{" class=text" if i in text else ""}>{_e(v)}</{tag}>'
                        for i, v in enumerate(row))
 
-    return ("<table><tr>" + cells("th", header) + "</tr>" +
-            "".join("<tr>" + cells("td", row) + "</tr>" for row in rows) + "</table>")
+    return ('<div class="table"><table><tr>' + cells("th", header) + "</tr>" +
+            "".join("<tr>" + cells("td", row) + "</tr>" for row in rows) + "</table></div>")
 
 
 def _notes_for(differences: list[Difference], *names: str) -> str:
@@ -243,16 +248,28 @@ def _problems(catalogue: ProblemCatalogue) -> str:
     if not catalogue.entries:
         parts.append('<p class="ok">The conversion reported no problems.</p>')
         return "".join(parts)
-    shown = [e for e in catalogue.entries if e.thumbnail]
-    if shown:
+    by_image: dict[str, list] = {}
+    for entry in catalogue.entries:
+        if entry.thumbnail:
+            by_image.setdefault(entry.thumbnail, []).append(entry)
+    if by_image:
         parts.append('<div class="thumbs">' + "".join(
-            f'<figure class="problem"><img src="{e.thumbnail}" alt="{_e(e.source_id or e.file)}">'
-            f"<figcaption><b>{_e(e.kind)}</b> ({_e(e.action)}) in {_e(e.found_in)}: "
-            f"{_e(e.message)}</figcaption></figure>" for e in shown) + "</div>")
+            _problem_figure(uri, entries) for uri, entries in by_image.items()) + "</div>")
     rows = [[e.kind, e.action, e.source_id or "", e.file or "",
              e.found_in or "not in the records", e.message] for e in catalogue.entries]
     parts.append(_table(["kind", "action", "source id", "file", "image", "message"], rows, 6))
     return "".join(parts)
+
+
+def _problem_figure(uri: str, entries: list) -> str:
+    """One image with its boxes drawn, captioned with the problems that name it."""
+    first = entries[0]
+    lines = "".join(f"<br><b>{_e(e.kind)}</b> ({_e(e.action)}): {_e(e.message)}"
+                    for e in entries[:3])
+    more = f"<br>and {len(entries) - 3} more" if len(entries) > 3 else ""
+    return (f'<figure class="problem"><img src="{uri}" alt="{_e(first.source_id or first.file)}">'
+            f"<figcaption>{_e(first.source_id or first.file)} in {_e(first.found_in)}"
+            f"{lines}{more}</figcaption></figure>")
 
 
 def _label_map(table: dict, stats: list[SplitStats]) -> str:
@@ -266,7 +283,7 @@ def _label_map(table: dict, stats: list[SplitStats]) -> str:
                  "unused: no objects in any split" if item["unused"] else ""]
                 for item in table["items"]]
         parts.append(_table(["id", "name", "display name", *[s.name for s in stats], "note"],
-                            rows, 0))
+                            rows, (1, 2, 3 + len(stats))))
     if table["unseen"]:
         parts.append('<p class="note">Classes in the records that the label map does not '
                      "have: " + ", ".join(f'<span class="tag">{_e(n)}</span>'
@@ -297,7 +314,7 @@ def _duplicates(duplicates: DuplicateIndex) -> str:
             parts.append(_table(["distance (bits)", "image", "similar image"],
                                 [[p.distance, f"{p.first.split}: {p.first.name}",
                                   f"{p.second.split}: {p.second.name}"]
-                                 for p in duplicates.near_pairs], 0))
+                                 for p in duplicates.near_pairs], (1, 2)))
     else:
         parts.append('<p class="muted">Near duplicates were not checked (add '
                      "<code>--near-duplicates</code>: every image is decoded at 1/8 scale, "
