@@ -7,6 +7,7 @@ import gzip
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reach import branch, reaches
 from recordmaker import good_features, write
 
 from tfrconv.features import decode_typed
@@ -37,6 +38,7 @@ def protobuf_bytes(features: dict) -> bytes:
     return example.SerializeToString()
 
 
+@reaches("compared with protobuf")
 @settings(max_examples=150, deadline=None)
 @given(st.dictionaries(st.sampled_from(KEYS + ["other", "image/height"]), feature, max_size=6),
        st.sets(st.sampled_from(KEYS), min_size=1, max_size=4))
@@ -45,8 +47,10 @@ def test_peek_agrees_with_protobuf(features, wanted):
     got = peek(payload, wanted)
     full = decode_typed(payload)
     if not features:
+        branch("empty Example")
         assert got is None              # b"": nothing to walk, protobuf decodes it
         return
+    branch("compared with protobuf")
     assert got == {key: full[key] for key in wanted if key in full}
 
 

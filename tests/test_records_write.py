@@ -248,3 +248,21 @@ def test_cli_skip_salvages_and_reports(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "skipped 1 damaged records" in captured.out
     assert len(payloads(out)) == 3
+
+
+def test_copied_runs_leave_room_for_a_record_written_between_them(tmp_path):
+    from tfrconv.labelmap import LabelMap
+    from tfrconv.records.output import RecordSetWriter, publish_all
+    from tfrconv.tfrecord import scan_records
+
+    src = write(tmp_path / "in.record", [good_features(f"{i}.jpg") for i in range(2)])
+    first, second = list(scan_records(src))
+    between = serialized(good_features("between.jpg"))
+    with RecordSetWriter(str(tmp_path / "o.record")) as out:
+        out.copy(first, "a", [])
+        out.write(between, "b", [])
+        out.copy(second, "c", [])
+        out.stage(LabelMap.from_names(["x"]), command="test", inputs=[src], options={},
+                  label_map_source="test")
+        publish_all([out])
+    assert payloads(str(tmp_path / "o.record")) == [first.payload, between, second.payload]

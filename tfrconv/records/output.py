@@ -47,6 +47,7 @@ class RecordSetWriter:
         self.direct = self.compression is None and hasattr(os, "pwritev")
         self._shard_fds: dict[int, int] = {}
         self._input_fds: dict[str, int | None] = {}    # None: GZIP, its bytes cannot be copied
+        self._runs: dict[int, list[int]] = {}           # shard → records still to copy
         self.examples = 0
         self.objects = 0
         self.object_classes: Counter = Counter()     # class name -> objects
@@ -73,25 +74,40 @@ class RecordSetWriter:
 
     def copy(self, record: Record, source_id: str, names: list[str]) -> None:
         """One record exactly as it is in its input file: copied file to file when both are
-        uncompressed, else written from its payload (the bytes are the same either way)."""
+        uncompressed, else written from its payload (the bytes are the same either way).
+        Records that follow each other in the input and in the shard are copied as one run."""
         source = self._input_fd(record.path) if self.direct else None
         if source is None:
             self.write(record.payload, source_id, names)
             return
         shard = shard_index(source_id, self.num_shards)
         length = len(record.payload) + FRAMING
+        offset = self.writer.reserve(shard, length)[1]
+        run = self._runs.get(shard)
+        if run is not None and run[0] == source and run[2] == record.offset and \
+                run[3] + run[2] - run[1] == offset:
+            run[2] += length                       # the run grows by this record
+        else:
+            self._copy_run(shard)
+            self._runs[shard] = [source, record.offset, record.offset + length, offset]
+        self._count(names)
+
+    def _copy_run(self, shard: int) -> None:
+        """Copy the pending run of records of one shard (input fd, start, end, offset)."""
+        run = self._runs.pop(shard, None)
+        if run is None:
+            return
+        source, start, end, offset = run
         try:
-            target, offset = self._shard_fd(shard), self.writer.reserve(shard, length)[1]
-            done = 0
-            while done < length:
-                copied = os.copy_file_range(source, target, length - done,
-                                            record.offset + done, offset + done)
+            target = self._shard_fd(shard)
+            while start < end:
+                copied = os.copy_file_range(source, target, end - start, start, offset)
                 if copied == 0:
-                    raise OSError(f"{record.path} ended while copying record {record.index}")
-                done += copied
+                    raise OSError("the input file ended while copying records")
+                start += copied
+                offset += copied
         except OSError as exc:
             raise self._failed(exc) from None
-        self._count(names)
 
     def _failed(self, exc: OSError) -> DataError:
         return DataError(f"writing failed: {exc.strerror or exc} (no output was left behind)",
@@ -110,6 +126,8 @@ class RecordSetWriter:
         return self._input_fds[path]
 
     def _close_fds(self) -> None:
+        for shard in list(self._runs):
+            self._copy_run(shard)
         for fd in [*self._shard_fds.values(), *self._input_fds.values()]:
             if fd is not None:
                 os.close(fd)
@@ -181,6 +199,7 @@ class RecordSetWriter:
 
     def discard(self) -> None:
         """Remove every temporary file of this set (idempotent)."""
+        self._runs.clear()
         self._close_fds()
         if self.published:
             return
