@@ -68,6 +68,38 @@ def read_samples(paths_or_globs: Any, *, label_map: Any = None,
     return read(paths_or_globs, label_map=label_map, on_error=on_error)
 
 
+def merge_records(inputs: Any, output: str, **options: Any) -> dict[str, Any]:
+    """Merge record sets into one through one merged label map; the manifest. See
+    `tfrconv.records.merge.merge_records` (docs/records.md)."""
+    from .records.merge import merge_records as merge
+
+    return merge(inputs, output, **options)
+
+
+def reshard_records(inputs: Any, output: str, **options: Any) -> dict[str, Any]:
+    """Rewrite records in `num_shards` shards or shards of `shard_size`; the manifest. See
+    `tfrconv.records.reshard.reshard_records`."""
+    from .records.reshard import reshard_records as reshard
+
+    return reshard(inputs, output, **options)
+
+
+def split_records(inputs: Any, output: str, **options: Any) -> dict[str, dict[str, Any]]:
+    """Split records into parts by `ratios`, stably by image hash; {part: manifest}. See
+    `tfrconv.records.split.split_records`."""
+    from .records.split import split_records as split
+
+    return split(inputs, output, **options)
+
+
+def diff_records(a: Any, b: Any, **options: Any) -> Any:
+    """Compare two record sets example by example; a `RecordsDiff` (`.equal`, `.as_dict()`,
+    `.lines()`). See `tfrconv.records.diff.diff_records`."""
+    from .records.diff import diff_records as diff
+
+    return diff(a, b, **options)
+
+
 def export_records(paths_or_globs: Any, to: str, out: Any, **options: Any) -> Any:
     """Write records back out as a VOC, COCO or YOLO dataset folder (images as stored); see
     `tfrconv.records.export.export_records` for the options."""
@@ -91,5 +123,6 @@ __all__ = [
     "open_dataset_file", "parse_annotation_xml", "parse_annotation_xml_fast",
     "read_annotation_file", "read_dataset_file", "read_examples", "read_samples", "split_outputs",
     "tf_dataset",
+    "diff_records", "merge_records", "reshard_records", "split_records",
     "xml_children", "xml_line", "xml_number", "xml_text",
 ]
