@@ -174,6 +174,9 @@ class FormatSpec:
     - `uses_output`: False when the format names its outputs itself (an --output-dir option).
     - `default_policies`: problem kind → policy for this format when the user sets none (e.g. Pets
       skips, and counts, the images its reference converter skips); the user's flags win.
+    - `splits(path)`: `{split: options}` when one folder holds several splits of this format
+      (VOC's image sets, COCO's instances_{split}.json files); `tfrconv convert ROOT --output
+      DIR/` converts each into DIR/<split>.record with one label map.
     - `ordered_classes`: True when `classes(opts)` lists the classes in the format's own order
       (YOLO's class index): a label map generated from the data (and `labelmap from-data`)
       numbers them 1..N in that order instead of sorting them.
@@ -194,6 +197,7 @@ class FormatSpec:
     default_num_shards: int = 1
     default_policies: Mapping[str, str] = field(default_factory=dict)
     ordered_classes: bool = False
+    splits: Callable[[str], Mapping[str, Mapping[str, Any]]] | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
