@@ -332,6 +332,18 @@ def test_the_page_is_self_contained(tmp_path, two_splits):
     assert "<script" not in text and "<link" not in text and "@import" not in text
 
 
+def test_text_from_the_data_is_escaped(tmp_path):
+    hostile = "<img src=x onerror=alert(1)>"
+    path = write(tmp_path / "x.record", [example(hostile, [(0.1, 0.1, 0.5, 0.5)], [hostile])])
+    problems = tmp_path / "p.jsonl"
+    problems.write_text(json.dumps({"kind": hostile, "message": hostile, "source_id": hostile,
+                                    "action": hostile}) + "\n")
+    report = write_report(path, tmp_path / "out", problems=[problems])
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert hostile not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert report.summary["splits"][0]["classes"] == {hostile: {"objects": 1, "images": 1}}
+
+
 # -- in a real browser ----------------------------------------------------------------------------
 BROWSER_MISSING = ("no Chromium/Chrome on PATH: install the system package (Debian: apt-get "
                    "install chromium; .ci/run does) to render the report in a real browser")
