@@ -2,6 +2,8 @@
 
 - `voc(root, n)`: VOC2012 layout, n distinct 500x375 JPEGs of about 70 KB (the size of real VOC
   photos), 1-3 objects each, ImageSets/Main/train.txt listing all of them.
+- `yolo(root, voc_root, n)`: the same images (hard links to the VOC JPEGs) and boxes in the
+  Ultralytics layout (data.yaml, images/train, labels/train), names in VOC_CLASSES order.
 - `coco(root, n)`: COCO layout (annotations/instances_bench.json + bench/), n 640x480 JPEGs with
   4 polygon instances each, for the `--include-masks` case.
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 VOC_CLASSES = ("dog", "person", "car", "cat", "bicycle")
 
@@ -35,6 +38,12 @@ def _write_jpeg(path: str, pixels, shift: int) -> None:
     Image.fromarray(np.roll(pixels, shift * 7, axis=1)).save(path, quality=75)
 
 
+def _voc_boxes(index: int) -> list[tuple[int, int, int, int, int]]:
+    """(class index, xmin, ymin, xmax, ymax) of image `index`'s 1-3 objects, in pixels."""
+    return [((index + k) % len(VOC_CLASSES), 10 + 40 * k, 20 + 30 * k, 200 + 40 * k, 300)
+            for k in range(1 + index % 3)]
+
+
 def voc(root: str, num_images: int) -> str:
     """Create (once) and return a VOCdevkit folder with VOC2012/ holding `num_images` images."""
     year = os.path.join(root, "VOC2012")
@@ -50,11 +59,11 @@ def voc(root: str, num_images: int) -> str:
         ids.append(image_id)
         _write_jpeg(os.path.join(year, "JPEGImages", image_id + ".jpg"), base, index)
         objects = "".join(
-            f"<object><name>{VOC_CLASSES[(index + k) % len(VOC_CLASSES)]}</name>"
+            f"<object><name>{VOC_CLASSES[label]}</name>"
             f"<pose>Left</pose><truncated>{k % 2}</truncated><difficult>0</difficult>"
-            f"<bndbox><xmin>{10 + 40 * k}</xmin><ymin>{20 + 30 * k}</ymin>"
-            f"<xmax>{200 + 40 * k}</xmax><ymax>{300}</ymax></bndbox></object>"
-            for k in range(1 + index % 3))
+            f"<bndbox><xmin>{x0}</xmin><ymin>{y0}</ymin>"
+            f"<xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object>"
+            for k, (label, x0, y0, x1, y1) in enumerate(_voc_boxes(index)))
         with open(os.path.join(year, "Annotations", image_id + ".xml"), "w") as fileobj:
             fileobj.write(
                 f"<annotation><folder>VOC2012</folder><filename>{image_id}.jpg</filename>"
@@ -62,6 +71,36 @@ def voc(root: str, num_images: int) -> str:
                 f"<segmented>0</segmented>{objects}</annotation>\n")
     with open(os.path.join(year, "ImageSets", "Main", "train.txt"), "w") as fileobj:
         fileobj.write("".join(i + "\n" for i in ids))
+    open(marker, "w").close()
+    return root
+
+
+def yolo(root: str, voc_root: str, num_images: int) -> str:
+    """Create (once) and return an Ultralytics YOLO folder holding `voc(voc_root, n)`'s images
+    (hard-linked: the same bytes, and the same page cache) and boxes."""
+    marker = os.path.join(root, f".complete-{num_images}")
+    if os.path.exists(marker):
+        return root
+    jpegs = os.path.join(voc_root, "VOC2012", "JPEGImages")
+    images, labels = os.path.join(root, "images", "train"), os.path.join(root, "labels", "train")
+    os.makedirs(images, exist_ok=True)
+    os.makedirs(labels, exist_ok=True)
+    width, height = 500, 375
+    for index in range(num_images):
+        image_id = f"2008_{index:06d}"
+        target = os.path.join(images, image_id + ".jpg")
+        if not os.path.exists(target):
+            try:
+                os.link(os.path.join(jpegs, image_id + ".jpg"), target)
+            except OSError:
+                shutil.copyfile(os.path.join(jpegs, image_id + ".jpg"), target)
+        with open(os.path.join(labels, image_id + ".txt"), "w") as fileobj:
+            fileobj.write("".join(
+                f"{label} {(x0 + x1) / 2 / width:.6f} {(y0 + y1) / 2 / height:.6f} "
+                f"{(x1 - x0) / width:.6f} {(y1 - y0) / height:.6f}\n"
+                for label, x0, y0, x1, y1 in _voc_boxes(index)))
+    with open(os.path.join(root, "data.yaml"), "w") as fileobj:
+        fileobj.write(f"train: images/train\nnames: [{', '.join(VOC_CLASSES)}]\n")
     open(marker, "w").close()
     return root
 
