@@ -19,8 +19,9 @@ from .problems import KINDS, Policies
 COMMON_OPTIONS: tuple[Option, ...] = (
     Option("output", "output record file (shards are OUTPUT-00000-of-0000N)", "path",
            metavar="PATH"),
-    Option("label_map", "builtin label map name (see `tfrconv labelmap list`) or .pbtxt path",
-           "str", metavar="NAME|PATH"),
+    Option("label_map", "builtin label map name (see `tfrconv labelmap list`), .pbtxt path, or "
+           "from-data (ids 1..N over the classes found, every split)", "str",
+           metavar="NAME|PATH"),
     Option("num_shards", "number of output shards (default: the format's, usually 1)", "int",
            metavar="N"),
     Option("compression", "compress the records", "choice", choices=("none", "gzip"),
@@ -42,6 +43,12 @@ COMMON_OPTIONS: tuple[Option, ...] = (
            default=False),
     Option("allow_outside_paths", "let annotations name images outside the dataset folder",
            "bool", default=False),
+    Option("ignore_class_case", "match class names to the label map ignoring case ('Circle' "
+           "is the map's 'circle', written as the map spells it)", "bool", default=False),
+    Option("allow_no_objects", "publish even when every object was dropped (by default a run "
+           "that keeps no object of the data fails)", "bool", default=False),
+    Option("allow_label_map_mismatch", "write beside another split's output that used a "
+           "different label map", "bool", default=False),
     Option("skip_unknown_classes", "drop objects whose class is not in the label map (the same "
            "as --on-unknown-class skip)", "bool", default=False),
     Option("runner", "where the conversion runs: local (this machine, --workers) or beam "
@@ -78,6 +85,10 @@ class Settings:
     # leaves these out, like `workers`.
     runner: str = "local"
     beam_options: str | None = None
+    # Checks and matching that change no byte of a run that passes them.
+    ignore_class_case: bool = False
+    allow_no_objects: bool = False
+    allow_label_map_mismatch: bool = False
 
     @classmethod
     def resolve(cls, spec: FormatSpec, values: dict[str, Any]) -> Settings:
@@ -125,7 +136,10 @@ class Settings:
             verify_images=converted["verify_images"], reencode=converted["reencode"],
             allow_outside_paths=converted["allow_outside_paths"], policies=policies,
             runner=converted["runner"], beam_options=converted["beam_options"],
-            max_image_pixels=converted["max_image_pixels"])
+            max_image_pixels=converted["max_image_pixels"],
+            ignore_class_case=converted["ignore_class_case"],
+            allow_no_objects=converted["allow_no_objects"],
+            allow_label_map_mismatch=converted["allow_label_map_mismatch"])
 
     def as_dict(self) -> dict[str, Any]:
         label_map = self.label_map
