@@ -315,6 +315,14 @@ def test_damaged_records_are_counted_and_reading_goes_on(tmp_path):
     assert "could not be read" in (tmp_path / "out" / "index.html").read_text()
 
 
+def test_the_library_face_is_the_same_function(tmp_path, two_splits):
+    import tfrconv
+
+    train, _, _ = two_splits
+    report = tfrconv.write_report({"only": train}, tmp_path / "out", title="t")
+    assert report.summary["splits"][0]["name"] == "only" and "write_report" in tfrconv.__all__
+
+
 def test_help_does_not_load_the_report_or_matplotlib():
     code = "import tfrconv.cli; tfrconv.cli.build_parser()"
     assert modules_loaded(code, ["tfrconv.report", "matplotlib", "PIL"]) == []

@@ -116,6 +116,15 @@ def tf_dataset(pattern: Any, **options: Any) -> Any:
     return dataset(pattern, **options)
 
 
+def write_report(records: Any, out: Any, **options: Any) -> Any:
+    """Write one offline HTML health report (OUT/index.html) for one or more record sets; a
+    `Report` (`.path`, `.summary`, `.differences`). Needs the [report] extra (matplotlib); see
+    `tfrconv.report.write_report` for the options (docs/report.md)."""
+    from .report import write_report as write
+
+    return write(records, out, **options)
+
+
 __all__ = [
     "Command", "DataError", "Detection", "FormatSpec", "ImageLabel", "LabelMap", "LabelMapError",
     "LabelMapItem", "Object", "Option", "Options", "Sample", "TfrconvError", "UsageError",
@@ -123,6 +132,6 @@ __all__ = [
     "open_dataset_file", "parse_annotation_xml", "parse_annotation_xml_fast",
     "read_annotation_file", "read_dataset_file", "read_examples", "read_samples", "split_outputs",
     "tf_dataset",
-    "diff_records", "merge_records", "reshard_records", "split_records",
+    "diff_records", "merge_records", "reshard_records", "split_records", "write_report",
     "xml_children", "xml_line", "xml_number", "xml_text",
 ]
