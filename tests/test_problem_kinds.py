@@ -14,7 +14,8 @@ from tfrconv.problems import FIRST_OFFENDERS, Policies, Problem, ProblemLog, fat
 
 
 def test_defaults_then_choices_by_kind_or_by_option_name():
-    policies = Policies({"bad_box": "clip", "on_missing_image": "skip", "on_bad_image": None})
+    # (None first: a choice left unset must not end the reading of the others)
+    policies = Policies({"on_bad_image": None, "bad_box": "clip", "on_missing_image": "skip"})
     assert policies["bad_box"] == "clip"
     assert policies["missing_image"] == "skip"        # set through its option's name
     assert policies["bad_image"] == "error"           # None: the default stays
