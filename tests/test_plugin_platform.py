@@ -193,7 +193,7 @@ def test_builtin_formats_are_blamed_on_the_tfrconv_distribution():
 
 
 # -- one home per command family -------------------------------------------------------------
-@pytest.mark.parametrize("plugin", ["trainer", "inspection"])
+@pytest.mark.parametrize("plugin", ["trainer", "inspection", "records"])
 def test_command_plugins_only_register(plugin):
     """plugins/trainer.py and plugins/inspection.py hold no command code: one hook that
     registers commands declared in the core."""

@@ -17,7 +17,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Collection
 
-from .reading import Features
+# {key: (kind, values)}, as `tfrconv.features.decode_typed` gives.
+Features = dict[str, tuple[str | None, list]]
 
 _KINDS = {0x0A: "bytes", 0x12: "float", 0x1A: "int"}
 
