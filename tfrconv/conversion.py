@@ -6,6 +6,8 @@ takes a `Conversion` and uses these; `pipeline.py` picks the runner.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import time
 from collections import Counter
@@ -13,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from . import __version__
+from .class_names import MatchCase, did_you_mean, unmatched
 from .errors import DataError, LabelMapError, OptionHint, UsageError
 from .formats import FormatSpec, Options
 from .labelmap import LabelMap
@@ -26,6 +29,7 @@ from .summary import OutputSummary, Summary
 from .tally import Tally
 
 UNKNOWN_CLASS_EXAMPLES = 3       # files named per unknown class
+FROM_DATA = "from-data"          # --label-map from-data: ids 1..N over the classes found
 
 
 class ShardSet(Protocol):
@@ -75,9 +79,19 @@ class Conversion:
 
     def resolve_label_map(self) -> tuple[LabelMap, str]:
         """The label map to use, and where it came from (for the summary and manifest)."""
+        label_map, origin = self._label_map()
+        if self.settings.ignore_class_case:
+            # Samples carry the map's spelling from the read on: what is written resolves.
+            self.spec = dataclasses.replace(
+                self.spec, read_item=MatchCase(self.spec.read_item, label_map))
+        return label_map, origin
+
+    def _label_map(self) -> tuple[LabelMap, str]:
         ref = self.settings.label_map
         origin = "--label-map"
-        if ref is None and self.spec.default_label_map is not None:
+        if ref == FROM_DATA:
+            ref = None
+        elif ref is None and self.spec.default_label_map is not None:
             ref = self.spec.default_label_map(self.opts)
             origin = f"{self.spec.name} default"
         if ref is None:
@@ -119,16 +133,20 @@ class Conversion:
 
     def precheck_classes(self, label_map: LabelMap) -> None:
         """With a cheap class list, a label map that misses classes fails before any reading."""
+        if not self.settings.allow_label_map_mismatch:
+            check_label_map_clashes(self.outputs().values(), label_map)
         if self.settings.policies["unknown_class"] != "error":
             return
         found = None if self.spec.classes is None else self.spec.classes(self.opts)
         if found is None:
             return
-        missing = sorted({n for n in found if label_map.resolve(n) is None})
+        missing = unmatched(found, label_map, ignore_case=self.settings.ignore_class_case)
+        if missing and len(missing) == len(set(found)):
+            raise self.nothing_matches_error(missing, label_map)
         if missing:
             # A format may map each class to where it occurs ("labels.csv lines 3, 9").
-            shown = ", ".join(f"{n!r} ({found[n]})" if isinstance(found, Mapping) else repr(n)
-                              for n in missing[:20])
+            shown = ", ".join((f"{n!r} ({found[n]})" if isinstance(found, Mapping) else repr(n))
+                              + did_you_mean(n, label_map) for n in missing[:20])
             raise LabelMapError(
                 f"{count(len(missing), 'class', 'classes')} of the dataset "
                 f"{'is' if len(missing) == 1 else 'are'} not in the label map "
@@ -140,7 +158,8 @@ class Conversion:
         """The run's tally, with this conversion's policies and --max-errors."""
         return Tally(splits, log, duplicate_policy=self.settings.policies["duplicate_id"],
                      max_errors=self.settings.max_errors,
-                     stop=lambda problem: self.stop_error(problem, label_map))
+                     stop=lambda problem: self.stop_error(problem, label_map),
+                     allow_no_objects=self.settings.allow_no_objects)
 
     # -- stopping --------------------------------------------------------------------------
     def stop_error(self, problem: Problem, label_map: LabelMap) -> DataError:
@@ -174,19 +193,25 @@ class Conversion:
     def unknown_classes_error(self, label_map: LabelMap) -> DataError:
         """Scan every annotation (no images) and name all unknown classes at once."""
         unknown: dict[str, dict[str, Any]] = {}
+        known = False
         for labels, where in self._annotated_labels():
             for label in labels:
-                if label_map.resolve(label) is None:
+                if label_map.resolve(label) is not None:
+                    known = True
+                else:
                     entry = unknown.setdefault(label, {"objects": 0, "files": []})
                     entry["objects"] += 1
                     if where not in entry["files"]:
                         entry["files"].append(where)
+        if unknown and not known:
+            return self.nothing_matches_error(sorted(unknown), label_map)
         parts = []
         for label, entry in sorted(unknown.items()):
             files = entry["files"]
             shown = ", ".join(files[:UNKNOWN_CLASS_EXAMPLES]) + (
                 " ..." if len(files) > UNKNOWN_CLASS_EXAMPLES else "")
-            parts.append(f"{label!r} ({count(entry['objects'], 'object')} in "
+            parts.append(f"{label!r}{did_you_mean(label, label_map)} "
+                         f"({count(entry['objects'], 'object')} in "
                          f"{count(len(files), 'file')}: {shown})")
         return DataError(
             f"{count(len(unknown), 'class', 'classes')} "
@@ -194,6 +219,17 @@ class Conversion:
             + "; ".join(parts),
             hint=OptionHint("on_unknown_class", "skip", "fix the label map, or {option} to drop "
                             "them"))
+
+    def nothing_matches_error(self, classes: list[str], label_map: LabelMap) -> LabelMapError:
+        """Not one class of the data is in the map: most likely the wrong map (a default such
+        as pascal for custom classes), never a reason to drop every object."""
+        shown = ", ".join(repr(n) + did_you_mean(n, label_map) for n in classes[:10]) + (
+            " ..." if len(classes) > 10 else "")
+        return LabelMapError(
+            f"none of the {count(len(classes), 'class', 'classes')} in the data is in the label "
+            f"map ({label_map.source}): {shown}",
+            hint=OptionHint("label_map", FROM_DATA, "to number the data's own classes 1..N, "
+                            "convert with {option}"))
 
     def _annotated_labels(self):
         """(labels, where) of every readable annotation; unreadable ones are left to the run,
@@ -297,3 +333,33 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
     return str(value)
+
+
+def check_label_map_clashes(outputs: Iterable[str], label_map: LabelMap) -> None:
+    """A UsageError when another output in the folder of one of `outputs` (a split converted
+    earlier) was written with a different label map: the two splits would disagree on ids.
+    Re-writing an output itself is not a clash."""
+    ours = label_map.sha256()
+    own = {os.path.abspath(manifest_path(output)) for output in outputs}
+    for manifest in sorted(own):
+        folder = os.path.dirname(manifest)
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        for name in names:
+            other = os.path.join(folder, name)
+            if not name.endswith(".manifest.json") or other in own:
+                continue
+            try:
+                with open(other, encoding="utf-8") as fileobj:
+                    theirs = json.load(fileobj)["label_map"]["sha256"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue                 # not one of ours, or unreadable: nothing to compare
+            if theirs != ours:
+                raise UsageError(
+                    f"{manifest} would use another label map than {other} ({label_map.source}"
+                    f" vs the one recorded there): the splits would disagree on class ids; "
+                    "give the same --label-map",
+                    hint=OptionHint("allow_label_map_mismatch", True,
+                                    "or, if that is what you want, {option}"))

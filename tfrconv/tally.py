@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .errors import DataError
+from .errors import DataError, OptionHint
 from .problems import Problem, ProblemLog
 from .seen import SeenHashes
 from .sharding import stable_hash
@@ -102,7 +102,7 @@ class Tally:
 
     def __init__(self, splits: Iterable[str | None], log: ProblemLog, *,
                  duplicate_policy: str, max_errors: int | None,
-                 stop: Callable[[Problem], Exception]) -> None:
+                 stop: Callable[[Problem], Exception], allow_no_objects: bool = True) -> None:
         self.splits = {split: SplitCounts() for split in splits}
         self.log = log
         self.skipped_images = 0
@@ -111,6 +111,7 @@ class Tally:
         self.max_errors = max_errors
         self.stop = stop
         self.seen_ids = SeenHashes()
+        self.allow_no_objects = allow_no_objects
 
     def admit(self, result: Any) -> bool:
         """Account for one build result (a `build.Result`), in input order: log its problems,
@@ -155,3 +156,12 @@ class Tally:
                 reasons.append(f"{kind} x{entry['count']}, e.g. {where}{first.get('message', '')}")
             raise DataError(f"no example written: all {self.skipped_images} images were skipped ("
                             + "; ".join(reasons) + "); no output files were left")
+        totals = self.totals()
+        if not self.allow_no_objects and totals.skipped_objects and not totals.objects:
+            kinds = ", ".join(f"{kind} x{entry['count']}"
+                              for kind, entry in self.log.as_dict().items())
+            raise DataError(f"every object was dropped ({totals.skipped_objects} objects: "
+                            f"{kinds}); the records would hold no object, so nothing was "
+                            "published",
+                            hint=OptionHint("allow_no_objects", True,
+                                            "fix the cause, or write them anyway with {option}"))
