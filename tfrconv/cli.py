@@ -15,7 +15,7 @@ import threading
 from collections.abc import Sequence
 
 from . import __version__, cli_commands
-from .cli_convert import run_format
+from .cli_convert import add_display_arguments, run_format
 from .cli_options import CommandLineParser, add_format_arguments, usage_error
 from .errors import PluginCodeError, TfrconvError
 from .plugins import get_registry
@@ -116,8 +116,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         add_format_arguments(format_parser, spec)
         format_parser.add_argument("--json", action="store_true",
                                    help="print the summary as JSON")
-        format_parser.add_argument("--no-progress", action="store_true",
-                                   help="no progress display")
+        add_display_arguments(format_parser)
         format_parser.add_argument("--debug", action="store_true", help="show tracebacks")
 
     if only is None or only in cli_commands.CORE_COMMANDS:
