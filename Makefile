@@ -1,5 +1,6 @@
 # The two commands of the README:
-#   make demo   set up (core only, no TensorFlow) and convert the bundled sample dataset
+#   make demo   set up (core + [report], no TensorFlow), convert the bundled sample dataset
+#               and write its HTML report (the last line printed is its path)
 #   make test   set up with the test extras (TensorFlow included) and run the test suite
 #               (then the workers' parity tests again, with spawned workers)
 PYTHON ?= python3
@@ -21,12 +22,19 @@ setup-test: $(VENV)/bin/python
 	# pipeline configs, and its TfExampleDecoder reads every record the format tests write.
 	$(PIP) --no-deps tf-models-research-object-detection==2.8.0.post1
 
-demo: setup
+demo: $(VENV)/bin/python
+	# The core and the [report] extra (matplotlib): still no TensorFlow.
+	$(PIP) -e ".[report]"
+	mkdir -p out
 	$(VENV)/bin/tfrconv voc --data-dir samples/VOCdevkit --year VOC2012 --set val \
-		--output out/shapes_val.record
+		--output out/shapes_val.record --report out/shapes_val.problems.jsonl
 	$(VENV)/bin/tfrconv voc --data-dir samples/VOCdevkit --year VOC2012 --set train \
-		--output out/shapes_train.record --num-shards 4
+		--output out/shapes_train.record --num-shards 4 \
+		--report out/shapes_train.problems.jsonl
 	$(VENV)/bin/tfrconv inspect 'out/shapes_train.record-*'
+	$(VENV)/bin/tfrconv report 'train=out/shapes_train.record-*' val=out/shapes_val.record \
+		--problems out/shapes_train.problems.jsonl --problems out/shapes_val.problems.jsonl \
+		--out out/report
 
 test: setup-test
 	$(VENV)/bin/python -m pytest
