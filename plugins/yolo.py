@@ -464,37 +464,43 @@ class Label(NamedTuple):
 
 
 def parse_labels(text: str, path: str, num_classes: int, keypoint_values: int = 0
-                 ) -> list[Label]:
-    labels = []
+                 ) -> tuple[list[Label], list[DataError]]:
+    """The label lines, and a DataError (file and line) for each line that cannot be read:
+    one bad line is one bad object, not a bad image."""
+    labels, errors = [], []
     for number, line in enumerate(text.split("\n"), start=1):
         fields = line.split()
         if not fields:
             continue
-        class_index = parse_class(fields[0], path, number, num_classes)
-        values = []
-        for position, token in enumerate(fields[1:], start=2):
-            try:
-                values.append(float(token))
-            except ValueError:
-                raise DataError(f"field {position} is not a number: {token[:40]!r}", file=path,
-                                line=number) from None
-        if keypoint_values and len(values) == 4 + keypoint_values:
-            values = values[:4]
-        if len(values) == 4:
-            cx, cy, w, h = values
-            box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-            labels.append(Label(class_index, box, None, number))
-        elif len(values) >= 6 and len(values) % 2 == 0:
-            xs, ys = values[0::2], values[1::2]
-            labels.append(Label(class_index, (min(xs), min(ys), max(xs), max(ys)),
-                                tuple(values), number))
-        else:
-            expected = (f"'class cx cy w h' and {keypoint_values} keypoint values"
-                        if keypoint_values else "'class cx cy w h' or a polygon 'class x1 y1 "
-                        "x2 y2 x3 y3 ...'")
-            raise DataError(f"expected {expected}, found {len(fields)} fields", file=path,
-                            line=number)
-    return labels
+        try:
+            labels.append(parse_line(fields, path, number, num_classes, keypoint_values))
+        except DataError as exc:
+            errors.append(exc)
+    return labels, errors
+
+
+def parse_line(fields: list[str], path: str, number: int, num_classes: int,
+               keypoint_values: int) -> Label:
+    class_index = parse_class(fields[0], path, number, num_classes)
+    values = []
+    for position, token in enumerate(fields[1:], start=2):
+        try:
+            values.append(float(token))
+        except ValueError:
+            raise DataError(f"field {position} is not a number: {token[:40]!r}", file=path,
+                            line=number) from None
+    if keypoint_values and len(values) == 4 + keypoint_values:
+        values = values[:4]
+    if len(values) == 4:
+        cx, cy, w, h = values
+        return Label(class_index, (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), None,
+                     number)
+    if len(values) >= 6 and len(values) % 2 == 0:
+        xs, ys = values[0::2], values[1::2]
+        return Label(class_index, (min(xs), min(ys), max(xs), max(ys)), tuple(values), number)
+    expected = (f"'class cx cy w h' and {keypoint_values} keypoint values" if keypoint_values
+                else "'class cx cy w h' or a polygon 'class x1 y1 x2 y2 x3 y3 ...'")
+    raise DataError(f"expected {expected}, found {len(fields)} fields", file=path, line=number)
 
 
 def parse_class(token: str, path: str, line: int, num_classes: int) -> int:
@@ -514,21 +520,24 @@ def parse_class(token: str, path: str, line: int, num_classes: int) -> int:
 def read_item(item: YoloItem, opts) -> Sample:
     dataset = load_dataset(opts.data_dir)
     label_path, text = read_label_file(item.image_path)
-    labels = parse_labels(text, label_path, len(dataset.names), dataset.keypoint_values) \
-        if label_path else []
-    masks = masks_for(labels, item.image_path, label_path) if opts.include_masks and labels \
-        else [None] * len(labels)
+    labels, errors = parse_labels(text, label_path, len(dataset.names),
+                                  dataset.keypoint_values) if label_path else ([], [])
+    masks: list = [None] * len(labels)
+    if opts.include_masks and labels:
+        masks = masks_for(labels, item.image_path, label_path)
+        errors += [mask for mask in masks if isinstance(mask, DataError)]
     objects = [Object(dataset.names[label.class_index], *label.box, mask=mask)
-               for label, mask in zip(labels, masks)]
+               for label, mask in zip(labels, masks) if not isinstance(mask, DataError)]
     return Sample(source_id=item.source_id, filename=os.path.basename(item.image_path),
                   image_path=item.image_path, objects=objects, normalized=True,
-                  split=item.split, image_root=item.image_root,
+                  split=item.split, image_root=item.image_root, object_errors=errors,
                   origin=label_path or item.image_path)
 
 
 def masks_for(labels: list[Label], image_path: str, label_path: str) -> list:
     """One 0/1 mask per label at the image's size: the polygon, or the box as a rectangle,
-    rasterised by pycocotools as the COCO format's masks are."""
+    rasterised by pycocotools as the COCO format's masks are; a DataError in place of the mask
+    of a polygon that cannot be one."""
     import numpy as np
     from PIL import Image
     from pycocotools import mask as mask_api
@@ -549,15 +558,17 @@ def masks_for(labels: list[Label], image_path: str, label_path: str) -> list:
             normalized = label.polygon
         # pycocotools walks every pixel of every edge: junk coordinates must not reach it.
         if not all(math.isfinite(v) and abs(v) <= POLYGON_REACH for v in normalized):
-            raise DataError("a polygon point is not a number near the image (0..1)",
-                            file=label_path, line=label.line)
+            masks.append(DataError("a polygon point is not a number near the image (0..1)",
+                                   file=label_path, line=label.line))
+            continue
         pixels = [v * (width if i % 2 == 0 else height) for i, v in enumerate(normalized)]
         xs, ys = pixels[0::2], pixels[1::2]
         perimeter = sum(max(abs(xs[i] - xs[i - 1]), abs(ys[i] - ys[i - 1]))
                         for i in range(len(xs)))
         if perimeter > POLYGON_PERIMETER * (width + height):
-            raise DataError(f"the polygon is {perimeter:.0f} pixels long on a {width}x{height} "
-                            "image", file=label_path, line=label.line)
+            masks.append(DataError(f"the polygon is {perimeter:.0f} pixels long on a "
+                                   f"{width}x{height} image", file=label_path, line=label.line))
+            continue
         rle = mask_api.merge(mask_api.frPyObjects([pixels], height, width))
         masks.append(np.ascontiguousarray(mask_api.decode(rle).reshape(height, width),
                                           dtype=np.uint8))
@@ -638,9 +649,12 @@ def label_folder_problem(labels: str) -> str | None:
         return f"{labels} has no .txt label files"
     for label_path in found[:DETECT_FILES]:
         try:
-            parse_labels(read_text(label_path, "label file"), label_path, num_classes=1 << 30)
+            _labels, errors = parse_labels(read_text(label_path, "label file"), label_path,
+                                           num_classes=1 << 30)
         except DataError as exc:
-            return f"{labels} does not hold YOLO labels: {exc}"
+            errors = [exc]
+        if errors:
+            return f"{labels} does not hold YOLO labels: {errors[0]}"
     return None
 
 

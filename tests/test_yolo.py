@@ -291,14 +291,19 @@ def test_bad_label_lines(tmp_path, capsys, line, message):
     assert code == 1 and "\n" not in err and f"{label}:3: {message}" in err, err
 
 
-def test_class_minus_one_is_never_the_last_class(tmp_path):
-    """Skipping the broken image keeps the others; -1 never becomes 'apple'."""
-    root = ultralytics(tmp_path / "ds", labels={"train/a.jpg": "-1 0.5 0.5 0.2 0.2\n",
-                                                "train/b.jpg": "1 0.5 0.5 0.2 0.2\n"})
+def test_a_bad_line_is_one_bad_object(tmp_path):
+    """With on_error='skip' the bad line is dropped and counted, and the image keeps its good
+    boxes; class -1 never becomes 'apple' (the last class)."""
+    root = ultralytics(tmp_path / "ds", labels={
+        "train/a.jpg": "-1 0.5 0.5 0.2 0.2\n0 0.5 0.5 0.5 0.5\n0 0.5 0.5\n",
+        "train/b.jpg": "1 0.5 0.5 0.2 0.2\n"})
     out = tmp_path / "y.record"
     summary = tfrconv.convert("yolo", data_dir=root, output=str(out), on_error="skip")
-    (record,) = parse_records(str(out))
-    assert record["image/source_id"] == b"images/train/b.jpg" and summary.examples == 1
+    records = by_id(parse_records(str(out)))
+    assert texts(records["images/train/a.jpg"]) == ["zebra"]
+    assert boxes(records["images/train/a.jpg"]) == [(10, 5, 30, 15)]
+    assert texts(records["images/train/b.jpg"]) == ["apple"]
+    assert summary.examples == 2 and summary.skipped_objects == 2
 
 
 def test_out_of_range_coordinates_follow_the_bad_box_policy(tmp_path):
