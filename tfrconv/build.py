@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Union
 
 from . import example as example_lib
@@ -22,6 +22,8 @@ from .plugin_code import READ_ITEM_DATA_ERRORS
 from .problems import Problem
 from .sample import Sample
 from .settings import Settings
+from .transforms import Context
+from .transforms.prepared import Prepared
 
 # Where a problem is: a file name, or the DataError that names file, line and column.
 Where = Union[str, DataError, None]  # noqa: UP007 - a runtime alias on Python 3.10
@@ -43,6 +45,8 @@ class Result:
     problems: list[Problem] = field(default_factory=list)
     fatal: Problem | None = None     # a problem whose policy is `error`
     origin: str | None = None        # the sample's annotation file (duplicate-id messages)
+    # The image's SHA-256 (hex), only when the duplicate-image check needs it.
+    image_sha256: str | None = None
 
     @property
     def objects(self) -> int:
@@ -53,7 +57,7 @@ class Result:
         # faster than the dataclass's default (a dict of its fields).
         return Result, (self.source_id, self.split, self.shard_key, self.payload, self.labels,
                         self.clipped, self.skipped_objects, self.problems, self.fatal,
-                        self.origin)
+                        self.origin, self.image_sha256)
 
 
 class Builder:
@@ -67,11 +71,24 @@ class Builder:
         self.label_map = label_map
         self.settings = settings
         self.object_fields = frozenset(spec.object_fields)
+        self._prepared: Prepared | None = None
+        self.keep_sha256 = settings.duplicate_image != "keep"
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_spec"] = None           # looked up again by name (entry points) in the worker
+        state["_prepared"] = None       # set up again from the option values in the worker
         return state
+
+    @property
+    def prepared(self) -> Prepared:
+        """The run's transforms, set up in this process from `settings.transform_values`."""
+        if self._prepared is None:
+            from .plugins import get_registry
+            from .transforms.prepared import prepare
+
+            self._prepared = prepare(get_registry().transforms, self.settings.transform_values)
+        return self._prepared
 
     @property
     def spec(self) -> FormatSpec:
@@ -112,6 +129,11 @@ class Builder:
         where = sample.origin or sample.image_path or sample.filename
         result = Result(source_id=sample.source_id, split=sample.split,
                         shard_key=sample.shard_key, origin=where)
+        prepared = self.prepared
+        if prepared.before:
+            sample, dropped_by = prepared.apply(prepared.before, sample, Context("before"))
+            if sample is None:
+                return self._filtered(result, dropped_by, where)
         for error in sample.object_errors:       # objects the reader could not read
             if not self._object_problem(result, "bad_annotation", error.message,
                                         error if error.file else where, sample.source_id):
@@ -150,11 +172,51 @@ class Builder:
                 sample.image_labels.remove(image_label)
             else:
                 image_label_ids.append(label_id)
+        if prepared.after:
+            checked, dropped_by = self._transform_checked(prepared, sample, encoded, boxes, kept)
+            if checked is None:
+                return self._filtered(result, dropped_by, where)
+            sample, encoded, boxes, labels, kept = checked
+            result.split = sample.split
+        if self.keep_sha256:
+            result.image_sha256 = encoded.sha256
         features = example_lib.build_features(
             sample, encoded, boxes, labels, object_fields=self.object_fields,
             image_label_ids=image_label_ids)
         result.payload = example_lib.encode(features)
         result.labels = tuple([o.label for o in kept])
+        return result
+
+    # -- transforms ------------------------------------------------------------------------
+    def _transform_checked(self, prepared: Prepared, sample: Sample,
+                           encoded: example_lib.EncodedImage, boxes, kept):
+        """Run the "after" transforms on the checked sample (normalized boxes, the image's
+        bytes and size): (what to encode, None), or (None, the transform that dropped it)."""
+        objects = [replace(obj, xmin=box[0], ymin=box[1], xmax=box[2], ymax=box[3])
+                   for obj, box in zip(kept, boxes)]
+        checked = replace(sample, objects=objects, image_bytes=encoded.data,
+                          width=encoded.width, height=encoded.height, normalized=True)
+        out, dropped_by = prepared.apply(prepared.after, checked, Context("after", encoded.sha256))
+        if out is None:
+            return None, dropped_by
+        if out.image_bytes is not encoded.data:     # re-encoded: size and hash follow
+            info = images.sniff(out.image_bytes)
+            encoded = example_lib.EncodedImage(out.image_bytes, info.format, info.width,
+                                               info.height,
+                                               hashlib.sha256(out.image_bytes).hexdigest())
+        boxes = [(obj.xmin, obj.ymin, obj.xmax, obj.ymax) for obj in out.objects]
+        labels = []
+        for obj in out.objects:
+            label_id = self.label_map.resolve(obj.label)
+            if label_id is None:
+                raise DataError(f"a transform renamed an object's class to {obj.label!r}, "
+                                "which is not in the label map", file=sample.origin)
+            labels.append(label_id)
+        return (out, encoded, boxes, labels, out.objects), None
+
+    def _filtered(self, result: Result, transform: str | None, where: Where) -> Result:
+        self._record(result, "filtered", f"left out by the {transform} transform", where,
+                     result.source_id, "dropped")
         return result
 
     # -- images ----------------------------------------------------------------------------

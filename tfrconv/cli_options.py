@@ -57,11 +57,36 @@ def add_format_arguments(parser: argparse.ArgumentParser, spec: FormatSpec, *,
     for option in COMMON_OPTIONS:
         if option.name == "output" and not spec.uses_output:
             continue
-        group = policies if option.name in POLICY_FLAGS else output
+        group = policies if option.name.startswith("on_") else output
         if option.name in POLICY_FLAGS:
             option = _with_format_default(option, spec)
         required = option.name == "output" and spec.uses_output and spec.outputs is None
         _add_option(group, option, dest=COMMON_PREFIX + option.name, required=required)
+    add_transform_arguments(parser, spec)
+
+
+def add_transform_arguments(parser: argparse.ArgumentParser, spec: FormatSpec) -> None:
+    """Every registered transform's options (docs/transforms.md), generated from the registry.
+    They travel with the common options. A format's own option of the same name wins: the
+    transform's option is then offered only under its other spellings (--split-ratios)."""
+    from .plugins import get_registry
+
+    transforms = get_registry().transforms
+    if not transforms:
+        return
+    taken = {flag for option in spec.options for flag in (option.flag, *option.aliases)}
+    own_names = {option.name for option in spec.options}
+    group = parser.add_argument_group("prepare while converting (transforms, "
+                                      "docs/transforms.md)")
+    for transform in transforms.values():
+        for option in transform.options:
+            flags = [f for f in (option.flag, *option.aliases) if f not in taken]
+            if option.name in own_names:
+                flags = [f for f in option.aliases if f not in taken]
+            if not flags:
+                continue
+            option = replace(option, name=option.name, aliases=tuple(flags[1:]))
+            _add_option(group, option, dest=COMMON_PREFIX + option.name, flags=flags[:1])
 
 
 def collect_options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -87,8 +112,9 @@ def _with_format_default(option: Option, spec: FormatSpec) -> Option:
                                 f"{spec.name}: {default})")
 
 
-def _add_option(group, option: Option, *, dest: str, required: bool | None = None) -> None:
-    flags = [option.flag, *option.aliases]
+def _add_option(group, option: Option, *, dest: str, required: bool | None = None,
+                flags: list[str] | None = None) -> None:
+    flags = [*(flags or [option.flag]), *option.aliases]
     help_text = option.help
     if option.default not in (None, False, "", ()):
         help_text += f" (default: {option.default})"

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from . import __version__
 from .class_names import MatchCase, did_you_mean, unmatched
 from .errors import DataError, LabelMapError, OptionHint, UsageError
-from .formats import FormatSpec, Options
+from .formats import FormatSpec, Options, split_outputs
 from .labelmap import LabelMap
 from .labelmap_refs import load_label_map
 from .manifest import label_map_path, manifest_path, manifest_text
@@ -27,6 +27,7 @@ from .settings import Settings
 from .sharding import ShardStats, shard_glob, shard_paths
 from .summary import OutputSummary, Summary
 from .tally import Tally
+from .transforms.prepared import Prepared, prepare
 
 UNKNOWN_CLASS_EXAMPLES = 3       # files named per unknown class
 FROM_DATA = "from-data"          # --label-map from-data: ids 1..N over the classes found
@@ -49,6 +50,14 @@ class Conversion:
         self.opts = opts
         self.settings = settings
         self.progress = progress
+        self._prepared: Prepared | None = None
+
+    @property
+    def transforms(self) -> Prepared:
+        """The run's active transforms (docs/transforms.md); bad options are a UsageError."""
+        if self._prepared is None:
+            self._prepared = prepare(get_registry().transforms, self.settings.transform_values)
+        return self._prepared
 
     # -- set-up ----------------------------------------------------------------------------
     def outputs(self) -> dict[str | None, str]:
@@ -57,6 +66,12 @@ class Conversion:
             outputs = self.spec.outputs(self.opts, self.settings.output)
         else:
             outputs = {None: self.settings.output}
+        splits = self.transforms.splits
+        if splits is not None and outputs:
+            if list(outputs) != [None]:
+                raise UsageError(f"--split: {self.spec.name} already writes one output per split "
+                                 f"({', '.join(map(str, outputs))}); split with its own options")
+            outputs = split_outputs(outputs[None], splits)
         if not outputs or any(not path for path in outputs.values()):
             raise UsageError(f"{self.spec.name}: no output path (give --output)")
         return {split: os.fspath(path) for split, path in outputs.items()}
@@ -91,7 +106,8 @@ class Conversion:
         origin = "--label-map"
         if ref == FROM_DATA:
             ref = None
-        elif ref is None and self.spec.default_label_map is not None:
+        elif ref is None and self.spec.default_label_map is not None and \
+                not self.transforms.renames_classes:   # then built from the renamed classes
             ref = self.spec.default_label_map(self.opts)
             origin = f"{self.spec.name} default"
         if ref is None:
@@ -117,27 +133,40 @@ class Conversion:
             self.spec.classes is not None else sorted(set(names))
         return LabelMap.from_names(ordered, source="generated from the data")
 
-    def known_classes(self) -> list[str] | None:
-        """The classes the format can list cheaply, or None."""
+    def known_classes(self, renamed: bool = True) -> list[str] | None:
+        """The classes the format can list cheaply (as the transforms rename them), or None."""
         if self.spec.classes is None:
             return None
         names = self.spec.classes(self.opts)
-        return None if names is None else list(names)
+        if names is None:
+            return None
+        return self.transforms.rename_classes(names) if renamed else list(names)
 
-    def scan_classes(self) -> list[str]:
-        """Every class in the annotations (no images read)."""
+    def scan_classes(self, renamed: bool = True) -> list[str]:
+        """Every class in the annotations (no images read; as the transforms rename them)."""
         names: set[str] = set()
-        for labels, _where in self._annotated_labels():
+        for labels, _where in self._annotated_labels(renamed):
             names.update(labels)
         return sorted(names)
 
+    def check_transforms(self) -> None:
+        """Transform options naming classes the data lacks fail here, before any image."""
+        if not any(hasattr(fn, "check_classes") for fn in self.transforms.transforms):
+            return
+        names = self.known_classes(renamed=False)
+        self.transforms.check_classes(self.scan_classes(renamed=False) if names is None
+                                      else names)
+
     def precheck_classes(self, label_map: LabelMap) -> None:
         """With a cheap class list, a label map that misses classes fails before any reading."""
+        self.check_transforms()
         if not self.settings.allow_label_map_mismatch:
             check_label_map_clashes(self.outputs().values(), label_map)
         if self.settings.policies["unknown_class"] != "error":
             return
         found = None if self.spec.classes is None else self.spec.classes(self.opts)
+        if found is not None and self.transforms.renames_classes:
+            found = self.known_classes()
         if found is None:
             return
         missing = unmatched(found, label_map, ignore_case=self.settings.ignore_class_case)
@@ -159,7 +188,8 @@ class Conversion:
         return Tally(splits, log, duplicate_policy=self.settings.policies["duplicate_id"],
                      max_errors=self.settings.max_errors,
                      stop=lambda problem: self.stop_error(problem, label_map),
-                     allow_no_objects=self.settings.allow_no_objects)
+                     allow_no_objects=self.settings.allow_no_objects,
+                     duplicate_image=self.settings.duplicate_image)
 
     # -- stopping --------------------------------------------------------------------------
     def stop_error(self, problem: Problem, label_map: LabelMap) -> DataError:
@@ -226,20 +256,23 @@ class Conversion:
         shown = ", ".join(repr(n) + did_you_mean(n, label_map) for n in classes[:10]) + (
             " ..." if len(classes) > 10 else "")
         return LabelMapError(
-            f"none of the {count(len(classes), 'class', 'classes')} in the data is in the label "
-            f"map ({label_map.source}): {shown}",
+            f"no class of the data is in the label map ({label_map.source}): {shown}",
             hint=OptionHint("label_map", FROM_DATA, "to number the data's own classes 1..N, "
                             "convert with {option}"))
 
-    def _annotated_labels(self):
-        """(labels, where) of every readable annotation; unreadable ones are left to the run,
-        which reports them properly."""
+    def _annotated_labels(self, renamed: bool = True):
+        """(labels, where) of every readable annotation (class names as the transforms rename
+        them, unless not `renamed`); unreadable ones are left to the run, which reports them
+        properly."""
+        rename = self.transforms.renames_classes and renamed
         for item in self.spec.list_items(self.opts):
             try:
                 sample = self.spec.read_item(item, self.opts)
             except DataError:
                 continue
             labels = [o.label for o in sample.objects] + [lb.label for lb in sample.image_labels]
+            if rename:
+                labels = [n for n in map(self.transforms.rename_class, labels) if n is not None]
             yield labels, sample.origin or sample.filename
 
     # -- results ---------------------------------------------------------------------------

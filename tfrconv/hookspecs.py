@@ -20,6 +20,7 @@ import pluggy
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .commands import Command
     from .formats import FormatSpec
+    from .transforms import TransformSpec
 
 PROJECT = "tfrconv"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -56,6 +57,17 @@ def register_commands(register: Callable[[Command], None]) -> None:
     ``os._exit`` once stdout and stderr are flushed (interpreter teardown is skipped unless
     TensorFlow, Beam or other threads were loaded), so close the files you write; ``atexit``
     handlers do not run.
+    """
+
+
+@hookspec
+def register_transforms(register: Callable[[TransformSpec], None]) -> None:
+    """Register transforms: call ``register(TransformSpec(...))`` once per transform.
+
+    A transform changes each sample on its way to the records (rename classes, split, resize,
+    filter; docs/transforms.md). Its options become flags of every format and keywords of
+    ``tfrconv.convert``; it runs in the worker processes and on Beam workers. A transform
+    name, or an option name, another plugin registered first is a failure of the later plugin.
     """
 
 

@@ -31,7 +31,8 @@ def convert(format: str, *, progress: bool = False, **options: Any) -> Summary:
     """
     try:
         spec = get_registry().format(format)
-        common, own = split_options(spec, options)
+        common, own = split_options(spec, options,
+                                    get_registry().transform_option_names())
         settings = Settings.resolve(spec, common)
         opts = spec.resolve(own)
         return Conversion(spec, opts, settings, progress=progress).run()

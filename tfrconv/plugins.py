@@ -36,6 +36,8 @@ from .entrypoints import entry_points
 from .errors import PluginError, UsageError
 from .formats import FormatSpec
 from .plugin_code import guard_format
+from .settings import COMMON_NAMES
+from .transforms import TransformSpec
 
 ENTRY_POINT_GROUP = "tfrconv"
 LOAD_ENV = "TFRCONV_LOAD_PLUGINS"
@@ -64,6 +66,7 @@ class PluginInfo:
     formats: list[str] = field(default_factory=list)
     label_maps: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    transforms: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -128,6 +131,7 @@ class Registry:
         self.formats: dict[str, FormatSpec] = {}
         self.label_maps: dict[str, LabelMapSource] = {}
         self.commands: dict[str, Command] = {}
+        self.transforms: dict[str, TransformSpec] = {}
 
     # -- loading ---------------------------------------------------------------------------
     def load_entry_points(self) -> None:
@@ -182,13 +186,16 @@ class Registry:
         self.formats.clear()
         self.label_maps.clear()
         self.commands.clear()
+        self.transforms.clear()
         self.failures = [f for f in self.failures if f.stage in ("import", "register")]
         self.conflicts.clear()
         for info in self.plugins.values():
             info.formats, info.label_maps, info.commands = [], [], []
+            info.transforms = []
         self._run_hook("register_formats", self._register_format)
         self._run_hook("register_label_maps", self._register_label_map)
         self._run_hook("register_commands", self._register_command)
+        self._run_hook("register_transforms", self._register_transform)
 
     def _run_hook(self, hook_name: str, handler) -> None:
         hook = getattr(self.pm.hook, hook_name)
@@ -247,6 +254,29 @@ class Registry:
             raise PluginError(f"command {command.name!r} clashes with an existing command")
         self.commands[command.name] = command
         self.plugins[plugin].commands.append(command.name)
+
+    def _register_transform(self, plugin: str, spec: TransformSpec) -> None:
+        if not isinstance(spec, TransformSpec):
+            raise PluginError(f"register_transforms: expected a TransformSpec, got "
+                              f"{type(spec).__name__}")
+        if spec.name in self.transforms:
+            raise PluginError(f"transform {spec.name!r} is already registered by "
+                              f"{self._owner('transforms', spec.name)}")
+        taken = {opt.name: name for name, other in self.transforms.items()
+                 for opt in other.options}
+        for opt in spec.options:
+            if opt.name in COMMON_NAMES:
+                raise PluginError(f"transform {spec.name!r}: option {opt.name!r} is a common "
+                                  "option")
+            if opt.name in taken:
+                raise PluginError(f"transform {spec.name!r}: option {opt.name!r} is already "
+                                  f"an option of transform {taken[opt.name]!r}")
+        self.transforms[spec.name] = spec
+        self.plugins[plugin].transforms.append(spec.name)
+
+    def transform_option_names(self) -> frozenset[str]:
+        """Every registered transform's option names (they are options of every format)."""
+        return frozenset(opt.name for spec in self.transforms.values() for opt in spec.options)
 
     def _owner(self, kind: str, name: str) -> str | None:
         return next((p.name for p in self.plugins.values() if name in getattr(p, kind)), None)

@@ -16,6 +16,8 @@ from .formats import FormatSpec, Option
 from .images import MAX_IMAGE_PIXELS
 from .problems import KINDS, Policies
 
+DUPLICATE_IMAGE_POLICIES = ("keep", "warn", "skip", "error")
+
 COMMON_OPTIONS: tuple[Option, ...] = (
     Option("output", "output record file (shards are OUTPUT-00000-of-0000N)", "path",
            metavar="PATH"),
@@ -57,6 +59,10 @@ COMMON_OPTIONS: tuple[Option, ...] = (
     Option("beam_options", "Beam pipeline options for --runner beam, as one string, e.g. "
            "\"--runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp\"",
            "str", metavar="'--OPTION=VALUE ...'"),
+) + (
+    Option("on_duplicate_image", "two images with the same bytes (exact duplicates), within "
+           "or across splits: keep (not checked), warn, skip or error", "choice",
+           choices=DUPLICATE_IMAGE_POLICIES, default="keep"),
 ) + tuple(
     Option(kind.flag, f"{kind.help}: {'|'.join(kind.policies)} (default {kind.default})",
            "choice", choices=kind.policies) for kind in KINDS.values())
@@ -85,6 +91,10 @@ class Settings:
     # leaves these out, like `workers`.
     runner: str = "local"
     beam_options: str | None = None
+    duplicate_image: str = "keep"
+    # The transforms' options as given (name → value; docs/transforms.md): the registry's
+    # transforms read them (`conversion.py`), in the main process and in every worker.
+    transform_values: dict[str, Any] = field(default_factory=dict)
     # Checks and matching that change no byte of a run that passes them.
     ignore_class_case: bool = False
     allow_no_objects: bool = False
@@ -139,7 +149,10 @@ class Settings:
             max_image_pixels=converted["max_image_pixels"],
             ignore_class_case=converted["ignore_class_case"],
             allow_no_objects=converted["allow_no_objects"],
-            allow_label_map_mismatch=converted["allow_label_map_mismatch"])
+            allow_label_map_mismatch=converted["allow_label_map_mismatch"],
+            duplicate_image=converted["on_duplicate_image"],
+            transform_values={k: v for k, v in values.items()
+                              if k not in COMMON_NAMES and v is not None})
 
     def as_dict(self) -> dict[str, Any]:
         label_map = self.label_map
@@ -152,6 +165,11 @@ class Settings:
         }
         if self.max_image_pixels != MAX_IMAGE_PIXELS:   # so default manifests stay as they were
             settings["max_image_pixels"] = self.max_image_pixels
+        if self.duplicate_image != "keep":
+            settings["on_duplicate_image"] = self.duplicate_image
+        if self.transform_values:
+            settings["transforms"] = {k: _plain(v) for k, v in
+                                      sorted(self.transform_values.items())}
         return settings
 
 
@@ -164,8 +182,21 @@ def check_output_is_a_file(output) -> None:
         raise UsageError(f"--output {text} names a folder; give a file name such as {example}")
 
 
-def split_options(spec: FormatSpec, values: dict[str, Any]) -> tuple[dict, dict]:
-    """Separate common options from the format's own (UsageError on unknown names)."""
-    common = {k: v for k, v in values.items() if k in COMMON_NAMES}
-    own = {k: v for k, v in values.items() if k not in COMMON_NAMES}
+def split_options(spec: FormatSpec, values: dict[str, Any],
+                  transform_names: frozenset[str] = frozenset()) -> tuple[dict, dict]:
+    """Separate common options (and the transforms' `transform_names`, which travel with
+    them) from the format's own; a format's own option of the same name wins."""
+    own_names = {opt.name for opt in spec.options}
+    shared = COMMON_NAMES | (transform_names - own_names)
+    common = {k: v for k, v in values.items() if k in shared}
+    own = {k: v for k, v in values.items() if k not in shared}
     return common, own
+
+
+def _plain(value: Any) -> Any:
+    """A transform option's value for the manifest (JSON)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return str(value)

@@ -93,6 +93,37 @@ class SplitCounts:
         return counts
 
 
+class DuplicateImages:
+    """Exact duplicate images, found by their SHA-256 (computed anyway for image/key/sha256),
+    in input order: a compact table of 64-bit prefixes per split (`seen.py`), so an image
+    repeated in another split (leakage) is told apart from one repeated in its own."""
+
+    ACTIONS = {"warn": "kept", "skip": "skipped", "error": "error"}
+
+    def __init__(self, policy: str) -> None:
+        self.policy = policy
+        self.seen: dict[str | None, SeenHashes] = {}
+
+    def check(self, sha256: str, split: str | None, where: str | None,
+              source_id: str | None) -> Problem | None:
+        """None for a first occurrence; else the problem, its action the policy's."""
+        digest = int(sha256[:16], 16)
+        own = self.seen.setdefault(split, SeenHashes())
+        if digest in own:
+            what = "an earlier image" + (f" of split {split!r}" if split is not None else "")
+        else:
+            other = next((name for name, table in self.seen.items()
+                          if name != split and digest in table), None)
+            if other is None:
+                own.add(digest)
+                return None
+            what = f"an image of split {other!r} (leakage between splits)"
+            if self.policy != "skip":
+                own.add(digest)
+        return Problem("duplicate_image", f"the same image bytes as {what}", where, source_id,
+                       self.ACTIONS[self.policy])
+
+
 class Tally:
     """Counts, problems and policies of one run; what the summary and manifests report.
 
@@ -102,7 +133,8 @@ class Tally:
 
     def __init__(self, splits: Iterable[str | None], log: ProblemLog, *,
                  duplicate_policy: str, max_errors: int | None,
-                 stop: Callable[[Problem], Exception], allow_no_objects: bool = True) -> None:
+                 stop: Callable[[Problem], Exception], allow_no_objects: bool = True,
+                 duplicate_image: str = "keep") -> None:
         self.splits = {split: SplitCounts() for split in splits}
         self.log = log
         self.skipped_images = 0
@@ -112,6 +144,8 @@ class Tally:
         self.stop = stop
         self.seen_ids = SeenHashes()
         self.allow_no_objects = allow_no_objects
+        self.duplicate_images = None if duplicate_image == "keep" else \
+            DuplicateImages(duplicate_image)
 
     def admit(self, result: Any) -> bool:
         """Account for one build result (a `build.Result`), in input order: log its problems,
@@ -132,11 +166,27 @@ class Tally:
             self.log.add(problem)
             self.skipped_problems += 1
             result.payload = None
+        if self.duplicate_images is not None and result.payload is not None:
+            self.check_duplicate_image(result)
         check_max_errors(self.skipped_problems, self.max_errors)
         if result.payload is None:
             self.skipped_images += 1
             return False
         return True
+
+    def check_duplicate_image(self, result: Any) -> None:
+        """--on-duplicate-image: the same bytes as an earlier image (same split or another)."""
+        problem = self.duplicate_images.check(result.image_sha256, result.split,
+                                              result.origin, result.source_id)
+        if problem is None:
+            return
+        if problem.action == "error":
+            raise DataError(problem.message, file=problem.file, hint=OptionHint(
+                "on_duplicate_image", "warn", "to go on, {option} (or skip, or keep)"))
+        self.log.add(problem)
+        if problem.action in SKIPPING_ACTIONS:
+            self.skipped_problems += 1
+            result.payload = None
 
     def totals(self) -> SplitCounts:
         """Every output's counts together."""

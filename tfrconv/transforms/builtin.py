@@ -1,0 +1,69 @@
+"""The builtin transforms' specs (registered by the builtin plugin `plugins/transforms.py`).
+
+Each spec's options become flags of every format; see docs/transforms.md.
+"""
+
+from __future__ import annotations
+
+from ..formats import Option
+from .classes import setup_classes
+from .filters import MAX_BOXES_POLICIES, setup_filters
+from .resize import IMAGE_FORMATS, setup_resize
+from .spec import TransformSpec
+from .split import setup_split
+
+CLASSES = TransformSpec(
+    "classes", "rename, merge, keep or drop classes", setup_classes, stage="before", order=10,
+    options=(
+        Option("remap", "rename classes: OLD=NEW pairs, comma-separated (several OLD may share "
+               "a NEW: merged)", "str", metavar="'van=car,Truck=truck'"),
+        Option("keep_classes", "keep only objects of these classes (names after --remap)",
+               "list", metavar="A,B"),
+        Option("drop_classes", "drop objects of these classes (names after --remap)", "list",
+               metavar="A,B"),
+    ))
+
+FILTERS = TransformSpec(
+    "filters", "leave out small boxes, extra boxes and empty images", setup_filters,
+    stage="after", order=10,
+    options=(
+        Option("min_box_size", "drop objects narrower or shorter than PX pixels", "float",
+               metavar="PX"),
+        Option("max_boxes", "at most N objects per image (see --max-boxes-policy)", "int",
+               metavar="N"),
+        Option("max_boxes_policy", "over --max-boxes: keep the largest, keep the first, or skip "
+               "the image (default largest)", "choice", choices=MAX_BOXES_POLICIES),
+        Option("drop_empty", "leave out images without objects (after the other filters)",
+               "bool", default=False),
+        Option("keep_empty", "keep images without objects (the default)", "bool",
+               default=False),
+    ))
+
+SPLIT = TransformSpec(
+    "split", "write one output per split, chosen by a stable hash", setup_split,
+    stage="after", order=20,
+    options=(
+        Option("split", "write one output per split: NAME=SHARE pairs adding up to 1 "
+               "(out/data.record -> out/data_train.record, ...)", "str",
+               metavar="train=0.8,val=0.2", aliases=("--split-ratios",)),
+        Option("split_seed", "seed of the split hash (another seed, another split)", "int",
+               default=0, metavar="N"),
+        Option("split_by", "what the split hash reads: the image content or the source id",
+               "choice", choices=("content", "id"), default="content"),
+        Option("group_by", "a regular expression; images whose file name (else source id) "
+               "gives the same match (or first group) share a split", "str",
+               metavar="PATTERN"),
+    ))
+
+RESIZE = TransformSpec(
+    "resize", "shrink and re-encode images", setup_resize, stage="after", order=30,
+    options=(
+        Option("max_side", "shrink images whose longer side exceeds N pixels (aspect kept)",
+               "int", metavar="N"),
+        Option("jpeg_quality", "JPEG quality of re-encoded images (default 95; alone: "
+               "re-encode every JPEG)", "int", metavar="Q"),
+        Option("image_format", "format of the stored images: keep, jpeg or png", "choice",
+               choices=IMAGE_FORMATS, default="keep"),
+    ))
+
+BUILTIN_TRANSFORMS = (CLASSES, FILTERS, SPLIT, RESIZE)
