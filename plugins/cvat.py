@@ -366,12 +366,13 @@ def default_label_map(opts) -> LabelMap | None:
 
 
 def classes(opts) -> list[str]:
-    """The labels the selected images' boxes and polygons use: checked against the label map
-    before any image is read."""
+    """The labels the selected images' boxes and polygons use, in the labels section's order
+    (others after, sorted): checked against the label map before any image is read, and the
+    order `labelmap from-data` gives them."""
     index, positions, _split = selected(opts)
-    return sorted({(shape.attributes.get("label") or "").strip()
-                   for position in positions for shape in index.images[position].shapes}
-                  - {""})
+    used = {(shape.attributes.get("label") or "").strip()
+            for position in positions for shape in index.images[position].shapes} - {""}
+    return [n for n in index.labels if n in used] + sorted(used - set(index.labels))
 
 
 _ROOT = re.compile(rb"^\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<annotations[\s>]", re.S)
@@ -424,4 +425,5 @@ def register_formats(register):
         classes=classes,
         outputs=outputs,
         object_fields=frozenset({"occluded"}),
+        ordered_classes=True,
     ))

@@ -303,3 +303,34 @@ def test_detection_does_not_claim_other_formats(tmp_path, name):
     make(name, tmp_path / name, standard_pictures())
     report = detect_formats(tmp_path / name)
     assert "cvat" not in [r.format for r in report.matches], report.lines()
+
+
+def test_labelmap_from_data_keeps_the_labels_section_order(tmp_path):
+    xml = task_export(tmp_path / "task")
+    out = tmp_path / "lm.pbtxt"
+    assert main(["labelmap", "from-data", "cvat", "--annotations-file", xml, "-o",
+                 str(out)]) == 0
+    assert re.findall(r'name: "(\w+)"\s+id: (\d+)', out.read_text()) == [("dog", "1"),
+                                                                         ("cat", "2")]
+
+
+# -- the conformance kit -----------------------------------------------------------------------
+def test_the_conformance_kit(tmp_path):
+    from tfrconv.testing import check_format
+
+    xml = task_export(tmp_path / "task")
+    others = []
+    for name in FORMATS:
+        make(name, tmp_path / "others" / name, standard_pictures())
+        others.append(tmp_path / "others" / name)
+
+    def break_item(copy):
+        path = copy / "annotations.xml"
+        lines = path.read_text().splitlines(keepends=True)
+        number = next(i for i, line in enumerate(lines) if "<box " in line)
+        lines[number] = lines[number].replace('ytl="5"', 'ytl="five"')
+        path.write_text("".join(lines))
+        return path, number + 1
+
+    check_format("cvat", {"annotations_file": xml}, tmp_path / "kit", examples=3, objects=3,
+                 dataset=os.path.dirname(xml), break_item=break_item, others=others)

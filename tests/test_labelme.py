@@ -274,3 +274,24 @@ def test_detection_does_not_claim_other_formats(tmp_path, name):
     _layout, options = make(name, tmp_path / name, standard_pictures())
     report = detect_formats(tmp_path / name)
     assert "labelme" not in [r.format for r in report.matches], report.lines()
+
+
+# -- the conformance kit -----------------------------------------------------------------------
+def test_the_conformance_kit(tmp_path):
+    from tfrconv.testing import check_format
+
+    root = labelme_dataset(tmp_path / "lm")
+    others = []
+    for name in FORMATS:
+        make(name, tmp_path / "others" / name, standard_pictures())
+        others.append(tmp_path / "others" / name)
+
+    def break_item(copy):
+        path = copy / "a.json"
+        path.write_text('{"version": "5.4.1", "shapes": [\n'
+                        '  {"label": "cat", "points": [[1, 2]], "shape_type": "polygon"}\n'
+                        '], "imagePath": "a.jpg", "imageData": null}\n')
+        return path, 2
+
+    check_format("labelme", {"data_dir": root}, tmp_path / "kit", examples=4, objects=4,
+                 dataset=root, break_item=break_item, others=others)
