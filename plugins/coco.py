@@ -45,6 +45,7 @@ OPTIONS = (
            "bool", default=False),
 )
 
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 # Annotation keys never used: dropped while parsing so huge files need less memory.
 UNUSED_KEYS = ("keypoints", "num_keypoints", "caption")
 MAX_MASK_PIXELS = 1 << 28          # a mask bigger than this is a broken size, not a photo
@@ -272,8 +273,17 @@ def image_dir(opts) -> str:
     for candidate in candidates:
         if os.path.isdir(candidate):
             return candidate
+    if _holds_images(folder):          # Roboflow: train/_annotations.coco.json beside the images
+        return folder
     raise UsageError(f"give --image-dir (the folder of the images; none of "
                      f"{', '.join(candidates[:2])} exists)")
+
+
+def _holds_images(folder: str) -> bool:
+    try:
+        return any(name.lower().endswith(IMAGE_EXTENSIONS) for name in os.listdir(folder))
+    except OSError:
+        return False
 
 
 def list_items(opts) -> list:
@@ -562,6 +572,27 @@ def detect(path: str) -> Detection:
     return Detection(0.0, f"no .json annotation file in {path} or {path}/annotations")
 
 
+def splits(path: str) -> dict[str, dict]:
+    """COCO's own layout as splits: annotations/instances_{split}.json with its images in
+    {split}/ (train2017 → train; the year is kept when two years would share a name)."""
+    folder = os.path.join(path, "annotations")
+    if not os.path.isdir(folder):
+        return {}
+    found = {}
+    for name in sorted(os.listdir(folder)):
+        if not (name.startswith("instances_") and name.endswith(".json")):
+            continue
+        split = name[len("instances_"):-len(".json")]
+        if os.path.isdir(os.path.join(path, split)) and \
+                "images" in _peek(os.path.join(folder, name)):
+            found[split] = {"annotations_file": os.path.join(folder, name),
+                            "image_dir": os.path.join(path, split)}
+    short = {re.sub(r"\d{4}$", "", split) or split: split for split in found}
+    if len(short) == len(found):
+        return {name: found[split] for name, split in short.items()}
+    return found
+
+
 @hookimpl
 def register_formats(register):
     register(FormatSpec(
@@ -572,6 +603,7 @@ def register_formats(register):
         list_items=list_items,
         read_item=read_item,
         detect=detect,
+        splits=splits,
         default_label_map=default_label_map,
         classes=classes,
         object_fields=frozenset({"is_crowd", "area"}),

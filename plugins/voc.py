@@ -1,7 +1,8 @@
 """Pascal VOC: `tfrconv voc --data-dir VOCdevkit --year VOC2012 --set val --output val.record`.
 
-Reads a VOCdevkit (VOC2007/, VOC2012/) or a plain folder with Annotations/ and JPEGImages/
-(labelImg, CVAT and most annotation tools write this). Features equal the reference
+Reads a VOCdevkit (VOC2007/, VOC2012/), a plain folder with Annotations/ and JPEGImages/ (CVAT's
+and Datumaro's exports; Label Studio's has images/), or, with --xml-beside-images, a folder where
+each XML sits beside its image in any subfolder (labelImg, Roboflow's VOC export). Features equal the reference
 `create_pascal_tf_record.py` on clean VOC data; where the reference fails users this reader does
 what they want: PNG images, missing pose/truncated/difficult, float coordinates, XML with an
 encoding declaration, image lists without the per-class aeroplane_<set>.txt files.
@@ -47,7 +48,11 @@ OPTIONS = (
     Option("images_dir", "image folder inside the dataset folder", "str", default="JPEGImages",
            metavar="NAME"),
     Option("ignore_difficult_instances", "drop objects marked difficult", "bool", default=False),
+    Option("xml_beside_images", "each annotation XML sits beside its image, in any subfolder "
+           "(labelImg, Roboflow's VOC export): no Annotations/ or image folder", "bool",
+           default=False),
 )
+LIST_SKIP = 5000                   # entries a detector looks at, at most, in a labelImg tree
 
 
 # -- layout --------------------------------------------------------------------------------
@@ -56,7 +61,7 @@ def dataset_dirs(opts) -> list[str]:
     root = opts.data_dir
     if not os.path.isdir(root):
         raise UsageError(f"--data-dir {root}: no such folder")
-    if os.path.isdir(os.path.join(root, opts.annotations_dir)):
+    if opts.xml_beside_images or os.path.isdir(os.path.join(root, opts.annotations_dir)):
         return [root]
     present = [y for y in YEARS if os.path.isdir(os.path.join(root, y))] + sorted(
         d for d in os.listdir(root) if d.startswith("VOC") and d not in YEARS
@@ -86,8 +91,10 @@ def dataset_dirs(opts) -> list[str]:
 def image_ids(folder: str, opts) -> list[str] | _IdFile:
     """Ids to convert: ImageSets/Main/<set>.txt, else the per-class <class>_<set>.txt files,
     else (no ImageSets at all) every annotation file."""
+    if opts.xml_beside_images:
+        return beside_ids(folder)
     main = os.path.join(folder, "ImageSets", "Main")
-    wanted = opts.set or "train"
+    wanted = opts.set or only_set(main) or "train"
     if not os.path.isdir(main):
         annotations = os.path.join(folder, opts.annotations_dir)
         return sorted(name[:-4] for name in os.listdir(annotations) if name.endswith(".xml"))
@@ -102,6 +109,37 @@ def image_ids(folder: str, opts) -> list[str] | _IdFile:
         return list(ids)
     sets = sorted({n[:-4].rsplit("_", 1)[-1] for n in os.listdir(main) if n.endswith(".txt")})
     raise UsageError(f"--set {wanted}: no {listing} (sets found: {', '.join(sets) or 'none'})")
+
+
+def image_sets(main: str) -> list[str]:
+    """The whole-set lists of ImageSets/Main (train, val, CVAT's default ...), not the
+    per-class <class>_<set>.txt ones."""
+    try:
+        names = os.listdir(main)
+    except OSError:
+        return []
+    return sorted(n[:-4] for n in names if n.endswith(".txt") and "_" not in n[:-4])
+
+
+def only_set(main: str) -> str | None:
+    """The set to convert when none is named and there is no train list: the only one (CVAT
+    exports a dataset without subsets as ImageSets/Main/default.txt)."""
+    sets = image_sets(main)
+    return sets[0] if len(sets) == 1 and "train" not in sets else None
+
+
+def beside_ids(root: str) -> list[str]:
+    """Every annotation XML under `root`, any depth, as its path without .xml relative to root
+    (hidden folders skipped), sorted."""
+    found = []
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        relative = os.path.relpath(folder, root)
+        for name in names:
+            if name.endswith(".xml") and not name.startswith("."):
+                stem = name[:-4]
+                found.append(stem if relative == "." else os.path.join(relative, stem))
+    return sorted(found)
 
 
 def _read_ids(path: str) -> list[str]:
@@ -154,7 +192,8 @@ _CORNERS = ("xmin", "ymin", "xmax", "ymax")
 
 def read_item(item, opts) -> Sample:
     folder, image_id = item
-    annotations = os.path.join(folder, opts.annotations_dir)
+    annotations = folder if opts.xml_beside_images else os.path.join(folder,
+                                                                       opts.annotations_dir)
     path = os.path.join(annotations, image_id + ".xml")
     # An id from an image list ("../../outside/evil") must not reach outside the folder.
     data = read_annotation_file(path, root=annotations)
@@ -184,6 +223,15 @@ def _sample(root, folder: str, image_id: str, path: str, opts) -> Sample:
         size = xml_children(fields["size"])
         width = xml_number(size.get("width"), "width", path, int) or None
         height = xml_number(size.get("height"), "height", path, int) or None
+    if opts.xml_beside_images:
+        # The image beside the XML; its path in the tree is the id, so two folders may each
+        # hold an img001.jpg.
+        images = os.path.dirname(path)
+        image_path = _find_image(images, filename, os.path.basename(image_id))
+        source_id = os.path.relpath(image_path, folder).replace(os.sep, "/")
+        return Sample(source_id=source_id, filename=filename, image_path=image_path,
+                      width=width, height=height, objects=objects, origin=path,
+                      image_root=folder)
     images = os.path.join(folder, opts.images_dir)
     return Sample(source_id=filename, filename=filename,
                   image_path=_find_image(images, filename, image_id), width=width,
@@ -263,9 +311,62 @@ def detect(path: str) -> Detection:
         has_images = os.path.isdir(os.path.join(folder, "JPEGImages"))
         has_sets = os.path.isdir(os.path.join(folder, "ImageSets", "Main"))
         confidence = 0.6 + 0.2 * has_images + 0.2 * has_sets
+        if not has_images and os.path.isdir(os.path.join(folder, "images")):
+            # Label Studio's VOC export: Annotations/ and images/
+            return Detection(0.8, f"{annotations} holds VOC <annotation> XML; images in "
+                             "images/ (Label Studio's layout)", options={"images_dir": "images"})
         return Detection(confidence, f"{annotations} holds VOC <annotation> XML"
                          + ("" if has_images else "; no JPEGImages/ folder"))
-    return Detection(0.0, "no Annotations/ folder (nor VOC2007/, VOC2012/ holding one)")
+    beside = _detect_beside(path)
+    if beside is not None:
+        return beside
+    return Detection(0.0, "no Annotations/ folder (nor VOC2007/, VOC2012/ holding one), and no "
+                     "annotation XML beside images (labelImg)")
+
+
+def _detect_beside(path: str) -> Detection | None:
+    """labelImg's layout: <annotation> XML files beside images of the same name, at any depth.
+    Looks at a bounded number of entries, so a huge tree costs no more than a small one."""
+    if not os.path.isdir(path):
+        return None
+    seen = 0
+    xml_count = 0
+    first = None
+    for folder, subfolders, names in os.walk(path):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        seen += len(names)
+        stems = {os.path.splitext(n)[0] for n in names
+                 if n.endswith(IMAGE_EXTENSIONS)}
+        for name in sorted(names):
+            if name.endswith(".xml") and name[:-4] in stems:
+                xml_count += 1
+                first = first or os.path.join(folder, name)
+        if seen > LIST_SKIP:
+            break
+    if first is None:
+        return None
+    try:
+        parse_annotation_xml(first)
+    except DataError as exc:
+        return Detection(0.0, f"XML beside images, but not VOC annotation XML: {exc}")
+    shown = os.path.relpath(first, path)
+    return Detection(0.8, f"{xml_count}{'+' if seen > LIST_SKIP else ''} annotation XML files "
+                     f"beside their images (labelImg layout; first: {shown})",
+                     options={"xml_beside_images": True})
+
+
+def splits(path: str) -> dict[str, dict]:
+    """The image sets of a VOC folder as splits (train, val, test; CVAT's default), for a
+    whole-dataset conversion; trainval is left out when train and val are both there (it is
+    their union). {} for a VOCdevkit with years or a folder without sets."""
+    found = detect(path)
+    if not found.matched or found.options.get("xml_beside_images") \
+            or not os.path.isdir(os.path.join(path, "Annotations")):
+        return {}
+    sets = image_sets(os.path.join(path, "ImageSets", "Main"))
+    if "train" in sets and "val" in sets:
+        sets = [s for s in sets if s != "trainval"]
+    return {name: {"data_dir": path, "set": name, **found.options} for name in sets}
 
 
 @hookimpl
@@ -278,6 +379,7 @@ def register_formats(register):
         list_items=list_items,
         read_item=read_item,
         detect=detect,
+        splits=splits,
         default_label_map=default_label_map,
         object_fields=frozenset({"difficult", "truncated", "pose"}),
     ))

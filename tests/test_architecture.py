@@ -274,15 +274,17 @@ ROOMS = {
               "features", "stats", "progress", "shapes", "annotation_xml", "tables",
               "datafiles", "publish"],
     "plugin platform": ["formats", "commands", "hookspecs", "entrypoints", "plugin_code",
-                        "plugins", "settings", "labelmap_refs"],
-    "conversion": ["conversion", "tally", "build"],
-    "looking": ["inspect", "verify", "draw", "detect", "report", "tfdata"],
-    "drive": ["workers", "worker_process", "worker_channel", "runners", "pipeline", "records"],
+                        "plugins", "settings", "labelmap_refs", "transforms"],
+    "conversion": ["conversion", "tally", "build", "class_names"],
+    "looking": ["inspect", "verify", "draw", "detect", "layouts", "report", "tfdata"],
+    "drive": ["workers", "worker_process", "worker_channel", "runners", "pipeline", "records",
+              "dataset"],
     "entry": ["cli", "cli_commands", "cli_convert", "cli_options", "__main__",
               "inspection_commands", "report_commands", "api", "testing", "scaffold", ""],
 }
 # What a builtin plugin may import from tfrconv: what a third-party plugin may import.
 PLUGIN_API = {"tfrconv", "tfrconv.keys", "tfrconv.api", "tfrconv.tables",
+              "tfrconv.transforms.builtin",
               "tfrconv.inspection_commands",
               "tfrconv.trainer.commands", "tfrconv.records.commands", "tfrconv.report_commands"}
 

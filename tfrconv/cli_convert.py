@@ -7,6 +7,10 @@ arguments: its own options (`--set val`, `--year VOC2012`, ...) and the common o
 `--label-map`, policies ...), exactly as `tfrconv FORMAT` would. When no format or several match,
 it says which and why, and converts nothing. `--format NAME` skips detection.
 
+A folder of several splits (`layouts.find_layout`: train/ valid/ test/ folders, VOC image sets,
+COCO's instances files) given with `--output DIR/` (or `--splits`) is converted whole:
+`tfrconv.dataset` writes DIR/<split>.record for each with one label map.
+
 The format's options are only known once the format is, so the top-level parser passes the
 arguments it does not know through to this command (`takes_extra_args`), and they are parsed
 here against the chosen format's own parser.
@@ -15,17 +19,22 @@ here against the chosen format's own parser.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
+import shlex
 import sys
 
 from .cli_options import CommandLineParser, add_format_arguments, collect_options
-from .errors import UsageError
+from .errors import OptionHint, TfrconvError, UsageError
 from .formats import FormatSpec
 from .plugins import get_registry
 
 EPILOG = """\
 Every option of the detected format and every common option (--output, --label-map,
---num-shards, --on-bad-box ...) is accepted as well. `tfrconv convert --data-dir DIR --help`
+--num-shards, --on-bad-box ...) is accepted as well. A folder holding several splits
+(train/ valid/ test/, VOC image sets, COCO instances files) with --output DIR/ is converted
+whole: DIR/<split>.record each, one label map; --splits train,val chooses. `tfrconv convert --data-dir DIR --help`
 shows them for the format DIR looks like; `tfrconv detect-format DIR` shows how each format
 judged the folder.
 """
@@ -56,9 +65,33 @@ def format_parser(spec) -> argparse.ArgumentParser:
     add_format_arguments(parser, spec)
     parser.add_argument("--format", metavar="NAME", help="the format (detected when not given)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.add_argument("--no-progress", action="store_true", help="no progress display")
+    add_display_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.set_defaults(handler=None, spec=spec)
+    return parser
+
+
+def add_display_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-progress", action="store_true", help="no progress display")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress display and no notes on stderr")
+
+
+def dataset_parser(specs: list[FormatSpec]) -> argparse.ArgumentParser:
+    """The parser of a whole-dataset conversion: the common options, --splits, and the
+    format's own options (none required: each split's come from detection)."""
+    spec = specs[0]
+    loose = dataclasses.replace(spec, options=tuple(
+        dataclasses.replace(option, required=False) for option in spec.options))
+    parser = CommandLineParser(
+        prog="tfrconv convert", allow_abbrev=False,
+        description="Convert every split of a dataset into OUTPUT/<split>.record.")
+    add_format_arguments(parser, loose)
+    parser.add_argument("--splits", metavar="A,B", help="convert only these splits")
+    parser.add_argument("--format", metavar="NAME", help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_display_arguments(parser)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
 
@@ -76,6 +109,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
         if match is not None and match.status != MATCH:
             match = None                           # named by the user: convert anyway
         note = f"converting as {spec.name} (--format)"
+    elif data_dir and wants_whole_dataset(data_dir, extra):
+        return run_dataset(data_dir, extra, args.help)
     elif data_dir:
         spec, report = choose_format(data_dir, registry=registry)
         data_dir = report.searched
@@ -103,11 +138,103 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise UsageError(f"{note}, but {spec.name} does not read a --data-dir and its "
                          f"detection named no files: give its own options ({own}); see "
                          f"`tfrconv {spec.name} --help`")
-    print(f"tfrconv: {note}", file=sys.stderr)
-    if match is not None and match.options:
-        print(f"tfrconv: using {' '.join(match.option_args(spec))}", file=sys.stderr)
     format_args = parser.parse_args(found + extra)
+    if not format_args.quiet:
+        print(f"tfrconv: {note}", file=sys.stderr)
+        if match is not None and match.options:
+            print(f"tfrconv: using {' '.join(match.option_args(spec))}", file=sys.stderr)
     return run_format(format_args)
+
+
+def wants_whole_dataset(data_dir: str, extra: list[str]) -> bool:
+    """A folder of splits asked to be converted whole: --splits, or --output naming a folder
+    (a trailing slash, an existing folder, or no record extension when no single format
+    matches the folder itself)."""
+    from .detect import detect_formats
+    from .layouts import find_layout
+
+    output = option_value(extra, "--output")
+    if option_value(extra, "--splits") is None and output is None:
+        return False
+    if option_value(extra, "--splits") is not None or output.endswith(("/", os.sep)) \
+            or os.path.isdir(output):
+        return True
+    layout = find_layout(data_dir)
+    if layout is None or not layout.splits:
+        return False
+    if detect_formats(data_dir).verdict == "unique" and not layout.kind == "split folders":
+        return False                    # VOC with sets and --output x.record: one set, as ever
+    if os.path.splitext(output)[1].lower() in (".record", ".tfrecord"):
+        raise UsageError(f"{data_dir} holds {len(layout.splits)} splits ({layout.kind}: "
+                         f"{', '.join(layout.names)}): give --output DIR/ to write "
+                         "DIR/<split>.record for each, with one label map")
+    return True
+
+
+def option_value(argv: list[str], flag: str) -> str | None:
+    """The value given to `flag` in `argv` (--flag VALUE or --flag=VALUE), or None."""
+    for index, arg in enumerate(argv):
+        if arg == flag and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith(flag + "="):
+            return arg[len(flag) + 1:]
+    return None
+
+
+def run_dataset(data_dir: str, extra: list[str], show_help: bool) -> int:
+    """`tfrconv convert ROOT --output DIR/`: every split, one label map, one summary."""
+    from .dataset import convert_dataset
+    from .layouts import find_layout
+
+    layout = find_layout(data_dir)
+    if layout is None or not layout.splits:
+        raise UsageError(f"{data_dir}: no splits found to convert into a folder (see `tfrconv "
+                         f"detect-format {data_dir}`); give --output FILE.record to convert it "
+                         "as one dataset")
+    registry = get_registry()
+    parser = dataset_parser([registry.format(s.format) for s in layout.splits])
+    if show_help:
+        print("\n".join(layout.lines()) + "\n")
+        parser.print_help()
+        return 0
+    args = parser.parse_args(extra)
+    own, common = collect_options(args)
+    if not args.quiet:
+        print("\n".join("tfrconv: " + line for line in layout.lines()[:-1]), file=sys.stderr)
+    quiet = args.json or args.no_progress or args.quiet
+    output = common.pop("output")
+    try:
+        summary = convert_dataset(data_dir, output=output, splits=args.splits,
+                                  progress=not quiet, **own, **common)
+    except TfrconvError as exc:
+        raise with_exact_command(exc) from None
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(summary.lines()))
+    return 0
+
+
+def with_exact_command(exc: TfrconvError) -> TfrconvError:
+    """An error whose way out is `--label-map from-data` gets the whole command that works:
+    this command line with that option instead of any --label-map it had."""
+    hint = exc.hint
+    if hint is None or hint.option != "label_map":
+        return exc
+    argv, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif arg == "--label-map":
+            skip = True
+        elif not arg.startswith("--label-map="):
+            argv.append(arg)
+    command = shlex.join(["tfrconv", *argv]).replace("{", "{{").replace("}", "}}")
+    exc.hint = OptionHint(hint.option, hint.value, f"{hint.template}; the command that works: "
+                          f"{command} {{option}}")
+    exc.message = f"{exc.reason} ({exc.hint.render()})"
+    exc.args = (exc.message,)
+    return exc
 
 
 def _names_own_option(spec, argv: list[str]) -> bool:
@@ -125,7 +252,11 @@ def run_format(args: argparse.Namespace) -> int:
     own, common = collect_options(args)
     settings = Settings.resolve(spec, common)
     opts = spec.resolve(own)
-    summary = Conversion(spec, opts, settings, progress=not (args.json or args.no_progress)).run()
+    quiet = args.json or args.no_progress or getattr(args, "quiet", False)
+    try:
+        summary = Conversion(spec, opts, settings, progress=not quiet).run()
+    except TfrconvError as exc:
+        raise with_exact_command(exc) from None
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
     else:

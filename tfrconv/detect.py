@@ -108,7 +108,8 @@ class DetectionReport:
             for r in matches:
                 out.append(f"  {r.format:{width}}  {r.confidence:4.2f}  {r.reason}")
                 if r.options:
-                    shown = " ".join(f"--{k.replace('_', '-')} {_json_safe(v)}"
+                    shown = " ".join(f"--{k.replace('_', '-')}" if v is True else
+                                     f"--{k.replace('_', '-')} {_json_safe(v)}"
                                      for k, v in r.options.items())
                     out.append(f"  {'':{width}}        convert with: {shown}")
         if rejections:
@@ -142,7 +143,7 @@ def detect_formats(path: str | os.PathLike, *, registry=None) -> DetectionReport
     for _ in range(DESCEND_DEPTH):
         if report.matches:
             break
-        inner = _only_subfolder(folder)
+        inner = only_subfolder(folder)
         if inner is None:
             break
         deeper = _detect_here(path, inner, registry)
@@ -207,7 +208,7 @@ def _json_safe(value: Any) -> Any:
     return os.fspath(value) if isinstance(value, os.PathLike) else str(value)
 
 
-def _only_subfolder(folder: str) -> str | None:
+def only_subfolder(folder: str) -> str | None:
     try:
         entries = [e for e in os.scandir(folder) if not e.name.startswith(".")]
     except (NotADirectoryError, PermissionError, FileNotFoundError):

@@ -64,13 +64,17 @@ def _run_detect(args) -> int:
     import json
 
     from .detect import detect_formats
+    from .layouts import find_layout
 
     report = detect_formats(args.path)
+    layout = find_layout(args.path)            # a folder of splits (train/ valid/ test/ ...)
+    found = layout is not None and bool(layout.splits)
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        print(json.dumps({**report.as_dict(), "layout": layout.as_dict() if found else None},
+                         indent=2, ensure_ascii=False))
     else:
-        print("\n".join(report.lines()))
-    return 0 if report.verdict == "unique" else 1
+        print("\n".join(report.lines() + (layout.lines() if found else [])))
+    return 0 if report.verdict == "unique" or found else 1
 
 
 COMMANDS = (
