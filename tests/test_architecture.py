@@ -278,7 +278,7 @@ ROOMS = {
     "conversion": ["conversion", "tally", "build", "class_names"],
     "looking": ["inspect", "verify", "draw", "detect", "layouts", "report", "tfdata"],
     "drive": ["workers", "worker_process", "worker_channel", "runners", "pipeline", "records",
-              "dataset"],
+              "dataset", "own_samples"],
     "entry": ["cli", "cli_commands", "cli_convert", "cli_options", "__main__",
               "inspection_commands", "report_commands", "api", "testing", "scaffold", ""],
 }

@@ -37,6 +37,8 @@ from .hookspecs import hookimpl
 from .labelmap import LabelMap, LabelMapItem
 from .labelmap_refs import load_label_map
 from .sample import ImageLabel, Object, Sample
+from .transforms import Context as TransformContext
+from .transforms import TransformSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Iterator
@@ -49,6 +51,23 @@ def convert(format: str, **options: Any) -> Summary:
     from .pipeline import convert as _convert
 
     return _convert(format, **options)
+
+
+def convert_dataset(root: Any, *, output: Any, **options: Any) -> Any:
+    """Convert every split of a dataset folder (train/ valid/ test/, VOC image sets, COCO
+    instances files) into `output`/<split>.record with one label map; see
+    `tfrconv.dataset.convert_dataset` (splits=, label_map=, num_shards=, policies ...)."""
+    from .dataset import convert_dataset as convert_all
+
+    return convert_all(root, output=output, **options)
+
+
+def write_samples(samples: Any, *, output: Any, **options: Any) -> Summary:
+    """Write your own `Sample`s as records with every check, sharding, manifest and atomic
+    publish of a conversion; see `tfrconv.own_samples.write_samples` for the options."""
+    from .own_samples import write_samples as write
+
+    return write(samples, output=output, **options)
 
 
 def read_examples(path_or_glob: Any) -> Iterator[dict[str, list]]:
@@ -128,10 +147,10 @@ def write_report(records: Any, out: Any, **options: Any) -> Any:
 __all__ = [
     "Command", "DataError", "Detection", "FormatSpec", "ImageLabel", "LabelMap", "LabelMapError",
     "LabelMapItem", "Object", "Option", "Options", "Sample", "TfrconvError", "UsageError",
-    "__version__", "convert", "export_records", "hookimpl", "load_label_map",
+    "__version__", "convert", "convert_dataset", "export_records", "hookimpl", "load_label_map",
     "open_dataset_file", "parse_annotation_xml", "parse_annotation_xml_fast",
     "read_annotation_file", "read_dataset_file", "read_examples", "read_samples", "split_outputs",
-    "tf_dataset",
+    "tf_dataset", "TransformContext", "TransformSpec",
     "diff_records", "merge_records", "reshard_records", "split_records", "write_report",
     "xml_children", "xml_line", "xml_number", "xml_text",
 ]

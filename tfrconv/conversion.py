@@ -391,8 +391,8 @@ def check_label_map_clashes(outputs: Iterable[str], label_map: LabelMap) -> None
                 continue                 # not one of ours, or unreadable: nothing to compare
             if theirs != ours:
                 raise UsageError(
-                    f"{manifest} would use another label map than {other} ({label_map.source}"
-                    f" vs the one recorded there): the splits would disagree on class ids; "
-                    "give the same --label-map",
+                    f"{manifest} would be written with another label map than {other} was "
+                    f"({label_map.source or 'given'}): the two splits would give classes "
+                    "different ids; use the same --label-map",
                     hint=OptionHint("allow_label_map_mismatch", True,
                                     "or, if that is what you want, {option}"))
