@@ -80,7 +80,7 @@ class YoloItem(NamedTuple):
     split: str
     image_path: str
     source_id: str
-    image_root: str | None             # None: the path came from a list file, used as given
+    image_root: str                    # the image must stay inside (--allow-outside-paths)
 
 
 # -- finding and parsing the description ---------------------------------------------------
@@ -382,7 +382,7 @@ def list_items(opts) -> list[YoloItem]:
                 list_folder(source.path)
             for image_path in listed:
                 items.append(YoloItem(split, image_path, source_id(image_path, dataset.root),
-                                      None if source.is_list else source.path))
+                                      dataset.root if source.is_list else source.path))
     return items
 
 

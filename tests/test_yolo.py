@@ -446,3 +446,18 @@ def test_the_conformance_kit(tmp_path):
 
     check_format("yolo", {"data_dir": root}, tmp_path / "kit", examples=3, objects=3,
                  dataset=root, break_item=break_item, others=others)
+
+
+def test_a_list_file_cannot_reach_outside_the_dataset(tmp_path):
+    """A list entry leading out of the dataset root is refused, naming the path, unless
+    allow_outside_paths (an absolute path inside the root is fine)."""
+    root = ultralytics(tmp_path / "ds", labels={"train/a.jpg": "0 0.5 0.5 0.5 0.5\n"})
+    write_jpeg(str(tmp_path / "outside.jpg"), W, H, 3)
+    inside = os.path.join(root, "images", "train", "a.jpg")
+    write(tmp_path / "ds" / "list.txt", f"{inside}\n../outside.jpg\n")
+    write(tmp_path / "ds" / "data.yaml", "train: list.txt\nnames: [zebra]\n")
+    out = tmp_path / "y.record"
+    with pytest.raises(DataError, match="outside.jpg leads outside the dataset folder"):
+        tfrconv.convert("yolo", data_dir=root, output=str(out))
+    summary = tfrconv.convert("yolo", data_dir=root, output=str(out), allow_outside_paths=True)
+    assert summary.examples == 2
