@@ -14,6 +14,8 @@ slower machine changes both sides alike:
 - coco-masks: `tfrconv coco --include-masks` with 1 worker and with N workers (scaling).
 - yolo: `tfrconv yolo` on the voc case's images and boxes in the Ultralytics layout (hard links
   to the same JPEGs), VOC converted in the same run, alternating; the ratio of the best runs.
+- labelme: `tfrconv labelme` on the voc case's images and boxes as LabelMe JSON beside each image
+  (hard links), VOC in the same run, alternating; the ratio of the best runs.
 - startup: `tfrconv --help`, `tfrconv formats` and `tfrconv voc --help`, median of 10 runs.
 - report: `tfrconv report` on the voc case's records (converted once into 4 shards, reported as
   two splits: shards 0-2 and shard 3) against reading the same records (framing, CRC and
@@ -273,11 +275,12 @@ def bench_yolo(args, out_dir: str) -> dict:
     warm(os.path.join(root, "labels"))
     warm(os.path.join(voc_root, "VOC2012", "Annotations"))
     contenders = {
+        # Separate folders: records beside each other must share one label map.
         "voc": tfrconv_cmd() + ["voc", "--data-dir", voc_root, "--set", "train", "--label-map",
-                                "pascal", "--output", os.path.join(out_dir, "voc.record"),
+                                "pascal", "--output", os.path.join(out_dir, "voc", "v.record"),
                                 "--no-progress"],
         "yolo": tfrconv_cmd() + ["yolo", "--data-dir", root, "--output",
-                                 os.path.join(out_dir, "yolo.record"), "--no-progress"],
+                                 os.path.join(out_dir, "yolo", "y.record"), "--no-progress"],
     }
     runs: dict[str, list] = {name: [] for name in contenders}
     for _ in range(args.repeat):
@@ -291,8 +294,67 @@ def bench_yolo(args, out_dir: str) -> dict:
     return result
 
 
+def labelme_dataset(root: str, voc_root: str, num_images: int) -> str:
+    """The voc case's images (hard links: the same bytes and page cache) and boxes as LabelMe
+    JSON files beside them (rectangles, imageData null), made once."""
+    import xml.etree.ElementTree as ElementTree
+
+    marker = os.path.join(root, f".complete-{num_images}")
+    if os.path.exists(marker):
+        return root
+    year = os.path.join(voc_root, "VOC2012")
+    os.makedirs(root, exist_ok=True)
+    for name in sorted(os.listdir(os.path.join(year, "Annotations")))[:num_images]:
+        stem = name[:-4]
+        tree = ElementTree.parse(os.path.join(year, "Annotations", name))   # our own files
+        shapes = [{"label": obj.findtext("name"), "group_id": None, "description": "",
+                   "shape_type": "rectangle", "flags": {},
+                   "points": [[float(obj.findtext(f"bndbox/{c}min")) for c in "xy"],
+                              [float(obj.findtext(f"bndbox/{c}max")) for c in "xy"]]}
+                  for obj in tree.iterfind("object")]
+        target = os.path.join(root, stem + ".jpg")
+        if not os.path.exists(target):
+            os.link(os.path.join(year, "JPEGImages", stem + ".jpg"), target)
+        with open(os.path.join(root, stem + ".json"), "w") as fileobj:
+            json.dump({"version": "5.4.1", "flags": {}, "shapes": shapes,
+                       "imagePath": stem + ".jpg", "imageData": None,
+                       "imageHeight": int(tree.findtext("size/height")),
+                       "imageWidth": int(tree.findtext("size/width"))}, fileobj, indent=2)
+    open(marker, "w").close()
+    return root
+
+
+def bench_labelme(args, out_dir: str) -> dict:
+    """`tfrconv labelme` on the voc case's images and boxes, VOC converted in the same run,
+    alternating; both with the pascal label map, so neither scans for its classes first."""
+    voc_root = datasets.voc(os.path.join(args.cache, f"voc-{args.images}"), args.images)
+    root = labelme_dataset(os.path.join(args.cache, f"labelme-{args.images}"), voc_root,
+                           args.images)
+    size = warm(root)
+    warm(os.path.join(voc_root, "VOC2012", "Annotations"))
+    contenders = {
+        "voc": tfrconv_cmd() + ["voc", "--data-dir", voc_root, "--set", "train", "--label-map",
+                                "pascal", "--output", os.path.join(out_dir, "voc.record"),
+                                "--no-progress"],
+        "labelme": tfrconv_cmd() + ["labelme", "--data-dir", root, "--label-map", "pascal",
+                                    "--output", os.path.join(out_dir, "labelme.record"),
+                                    "--no-progress"],
+    }
+    runs: dict[str, list] = {name: [] for name in contenders}
+    for _ in range(args.repeat):
+        for name, cmd in contenders.items():
+            runs[name].append(timed(cmd))
+    best = {name: min(r, key=lambda x: x["wall_s"]) for name, r in runs.items()}
+    result = {"case": "labelme", "images": args.images, "mb": round(size / 1e6, 1)}
+    for name, m in best.items():
+        result[name] = {**m, "images_per_s": round(args.images / m["wall_s"])}
+    result["labelme_to_voc"] = round(best["labelme"]["wall_s"] / best["voc"]["wall_s"], 2)
+    return result
+
+
 CASES = {"voc": bench_voc, "coco-masks": bench_coco_masks, "startup": bench_startup,
          "report": bench_report, "records": bench_records, "yolo": bench_yolo}
+CASES["labelme"] = bench_labelme
 
 
 def main() -> int:
