@@ -41,6 +41,7 @@ class LabelBook:
         self.source = source or (label_map.source if label_map else "") or ""
         self.grow = grow
         self.added: list[str] = []
+        self._known: set[str] = set()
         self._rebuild()
 
     def _rebuild(self) -> None:
@@ -57,6 +58,9 @@ class LabelBook:
     def learn(self, name: str, label: int | None) -> None:
         """Note a (name, id) pair a record uses: a name the map lacks is added, with the
         record's id when that id is free."""
+        if name in self._known:                  # once per name: this runs for every object
+            return
+        self._known.add(name)
         if self.map.resolve(name) is not None:
             return
         if label is None or label < 1 or label in self.map.by_id():

@@ -56,8 +56,14 @@ def _values(data: bytes, start: int, end: int, kind: str) -> list:
     if kind == "bytes":
         out, pos = [], start
         while pos < end:
-            begin, pos = _field(data, pos, 0x0A, end)
+            if data[pos] == 0x0A and data[pos + 1] < 0x80:     # the usual short value
+                begin = pos + 2
+                pos = begin + data[pos + 1]
+            else:
+                begin, pos = _field(data, pos, 0x0A, end)
             out.append(data[begin:pos])
+        if pos != end:
+            raise _Unusual
         return out
     begin, stop = _field(data, start, 0x0A, end)            # packed values only
     if stop != end:
@@ -66,6 +72,9 @@ def _values(data: bytes, start: int, end: int, kind: str) -> list:
         if (stop - begin) % 4:
             raise _Unusual
         return list(struct.unpack(f"<{(stop - begin) // 4}f", data[begin:stop]))
+    packed = data[begin:stop]
+    if not packed or max(packed) < 0x80:                     # every value under 128
+        return list(packed)
     out, pos = [], begin
     while pos < stop:
         value, pos = _varint(data, pos)
@@ -111,16 +120,19 @@ def peek(payload: bytes, wanted: Collection[str]) -> Features | None:
             text = key.decode("utf-8")
             if text in found:
                 raise _Unusual                               # a repeated key: protobuf merges
+            # The value: 0x12, its length, then one list (tag = its kind, length, values);
+            # it ends where the entry ends.
             value_start, value_end = _field(payload, key_end, 0x12, pos)
             if value_end != pos:
                 raise _Unusual
             if value_start == value_end:
                 found[text] = (None, [])
                 continue
-            kind = _KINDS.get(payload[value_start])
+            tag = payload[value_start]
+            kind = _KINDS.get(tag)
             if kind is None:
                 raise _Unusual
-            list_start, list_end = _field(payload, value_start, payload[value_start], value_end)
+            list_start, list_end = _field(payload, value_start, tag, value_end)
             if list_end != value_end:
                 raise _Unusual
             found[text] = (kind, _values(payload, list_start, list_end, kind))
