@@ -144,11 +144,13 @@ def test_flips_move_the_boxes_with_the_image():
     boxes = tf.constant([[0.1, 0.0, 0.3, 0.25]])
     steps = [data.Augmentation("random_horizontal_flip", {"probability": 1.0}),
              data.Augmentation("random_vertical_flip", {"probability": 1.0})]
-    out, moved = data.augment(tf.constant(image), boxes, steps)
+    seed = tf.constant([0, 0], tf.int64)
+    out, moved = data.augment(tf.constant(image), boxes, steps, seed)
     assert out.numpy()[6, 7, 0] == 255.0                 # bottom right now
     np.testing.assert_allclose(moved.numpy(), [[0.7, 0.75, 0.9, 1.0]], atol=1e-6)
     kept, same = data.augment(tf.constant(image), boxes,
-                              [data.Augmentation("random_horizontal_flip", {"probability": 0})])
+                              [data.Augmentation("random_horizontal_flip", {"probability": 0})],
+                              seed)
     np.testing.assert_allclose(same.numpy(), boxes.numpy())
 
 
@@ -167,6 +169,58 @@ def test_train_and_eval_datasets(records):
     from tfrconv import read_examples
 
     assert seen == sum(1 for _ in read_examples(records["val"]))
+
+
+def first_batches(files, lm, *, seed, count=3, augmentations=()):
+    dataset = data.train_dataset(files, lm, resize=data.Resize(32, 32), batch_size=4,
+                                 num_classes=3, max_boxes=10, min_overlap=0.7, seed=seed,
+                                 augmentations=list(augmentations))
+    return [images.numpy() for images, _ in dataset.take(count)]
+
+
+def test_one_seed_gives_the_same_batches_and_another_seed_others(records):
+    lm = label_map(Path(records["label_map"]).read_text())
+    files = data.match_files([records["train_glob"]], what="train")
+    steps = [data.Augmentation("random_horizontal_flip", {}),
+             data.Augmentation("random_adjust_brightness", {"max_delta": 0.2})]
+    first = first_batches(files, lm, seed=5, augmentations=steps)
+    again = first_batches(files, lm, seed=5, augmentations=steps)
+    other = first_batches(files, lm, seed=6, augmentations=steps)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(first, other))
+
+
+def test_records_are_counted_from_their_framing(tmp_path, records):
+    from tfrconv import convert
+    from tfrconv.api import read_records
+
+    files = data.match_files([records["train_glob"]], what="train")
+    expected = sum(1 for f in files for _ in read_records(f))
+    assert data.count_records(files, stop_after=10**6) == expected
+    assert data.count_records(files, stop_after=2) == 3          # stops once past the limit
+    out = tmp_path / "gz.record"
+    convert("voc", data_dir=records["shapes"], set="val", output=str(out), compression="gzip")
+    assert data.count_records([str(out)], stop_after=10**6) is None
+    cut = tmp_path / "cut.record"
+    cut.write_bytes(Path(files[0]).read_bytes()[:-3])
+    assert data.count_records([str(cut)], stop_after=10**6) is None
+
+
+def test_cached_and_streamed_pipelines_give_the_same_images(records, monkeypatch):
+    """Unshuffled, the cache changes where images come from, never what they are."""
+    lm = label_map(Path(records["label_map"]).read_text())
+    files = data.match_files([records["train_glob"]], what="train")
+
+    def images(limit):
+        monkeypatch.setattr(data, "CACHE_LIMIT_BYTES", limit)
+        dataset = data.train_dataset(files, lm, resize=data.Resize(32, 32), batch_size=2,
+                                     num_classes=3, max_boxes=10, augmentations=[],
+                                     min_overlap=0.7, shuffle=False)
+        return [batch.numpy() for batch, _ in dataset.take(4)]
+
+    for cached, streamed in zip(images(1 << 30), images(0)):
+        np.testing.assert_array_equal(cached, streamed)
 
 
 def test_gzip_records_are_read(tmp_path, records):

@@ -87,15 +87,25 @@ def resize_image(image, resize: Resize):
     return tf.clip_by_value(out, 0.0, 255.0), fraction
 
 
-def augment(image, boxes, augmentations: list[Augmentation]):
-    """The supported OD API preprocessing steps, in config order, on a 0..255 image."""
+def augment(image, boxes, augmentations: list[Augmentation], seed):
+    """The supported OD API preprocessing steps, in config order, on a 0..255 image.
+
+    Random draws are stateless, from `seed` (int64 [2]) folded with the step's position, so an
+    example's augmentation depends on the run's seed and the example's place in the stream
+    only, never on which parallel worker ran it first.
+    """
     import tensorflow as tf
 
-    for step in augmentations:
+    for position, step in enumerate(augmentations):
         p = step.params
+        draw_seed = tf.random.experimental.stateless_fold_in(seed, position)
+
+        def uniform(low, high, draw_seed=draw_seed):
+            return tf.random.stateless_uniform([], draw_seed, low, high)
+
         if step.name in ("random_horizontal_flip", "random_vertical_flip"):
             horizontal = step.name == "random_horizontal_flip"
-            flip = tf.random.uniform([]) < p.get("probability", 0.5)
+            flip = uniform(0.0, 1.0) < p.get("probability", 0.5)
             image = tf.cond(flip, lambda im=image, h=horizontal: (
                 tf.image.flip_left_right(im) if h else tf.image.flip_up_down(im)),
                 lambda im=image: im)
@@ -107,18 +117,48 @@ def augment(image, boxes, augmentations: list[Augmentation]):
                                     boxes[:, 3]], axis=1)
             boxes = tf.where(flip, flipped, boxes)
         elif step.name == "random_adjust_brightness":
-            delta = tf.random.uniform([], -p.get("max_delta", 0.2), p.get("max_delta", 0.2))
+            delta = uniform(-p.get("max_delta", 0.2), p.get("max_delta", 0.2))
             image = image + delta * 255.0
         elif step.name == "random_adjust_contrast":
-            factor = tf.random.uniform([], p.get("min_delta", 0.8), p.get("max_delta", 1.25))
+            factor = uniform(p.get("min_delta", 0.8), p.get("max_delta", 1.25))
             image = tf.image.adjust_contrast(image, factor)
         elif step.name == "random_adjust_hue":
-            delta = tf.random.uniform([], -p.get("max_delta", 0.02), p.get("max_delta", 0.02))
+            delta = uniform(-p.get("max_delta", 0.02), p.get("max_delta", 0.02))
             image = tf.image.adjust_hue(image / 255.0, delta) * 255.0
         elif step.name == "random_adjust_saturation":
-            factor = tf.random.uniform([], p.get("min_delta", 0.8), p.get("max_delta", 1.25))
+            factor = uniform(p.get("min_delta", 0.8), p.get("max_delta", 1.25))
             image = tf.image.adjust_saturation(image / 255.0, factor) * 255.0
     return tf.clip_by_value(image, 0.0, 255.0), boxes
+
+
+CACHE_LIMIT_BYTES = 1 << 30   # decoded, resized training images kept in memory up to this size
+
+
+def count_records(files: list[str], *, stop_after: int) -> int | None:
+    """How many records the (uncompressed) files hold, from the framing alone; None for GZIP
+    files or a damaged frame. Counting stops once it passes `stop_after`."""
+    import struct
+
+    count = 0
+    for path in files:
+        if is_gzip(path):
+            return None
+        size = os.path.getsize(path)
+        with open(path, "rb") as fileobj:
+            offset = 0
+            while offset < size:
+                header = fileobj.read(12)
+                if len(header) < 12:
+                    return None
+                (length,) = struct.unpack("<Q", header[:8])
+                offset += 16 + length
+                fileobj.seek(offset)
+                count += 1
+                if count > stop_after:
+                    return count
+            if offset != size:
+                return None
+    return count
 
 
 def record_dataset(files: list[str], *, shuffle: bool, seed: int, num_readers: int = 4,
@@ -148,7 +188,12 @@ def train_dataset(files, label_map, *, resize: Resize, batch_size: int, num_clas
                   max_boxes: int, augmentations: list[Augmentation], min_overlap: float,
                   seed: int = 0, shuffle: bool = True, shuffle_buffer: int = 2048,
                   num_readers: int = 4, sample_1_of_n: int = 1):
-    """An endless dataset of (images [B,H,W,3] float 0..255, CenterNet targets)."""
+    """An endless dataset of (images [B,H,W,3] float 0..255, CenterNet targets).
+
+    Images are decoded and resized once into uint8; when all of them fit in `CACHE_LIMIT_BYTES`
+    they are kept in memory (shuffled afresh each epoch) instead of being decoded every epoch.
+    The order, the augmentation and hence every batch depend on `seed` alone.
+    """
     import tensorflow as tf
 
     from .model import OUTPUT_STRIDE
@@ -156,20 +201,34 @@ def train_dataset(files, label_map, *, resize: Resize, batch_size: int, num_clas
 
     table = class_table(label_map)
     grid = (resize.height // OUTPUT_STRIDE, resize.width // OUTPUT_STRIDE)
+    per_image = resize.height * resize.width * 3
+    count = count_records(files, stop_after=CACHE_LIMIT_BYTES // per_image)
+    cache = count is not None and 0 < count * per_image <= CACHE_LIMIT_BYTES * sample_1_of_n
 
-    def prepare(serialized):
+    def decode(serialized):
         example = parse_example(serialized, table)
         image, fraction = decode_and_resize(example["encoded"], resize)
         boxes = example["boxes"] * tf.tile(fraction, [2])[None, :]
-        image, boxes = augment(image, boxes, augmentations)
-        targets = centernet_targets(boxes, example["ids"] - 1, grid_height=grid[0],
+        return tf.cast(tf.round(image), tf.uint8), boxes, example["ids"]
+
+    def prepare(index, decoded):
+        image, boxes, ids = decoded
+        example_seed = tf.stack([tf.constant(seed, tf.int64), index])
+        image, boxes = augment(tf.cast(image, tf.float32), boxes, augmentations, example_seed)
+        targets = centernet_targets(boxes, ids - 1, grid_height=grid[0],
                                     grid_width=grid[1], num_classes=num_classes,
                                     max_boxes=max_boxes, min_overlap=min_overlap)
         return image, targets
 
-    records = record_dataset(files, shuffle=shuffle, seed=seed, num_readers=num_readers,
-                             shuffle_buffer=shuffle_buffer, sample_1_of_n=sample_1_of_n)
-    return (records.repeat()
+    records = record_dataset(files, shuffle=shuffle and not cache, seed=seed,
+                             num_readers=num_readers, shuffle_buffer=shuffle_buffer,
+                             sample_1_of_n=sample_1_of_n)
+    decoded = records.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if cache:
+        decoded = decoded.cache()
+        if shuffle:
+            decoded = decoded.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    return (decoded.repeat().enumerate()
             .map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .batch(batch_size, drop_remainder=True)
             .prefetch(tf.data.AUTOTUNE))
