@@ -51,6 +51,7 @@ class Conversion:
         self.settings = settings
         self.progress = progress
         self._prepared: Prepared | None = None
+        self._checked = False
 
     @property
     def transforms(self) -> Prepared:
@@ -94,6 +95,7 @@ class Conversion:
 
     def resolve_label_map(self) -> tuple[LabelMap, str]:
         """The label map to use, and where it came from (for the summary and manifest)."""
+        self.check_transforms()      # --keep-classes of a class the data lacks: say so first
         label_map, origin = self._label_map()
         if self.settings.ignore_class_case:
             # Samples carry the map's spelling from the read on: what is written resolves.
@@ -151,8 +153,10 @@ class Conversion:
 
     def check_transforms(self) -> None:
         """Transform options naming classes the data lacks fail here, before any image."""
-        if not any(hasattr(fn, "check_classes") for fn in self.transforms.transforms):
+        if self._checked or \
+                not any(hasattr(fn, "check_classes") for fn in self.transforms.transforms):
             return
+        self._checked = True
         names = self.known_classes(renamed=False)
         self.transforms.check_classes(self.scan_classes(renamed=False) if names is None
                                       else names)
