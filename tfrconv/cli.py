@@ -35,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if extra and not getattr(args, "takes_extra_args", False):
             usage_error(args.usage_prog, "unrecognized arguments: " + " ".join(extra))
         args.extra_args = extra      # `convert` parses them once it knows the format
+        args.command_line = argv     # for errors that give the command that works
         if not getattr(args, "handler", None):
             parser.print_help()
             return 2

@@ -110,7 +110,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             match = None                           # named by the user: convert anyway
         note = f"converting as {spec.name} (--format)"
     elif data_dir and wants_whole_dataset(data_dir, extra):
-        return run_dataset(data_dir, extra, args.help)
+        return run_dataset(data_dir, extra, args.help, args.command_line)
     elif data_dir:
         spec, report = choose_format(data_dir, registry=registry)
         data_dir = report.searched
@@ -139,6 +139,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
                          f"detection named no files: give its own options ({own}); see "
                          f"`tfrconv {spec.name} --help`")
     format_args = parser.parse_args(found + extra)
+    format_args.command_line = args.command_line
     if not format_args.quiet:
         print(f"tfrconv: {note}", file=sys.stderr)
         if match is not None and match.options:
@@ -181,7 +182,8 @@ def option_value(argv: list[str], flag: str) -> str | None:
     return None
 
 
-def run_dataset(data_dir: str, extra: list[str], show_help: bool) -> int:
+def run_dataset(data_dir: str, extra: list[str], show_help: bool,
+                command_line: list[str]) -> int:
     """`tfrconv convert ROOT --output DIR/`: every split, one label map, one summary."""
     from .dataset import convert_dataset
     from .layouts import find_layout
@@ -207,7 +209,7 @@ def run_dataset(data_dir: str, extra: list[str], show_help: bool) -> int:
         summary = convert_dataset(data_dir, output=output, splits=args.splits,
                                   progress=not quiet, **own, **common)
     except TfrconvError as exc:
-        raise with_exact_command(exc) from None
+        raise with_exact_command(exc, command_line) from None
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
     else:
@@ -215,14 +217,14 @@ def run_dataset(data_dir: str, extra: list[str], show_help: bool) -> int:
     return 0
 
 
-def with_exact_command(exc: TfrconvError) -> TfrconvError:
+def with_exact_command(exc: TfrconvError, command_line: list[str]) -> TfrconvError:
     """An error whose way out is `--label-map from-data` gets the whole command that works:
     this command line with that option instead of any --label-map it had."""
     hint = exc.hint
     if hint is None or hint.option != "label_map":
         return exc
     argv, skip = [], False
-    for arg in sys.argv[1:]:
+    for arg in command_line:
         if skip:
             skip = False
         elif arg == "--label-map":
@@ -256,7 +258,7 @@ def run_format(args: argparse.Namespace) -> int:
     try:
         summary = Conversion(spec, opts, settings, progress=not quiet).run()
     except TfrconvError as exc:
-        raise with_exact_command(exc) from None
+        raise with_exact_command(exc, getattr(args, "command_line", sys.argv[1:])) from None
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
     else:
