@@ -256,14 +256,31 @@ SUBCOMMANDS: list[Command] = [
 ]
 
 
+class _ArgumentsWhenChosen(argparse._SubParsersAction):
+    """Subcommands whose arguments are declared only when one is invoked: declaring them all
+    would import what each needs (export's formats), on every `tfrconv records ...` run."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.declare: dict[str, Command] = {}
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        command = self.declare.pop(values[0], None) if values else None
+        if command is not None:
+            action = self._name_parser_map[values[0]]
+            command.add_arguments(action)
+            action.add_argument("--debug", action="store_true", help="show tracebacks")
+        super().__call__(parser, namespace, values, option_string)
+
+
 def _group_arguments(parser) -> None:
-    sub = parser.add_subparsers(title="records commands", metavar="ACTION")
+    sub = parser.add_subparsers(title="records commands", metavar="ACTION",
+                                action=_ArgumentsWhenChosen)
     for command in SUBCOMMANDS:
         action = sub.add_parser(command.name, help=command.help,
                                 description=command.description or command.help)
-        command.add_arguments(action)
-        action.add_argument("--debug", action="store_true", help="show tracebacks")
         action.set_defaults(records_run=command.run)
+        sub.declare[command.name] = command
     parser.set_defaults(records_help=parser.print_help)
 
 
