@@ -44,14 +44,13 @@ def input_paths(paths_or_globs: str | os.PathLike | Iterable[str | os.PathLike])
     each glob sorted); UsageError when one names nothing."""
     if isinstance(paths_or_globs, (str, os.PathLike)):
         paths_or_globs = [paths_or_globs]
-    paths: list[str] = []
+    paths: dict[str, None] = {}                    # ordered, each file once
     for entry in paths_or_globs:
         for path in record_paths(os.fspath(entry)):
-            if path not in paths:
-                paths.append(path)
+            paths[path] = None
     if not paths:
         raise UsageError("no record files given")
-    return paths
+    return list(paths)
 
 
 def check_on_error(on_error: str) -> str:
@@ -82,7 +81,6 @@ class RecordSource:
         self.on_error = check_on_error(on_error)
         self.paths = input_paths(paths_or_globs)
         self.skipped = Skipped()
-        self.bytes_read = 0
 
     def records(self) -> Iterator[Record]:
         """Each whole record (its payload checked against its CRC), with path and index."""
@@ -91,7 +89,6 @@ class RecordSource:
                 if record.payload is None:
                     self.reject(record, record.error or "unreadable")
                     continue
-                self.bytes_read += len(record.payload) + 16
                 yield record
 
     def features(self, keys: Collection[str] | None = None
