@@ -105,6 +105,9 @@ class Settings:
         converted = {}
         for opt in COMMON_OPTIONS:
             value = values.get(opt.name)
+            if opt.name == "label_map" and hasattr(value, "resolve"):
+                converted[opt.name] = value       # a tfrconv.LabelMap, kept as it is
+                continue
             converted[opt.name] = opt.default if value is None else opt.convert(value)
         if spec.uses_output and not converted["output"]:
             raise UsageError(f"{spec.name}: --output is required")
