@@ -105,6 +105,9 @@ class BeamConversion:
     def run(self) -> Summary:
         start = time.perf_counter()
         conversion, settings = self.conversion, self.settings
+        if settings.duplicate_image != "keep":
+            raise UsageError("--on-duplicate-image needs --runner local (the Beam runner does "
+                             "not check duplicate images yet)")
         pipeline = new_pipeline(settings.beam_options)
         outputs = conversion.outputs()
         for path in outputs.values():
