@@ -114,7 +114,8 @@ def convert_dataset(root: str | os.PathLike, *, output: str | os.PathLike,
             try:
                 result = conversion.run()
             except TfrconvError as exc:
-                exc.reason = f"split {name}: {exc.reason}"
+                TfrconvError.__init__(exc, f"split {name}: {exc.reason}", file=exc.file,
+                                      line=exc.line, column=exc.column, hint=exc.hint)
                 raise
             summary.splits[name] = moved_summary(result, work, out_dir)
         publication = Publication()
