@@ -364,3 +364,15 @@ def test_a_third_party_transform_installed_with_an_entry_point(voc, tmp_path):
     assert "x-VAN" in label_map and "van" not in label_map
     listed = cli("voc", "--help", env=env).stdout
     assert "--upper-classes" in listed
+
+
+def test_beam_writes_the_local_runners_bytes_with_transforms(voc, tmp_path):
+    pytest.importorskip("apache_beam")
+    options = dict(split="train=0.6,val=0.4", remap="van=car", max_side=120, min_box_size=4,
+                   drop_empty=True)
+    convert(voc, tmp_path / "local/data.record", **options)
+    convert(voc, tmp_path / "beam/data.record", runner="beam", **options)
+    for name in ("data_train.record", "data_val.record", "data_val.label_map.pbtxt"):
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "beam" / name).read_bytes()
+    with pytest.raises(tfrconv.UsageError, match="--on-duplicate-image needs --runner local"):
+        convert(voc, tmp_path / "dup/data.record", runner="beam", on_duplicate_image="warn")
