@@ -461,3 +461,14 @@ def test_a_list_file_cannot_reach_outside_the_dataset(tmp_path):
         tfrconv.convert("yolo", data_dir=root, output=str(out))
     summary = tfrconv.convert("yolo", data_dir=root, output=str(out), allow_outside_paths=True)
     assert summary.examples == 2
+
+
+def test_whole_dataset_conversion_names_every_split(tmp_path):
+    """`tfrconv convert ROOT --output DIR/`: each split the data.yaml declares, one label map
+    in the names' order."""
+    root = ultralytics(tmp_path / "ds")
+    out = tmp_path / "whole"
+    assert cli_main(["convert", root, "--output", str(out) + os.sep, "--quiet"]) == 0
+    assert len(parse_records(str(out / "train.record"))) == 2
+    (val,) = parse_records(str(out / "val.record"))
+    assert texts(val) == ["zebra"] and val["image/object/class/label"].tolist() == [1]
