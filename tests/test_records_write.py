@@ -32,7 +32,7 @@ def payloads(pattern: str) -> list[bytes]:
 
 def parsed(payload: bytes) -> dict:
     spec = {"image/encoded": tf.io.FixedLenFeature([], tf.string),
-            "image/source_id": tf.io.FixedLenFeature([], tf.string),
+            "image/source_id": tf.io.FixedLenFeature([], tf.string, default_value=b""),
             "image/object/class/text": tf.io.VarLenFeature(tf.string),
             "image/object/class/label": tf.io.VarLenFeature(tf.int64),
             "image/object/bbox/xmin": tf.io.VarLenFeature(tf.float32),
@@ -266,3 +266,21 @@ def test_copied_runs_leave_room_for_a_record_written_between_them(tmp_path):
                   label_map_source="test")
         publish_all([out])
     assert payloads(str(tmp_path / "o.record")) == [first.payload, between, second.payload]
+
+
+def test_foreign_records_ids_only_or_texts_only(tmp_path):
+    """One set writes only class ids (its label map names them), the other only texts and no
+    source ids or hashes: the merge names and numbers both through one map."""
+    ids_only = example("i0", [("dog", 1)])
+    del ids_only["image/object/class/text"]
+    a = record_set(tmp_path / "a", "a", "item { id: 1 name: 'dog' }\n", [ids_only])
+    texts_only = example("t0", [("cat", 0), ("dog", 0)], colour=(5, 5, 5))
+    for key in ("image/object/class/label", "image/source_id", "image/key/sha256"):
+        del texts_only[key]
+    b = write(tmp_path / "b.record", [texts_only])               # no label map beside it
+    manifest = merge_records([a, b], str(tmp_path / "m.record"))
+    first, second = (parsed(p) for p in payloads(str(tmp_path / "m.record")))
+    assert first["image/object/class/label"] == [1] and first["image/object/class/text"] == []
+    assert second["image/object/class/label"] == [2, 1]
+    assert second["image/object/class/text"] == [b"cat", b"dog"]
+    assert "'cat' is in no input's label map: given id 2" in manifest["notes"]
