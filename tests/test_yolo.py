@@ -472,3 +472,20 @@ def test_whole_dataset_conversion_names_every_split(tmp_path):
     assert len(parse_records(str(out / "train.record"))) == 2
     (val,) = parse_records(str(out / "val.record"))
     assert texts(val) == ["zebra"] and val["image/object/class/label"].tolist() == [1]
+
+
+def test_records_exported_as_yolo_convert_back_to_the_same_boxes(tmp_path):
+    """YOLO → records → `export_records(to="yolo")` (its data.yaml: names as a JSON flow list,
+    no path) → YOLO again: same classes, ids and boxes (the export writes 6 decimals)."""
+    root = ultralytics(tmp_path / "ds")
+    for split in ("train", "val"):            # the export names its splits after the files
+        tfrconv.convert("yolo", data_dir=root, split=split,
+                        output=str(tmp_path / "r1" / f"{split}.record"))
+    tfrconv.export_records(str(tmp_path / "r1"), "yolo", str(tmp_path / "exported"))
+    tfrconv.convert("yolo", data_dir=str(tmp_path / "exported"),
+                    output=str(tmp_path / "r2" / "data.record"))
+    for split in ("train", "val"):
+        first = parse_records(str(tmp_path / "r1" / f"{split}.record"))
+        second = parse_records(str(tmp_path / "r2" / f"data_{split}.record"))
+        assert [(texts(r), r["image/object/class/label"].tolist(), boxes(r)) for r in first] \
+            == [(texts(r), r["image/object/class/label"].tolist(), boxes(r)) for r in second]
