@@ -284,3 +284,13 @@ def test_foreign_records_ids_only_or_texts_only(tmp_path):
     assert second["image/object/class/label"] == [2, 1]
     assert second["image/object/class/text"] == [b"cat", b"dog"]
     assert "'cat' is in no input's label map: given id 2" in manifest["notes"]
+
+
+def test_merge_reports_images_it_has_seen(tmp_path):
+    a = record_set(tmp_path / "a", "a", "item { id: 1 name: 'cat' }\n",
+                   [example("a0", [("cat", 1)]), example("a1", [("cat", 1)], colour=(9, 9, 9))])
+    manifest = merge_records([a, a], str(tmp_path / "m.record"))
+    (note,) = [n for n in manifest["notes"] if "repeat an image" in n]
+    assert note.startswith("2 examples repeat an image written before")
+    assert f"{a} record 0, {a} record 1" in note
+    assert manifest["examples"] == 4

@@ -13,10 +13,12 @@ from typing import Any
 
 from ..errors import DataError, UsageError
 from ..labelmap_refs import load_label_map
+from ..seen import SeenHashes
+from ..sharding import stable_hash
 from .edit import encode, with_classes
 from .labels import LabelBook, merge_label_maps, object_labels, object_names, unnamed_ids
 from .output import RecordSetWriter, publish_all
-from .reading import IDENTITY_KEYS, RecordSource, input_label_map, shard_key
+from .reading import IDENTITY_KEYS, RecordSource, image_key, input_label_map, shard_key
 
 
 def merge_records(inputs: list[Any], output: str, *, label_map: Any = None,
@@ -41,6 +43,8 @@ def merge_records(inputs: list[Any], output: str, *, label_map: Any = None,
         origin = "merged from " + ", ".join(
             f"{o} ({m.source})" for o, m in zip(origins, own_maps) if m is not None)
     rewritten = 0
+    images = SeenHashes()               # 16 bytes per example: repeated images are reported
+    repeated: list[str] = []
     with RecordSetWriter(output, num_shards, compression) as out:
         for source, own in zip(sources, own_maps):
             names_by_id = {i: item.name for i, item in own.by_id().items()} if own else {}
@@ -54,19 +58,25 @@ def merge_records(inputs: list[Any], output: str, *, label_map: Any = None,
                     missing = sorted({n for n, i in zip(names, ids) if i is None})
                     raise DataError(f"classes {missing} are not in the label map "
                                     f"{label_map}", file=where)
+                key = shard_key(record, features)
+                if not images.add(stable_hash(image_key(features, key))):
+                    repeated.append(where)
                 if ids == object_labels(features):
-                    out.copy(record, shard_key(record, features), names)
+                    out.copy(record, key, names)
                     continue
                 everything = source.decode(record)
                 if everything is None:
                     continue
-                out.write(encode(with_classes(everything, names, ids)),
-                          shard_key(record, features), names)
+                out.write(encode(with_classes(everything, names, ids)), key, names)
                 rewritten += 1
         notes = notes + [f"{name!r} is in no input's label map: given id "
                          f"{book.map.resolve(name)}" for name in book.added]
         notes.append(f"{rewritten} examples had their class ids rewritten; the rest were "
                      "copied unchanged")
+        if repeated:
+            notes.append(f"{len(repeated)} examples repeat an image written before (same "
+                         f"sha256, else source id), kept: {', '.join(repeated[:5])}"
+                         + (" ..." if len(repeated) > 5 else ""))
         manifest = out.stage(
             book.map, command="merge", inputs=[p for s in sources for p in s.paths],
             options={"num_shards": num_shards},

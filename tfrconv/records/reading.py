@@ -203,6 +203,12 @@ def shard_key(record: Record, features: Features) -> str:
     return f"{record.path}:{record.index}"
 
 
+def image_key(features: Features, fallback: str) -> str:
+    """What identifies an example's image: its stated sha256, else `fallback`."""
+    found = features.get(K.KEY_SHA256, (None, []))[1]
+    return _text(found[0]) if found and found[0] else fallback
+
+
 def sample_from_features(features: Features, names: dict[int, str] | None = None) -> Sample:
     """One decoded example as a `Sample` (see `read_samples`); ValueError when its per-object
     lists disagree in length."""

@@ -12,13 +12,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .. import keys as K
 from ..errors import UsageError
 from ..manifest import RECORD_SUFFIXES
 from ..sharding import stable_hash
 from .labels import object_labels, object_names, unnamed_ids
 from .output import RecordSetWriter, publish_all
-from .reading import IDENTITY_KEYS, Features, RecordSource, shard_key
+from .reading import IDENTITY_KEYS, RecordSource, image_key, shard_key
 from .reshard import copy_label_map
 
 _SCALE = float(2 ** 64)
@@ -67,11 +66,6 @@ def part_of(key: str, seed: int, bounds: list[tuple[float, str]]) -> str:
     return bounds[-1][1]
 
 
-def split_key(features: Features, fallback: str) -> str:
-    found = features.get(K.KEY_SHA256, (None, []))[1]
-    return found[0].decode("ascii", errors="replace") if found and found[0] else fallback
-
-
 def split_records(inputs: Any, output: str, *, ratios: str | dict[str, float],
                   seed: int = 0, num_shards: int = 1, label_map: Any = None,
                   compression: str | None = None, on_error: str = "error"
@@ -97,7 +91,7 @@ def split_records(inputs: Any, output: str, *, ratios: str | dict[str, float],
             for name, label in zip(names, object_labels(features) or [None] * len(names)):
                 book.learn(name, label)
             key = shard_key(record, features)
-            part = part_of(split_key(features, key), seed, bounds)
+            part = part_of(image_key(features, key), seed, bounds)
             writers[part].copy(record, key, names)
         manifests = {part: writer.stage(
             book.map, command="split", inputs=source.paths,
