@@ -244,9 +244,9 @@ class Conversion:
             files = entry["files"]
             shown = ", ".join(files[:UNKNOWN_CLASS_EXAMPLES]) + (
                 " ..." if len(files) > UNKNOWN_CLASS_EXAMPLES else "")
-            parts.append(f"{label!r}{did_you_mean(label, label_map)} "
-                         f"({count(entry['objects'], 'object')} in "
-                         f"{count(len(files), 'file')}: {shown})")
+            parts.append(f"{label!r} ({count(entry['objects'], 'object')} in "
+                         f"{count(len(files), 'file')}: {shown})"
+                         f"{did_you_mean(label, label_map)}")
         return DataError(
             f"{count(len(unknown), 'class', 'classes')} "
             f"{'is' if len(unknown) == 1 else 'are'} not in the label map ({label_map.source}): "
