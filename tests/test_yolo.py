@@ -489,3 +489,20 @@ def test_records_exported_as_yolo_convert_back_to_the_same_boxes(tmp_path):
         second = parse_records(str(tmp_path / "r2" / f"data_{split}.record"))
         assert [(texts(r), r["image/object/class/label"].tolist(), boxes(r)) for r in first] \
             == [(texts(r), r["image/object/class/label"].tolist(), boxes(r)) for r in second]
+
+
+def test_not_detected_on_labelme_and_cvat_exports(tmp_path):
+    """LabelMe (a JSON beside each image) and a CVAT export (annotations.xml beside images/)."""
+    write_jpeg(str(tmp_path / "labelme" / "a.jpg"), W, H, 1)
+    write(tmp_path / "labelme" / "a.json", json.dumps({
+        "version": "5.4.1", "shapes": [{"label": "cat", "points": [[1, 1], [9, 9]],
+                                        "shape_type": "rectangle"}],
+        "imagePath": "a.jpg", "imageData": None, "imageHeight": H, "imageWidth": W}))
+    write_jpeg(str(tmp_path / "cvat" / "images" / "a.jpg"), W, H, 1)
+    write(tmp_path / "cvat" / "annotations.xml",
+          '<annotations><version>1.1</version><image id="0" name="a.jpg" width="40" '
+          'height="20"><box label="cat" xtl="1" ytl="1" xbr="9" ybr="9" occluded="0"/>'
+          '</image></annotations>')
+    for name in ("labelme", "cvat"):
+        report = detect_formats(str(tmp_path / name))
+        assert [m.format for m in report.matches] == [name], report.lines()
