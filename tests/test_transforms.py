@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from fake_plugins import fake_dist
 from PIL import Image
 
 import tfrconv
-from fake_plugins import fake_dist
 from tfrconv import keys as K
 
 # name → (width, height, [(class, xmin, ymin, xmax, ymax)], colour seed)
@@ -85,7 +85,8 @@ def convert(root: Path, output: Path, **options):
 
 
 def examples(path: Path) -> dict[str, dict]:
-    return {ex[K.SOURCE_ID][0].decode().removesuffix(".jpg"): ex for ex in tfrconv.read_examples(str(path))}
+    return {ex[K.SOURCE_ID][0].decode().removesuffix(".jpg"): ex
+            for ex in tfrconv.read_examples(str(path))}
 
 
 def texts(example) -> list[str]:
