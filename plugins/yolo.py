@@ -400,9 +400,14 @@ def list_file(path: str, root: str) -> list[str]:
     """The image paths of a list file. Relative ones are read against the list's folder or the
     dataset root, whichever holds the first image that exists (darknet lists name paths from
     its working folder, Ultralytics ones from the list's)."""
-    lines = [line.strip() for line in read_text(path, "image list").split("\n")]
-    entries = [line for line in lines if line and not line.startswith("#")]
-    bases = list(dict.fromkeys([os.path.dirname(path), root, os.path.dirname(root)]))
+    entries = []
+    for number, line in enumerate(read_text(path, "image list").split("\n"), start=1):
+        entry = line.strip()
+        if "\x00" in entry:                # no file can have it: os calls would raise
+            raise DataError("an image path contains a NUL byte", file=path, line=number)
+        if entry and not entry.startswith("#"):
+            entries.append(entry)
+    bases = list(dict.fromkeys([os.path.dirname(path), root]))
     chosen = bases[0]
     for entry in entries[:50]:
         if os.path.isabs(entry):

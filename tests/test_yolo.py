@@ -461,6 +461,10 @@ def test_a_list_file_cannot_reach_outside_the_dataset(tmp_path):
         tfrconv.convert("yolo", data_dir=root, output=str(out))
     summary = tfrconv.convert("yolo", data_dir=root, output=str(out), allow_outside_paths=True)
     assert summary.examples == 2
+    write(tmp_path / "ds" / "list.txt", f"{inside}\nimages/x\x00.jpg\n")
+    with pytest.raises(DataError, match="NUL byte") as info:
+        tfrconv.convert("yolo", data_dir=root, output=str(out))
+    assert info.value.file.endswith("list.txt") and info.value.line == 2
 
 
 def test_whole_dataset_conversion_names_every_split(tmp_path):
