@@ -41,7 +41,8 @@ def run_pytest(target: Path, ci: bool) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def skipping_suite(tmp_path):
-    shutil.copy(Path(__file__).with_name("conftest.py"), tmp_path / "conftest.py")
+    for helper in ("conftest.py", "reach.py"):       # the conftest loads reach as a plugin
+        shutil.copy(Path(__file__).with_name(helper), tmp_path / helper)
     (tmp_path / "test_skipping.py").write_text(SKIPPING)
     (tmp_path / "test_skipped_module.py").write_text(SKIPPED_MODULE)
     return tmp_path
