@@ -1,11 +1,12 @@
 """Pascal VOC: `tfrconv voc --data-dir VOCdevkit --year VOC2012 --set val --output val.record`.
 
 Reads a VOCdevkit (VOC2007/, VOC2012/), a plain folder with Annotations/ and JPEGImages/ (CVAT's
-and Datumaro's exports; Label Studio's has images/), or, with --xml-beside-images, a folder where
-each XML sits beside its image in any subfolder (labelImg, Roboflow's VOC export). Features equal the reference
-`create_pascal_tf_record.py` on clean VOC data; where the reference fails users this reader does
-what they want: PNG images, missing pose/truncated/difficult, float coordinates, XML with an
-encoding declaration, image lists without the per-class aeroplane_<set>.txt files.
+and Datumaro's exports; Label Studio's has images/), or, with --xml-beside-images, a folder
+where each XML sits beside its image in any subfolder (labelImg, Roboflow's VOC export).
+Features equal the reference `create_pascal_tf_record.py` on clean VOC data; where the reference
+fails users this reader does what they want: PNG images, missing pose/truncated/difficult, float
+coordinates, XML with an encoding declaration, image lists without the per-class
+aeroplane_<set>.txt files.
 """
 
 from __future__ import annotations

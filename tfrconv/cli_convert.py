@@ -34,9 +34,9 @@ EPILOG = """\
 Every option of the detected format and every common option (--output, --label-map,
 --num-shards, --on-bad-box ...) is accepted as well. A folder holding several splits
 (train/ valid/ test/, VOC image sets, COCO instances files) with --output DIR/ is converted
-whole: DIR/<split>.record each, one label map; --splits train,val chooses. `tfrconv convert --data-dir DIR --help`
-shows them for the format DIR looks like; `tfrconv detect-format DIR` shows how each format
-judged the folder.
+whole: DIR/<split>.record each, one label map; --splits train,val chooses.
+`tfrconv convert --data-dir DIR --help` shows the options of the format DIR looks like;
+`tfrconv detect-format DIR` shows how each format judged the folder.
 """
 
 
@@ -163,7 +163,7 @@ def wants_whole_dataset(data_dir: str, extra: list[str]) -> bool:
     layout = find_layout(data_dir)
     if layout is None or not layout.splits:
         return False
-    if detect_formats(data_dir).verdict == "unique" and not layout.kind == "split folders":
+    if detect_formats(data_dir).verdict == "unique" and layout.kind != "split folders":
         return False                    # VOC with sets and --output x.record: one set, as ever
     if os.path.splitext(output)[1].lower() in (".record", ".tfrecord"):
         raise UsageError(f"{data_dir} holds {len(layout.splits)} splits ({layout.kind}: "
