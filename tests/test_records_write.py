@@ -165,10 +165,10 @@ def test_a_bad_size_is_a_usage_error(tmp_path, capsys):
 
 # -- split -----------------------------------------------------------------------------------
 def expected_part(sha256: str, seed: int) -> str:
-    """The documented rule, computed here: BLAKE2b-64 of 'seed:sha256' over 2**64, below 0.75
-    → train."""
-    digest = hashlib.blake2b(f"{seed}:{sha256}".encode(), digest_size=8).digest()
-    return "train" if int.from_bytes(digest, "big") / 2 ** 64 < 0.75 else "val"
+    """The documented rule, computed here: the SHA-256 of 'seed NUL sha256:<image hash>', its
+    first 8 bytes over 2**64, below 0.75 → train."""
+    digest = hashlib.sha256(f"{seed}\0sha256:{sha256}".encode()).digest()
+    return "train" if int.from_bytes(digest[:8], "big") / 2 ** 64 < 0.75 else "val"
 
 
 def test_split_by_hash_of_the_image(tmp_path):
@@ -176,7 +176,7 @@ def test_split_by_hash_of_the_image(tmp_path):
                 for i in range(40)]
     src = write(tmp_path / "all.record", examples)
     manifests = split_records(src, str(tmp_path / "out" / "data.record"),
-                              ratios="train=3,val=1", seed=7)
+                              split="train=0.75,val=0.25", seed=7)
     assert set(manifests) == {"train", "val"}
     for part in ("train", "val"):
         got = {parsed(p)["image/source_id"] for p in
@@ -187,10 +187,26 @@ def test_split_by_hash_of_the_image(tmp_path):
         assert (tmp_path / "out" / f"data_{part}.label_map.pbtxt").exists()
     # The split does not depend on order: reversed input, same parts.
     reverse = write(tmp_path / "rev.record", list(reversed(examples)))
-    split_records(reverse, str(tmp_path / "rev" / "data.record"), ratios="train=3,val=1",
+    split_records(reverse, str(tmp_path / "rev" / "data.record"), split="train=0.75,val=0.25",
                   seed=7)
     assert sorted(payloads(str(tmp_path / "rev" / "data_val.record"))) == \
         sorted(payloads(str(tmp_path / "out" / "data_val.record")))
+
+
+def test_split_gives_the_parts_a_converting_split_gives(voc_copy, tmp_path):
+    def convert(output, *extra):
+        assert main(["voc", "--data-dir", str(voc_copy), "--set", "train", "--output",
+                     str(output), "--no-progress", *extra]) == 0
+
+    convert(tmp_path / "one" / "all.record")
+    convert(tmp_path / "conv" / "data.record", "--split", "train=0.5,val=0.5",
+            "--split-seed", "3")
+    assert main(["records", "split", str(tmp_path / "one" / "all.record"), "--split",
+                 "train=0.5,val=0.5", "--split-seed", "3", "-o",
+                 str(tmp_path / "rec" / "data.record")]) == 0
+    for part in ("train", "val"):
+        name = f"data_{part}.record"
+        assert (tmp_path / "rec" / name).read_bytes() == (tmp_path / "conv" / name).read_bytes()
 
 
 # -- filter and remap -------------------------------------------------------------------------

@@ -104,7 +104,7 @@ def reshard_records(inputs: Any, output: str, **options: Any) -> dict[str, Any]:
 
 
 def split_records(inputs: Any, output: str, **options: Any) -> dict[str, dict[str, Any]]:
-    """Split records into parts by `ratios`, stably by image hash; {part: manifest}. See
+    """Split records into parts by `split` shares (conversion's --split rule); {part: manifest}. See
     `tfrconv.records.split.split_records`."""
     from .records.split import split_records as split
 

@@ -128,27 +128,37 @@ def _reshard(args) -> dict[str, Any]:
 def _split_arguments(parser) -> None:
     _inputs(parser)
     _writing(parser)
-    parser.add_argument("--ratios", required=True, metavar="PART=F,...",
-                        help="parts and their fractions, e.g. train=0.8,val=0.2 (written as "
-                        "OUTPUT_train.record, OUTPUT_val.record)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--split", required=True, metavar="NAME=SHARE,...",
+                        help="parts and their shares, adding up to 1, e.g. train=0.8,val=0.2 "
+                        "(written as OUTPUT_train.record, ...): conversion's --split rule")
+    parser.add_argument("--split-seed", type=int, default=0, metavar="N",
                         help="another seed gives another (equally stable) split (default: 0)")
+    parser.add_argument("--split-by", choices=("content", "id"), default="content",
+                        help="key an example by its image's sha256 (content, the default) or "
+                        "its source id")
+    parser.add_argument("--group-by", metavar="PATTERN",
+                        help="keep examples whose file name (else source id) gives the same "
+                        "match of this regular expression in one part")
     _label_map(parser, "label map to write beside the parts (default: the inputs')")
 
 
 def _split(args) -> dict[str, Any]:
     from .split import split_records
 
-    return split_records(args.inputs, args.output, ratios=args.ratios, seed=args.seed,
-                         num_shards=args.num_shards, label_map=args.label_map, **_common(args))
+    return split_records(args.inputs, args.output, split=args.split, seed=args.split_seed,
+                         by=args.split_by, group_by=args.group_by, num_shards=args.num_shards,
+                         label_map=args.label_map, **_common(args))
 
 
 # -- filter and remap ----------------------------------------------------------------------
 def _filter_arguments(parser) -> None:
     _inputs(parser)
     _writing(parser)
-    parser.add_argument("--keep", metavar="A,B", help="keep only objects of these classes")
-    parser.add_argument("--drop", metavar="A,B", help="drop objects of these classes")
+    # Spelled as conversion's transforms spell them (--keep/--drop for short).
+    parser.add_argument("--keep-classes", "--keep", dest="keep", metavar="A,B",
+                        help="keep only objects of these classes")
+    parser.add_argument("--drop-classes", "--drop", dest="drop", metavar="A,B",
+                        help="drop objects of these classes")
     parser.add_argument("--min-box-size", type=float, default=0.0, metavar="PX",
                         help="drop boxes whose shorter side is under PX pixels")
     parser.add_argument("--drop-empty", action="store_true",
@@ -167,7 +177,8 @@ def _filter(args) -> dict[str, Any]:
 
 def _remap_arguments(parser) -> None:
     _inputs(parser)
-    parser.add_argument("--rename", required=True, metavar="OLD=NEW,...",
+    parser.add_argument("--rename", "--remap", dest="rename", required=True,
+                        metavar="OLD=NEW,...",
                         help="class renames, e.g. 'van=car,Truck=truck' (renaming onto an "
                         "existing class merges the two)")
     _writing(parser)
@@ -239,7 +250,8 @@ SUBCOMMANDS: list[Command] = [
             "consistently, conflicts reported)", _merge_arguments, _guarded(_merge)),
     Command("reshard", "rewrite records in another number or size of shards (bytes copied "
             "as they are)", _reshard_arguments, _guarded(_reshard)),
-    Command("split", "split records into parts by ratio, stably by image hash",
+    Command("split", "split records into parts by share, stably by image hash (conversion's "
+            "--split rule)",
             _split_arguments, _guarded(_split)),
     Command("filter", "keep or drop classes, small boxes, empty examples", _filter_arguments,
             _guarded(_filter)),
