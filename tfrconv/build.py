@@ -47,6 +47,9 @@ class Result:
     origin: str | None = None        # the sample's annotation file (duplicate-id messages)
     # The image's SHA-256 (hex), only when the duplicate-image check needs it.
     image_sha256: str | None = None
+    # What the transforms noted for the main process (`transforms.Context.notes`); None
+    # when no transform is active.
+    notes: dict[str, Any] | None = None
 
     @property
     def objects(self) -> int:
@@ -57,7 +60,7 @@ class Result:
         # faster than the dataclass's default (a dict of its fields).
         return Result, (self.source_id, self.split, self.shard_key, self.payload, self.labels,
                         self.clipped, self.skipped_objects, self.problems, self.fatal,
-                        self.origin, self.image_sha256)
+                        self.origin, self.image_sha256, self.notes)
 
 
 class Builder:
@@ -130,8 +133,12 @@ class Builder:
         result = Result(source_id=sample.source_id, split=sample.split,
                         shard_key=sample.shard_key, origin=where)
         prepared = self.prepared
+        notes: dict[str, Any] = {}
+        if prepared.active:
+            result.notes = notes
         if prepared.before:
-            sample, dropped_by = prepared.apply(prepared.before, sample, Context("before"))
+            sample, dropped_by = prepared.apply(prepared.before, sample,
+                                                Context("before", notes=notes))
             if sample is None:
                 return self._filtered(result, dropped_by, where)
         for error in sample.object_errors:       # objects the reader could not read
@@ -173,7 +180,8 @@ class Builder:
             else:
                 image_label_ids.append(label_id)
         if prepared.after:
-            checked, dropped_by = self._transform_checked(prepared, sample, encoded, boxes, kept)
+            checked, dropped_by = self._transform_checked(prepared, sample, encoded, boxes, kept,
+                                                          notes)
             if checked is None:
                 return self._filtered(result, dropped_by, where)
             sample, encoded, boxes, labels, kept = checked
@@ -189,14 +197,15 @@ class Builder:
 
     # -- transforms ------------------------------------------------------------------------
     def _transform_checked(self, prepared: Prepared, sample: Sample,
-                           encoded: example_lib.EncodedImage, boxes, kept):
+                           encoded: example_lib.EncodedImage, boxes, kept, notes):
         """Run the "after" transforms on the checked sample (normalized boxes, the image's
         bytes and size): (what to encode, None), or (None, the transform that dropped it)."""
         objects = [replace(obj, xmin=box[0], ymin=box[1], xmax=box[2], ymax=box[3])
                    for obj, box in zip(kept, boxes)]
         checked = replace(sample, objects=objects, image_bytes=encoded.data,
                           width=encoded.width, height=encoded.height, normalized=True)
-        out, dropped_by = prepared.apply(prepared.after, checked, Context("after", encoded.sha256))
+        out, dropped_by = prepared.apply(prepared.after, checked,
+                                         Context("after", encoded.sha256, notes))
         if out is None:
             return None, dropped_by
         if out.image_bytes is not encoded.data:     # re-encoded: size and hash follow

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..formats import Option, Options
@@ -22,10 +22,13 @@ class Context:
 
     `sha256` is the hex SHA-256 of the image bytes as read (None in the "before" stage, where
     no image has been read yet): the core computes it once, for image/key/sha256.
+    `notes` travel back to the main process with the image's result (small, picklable
+    values): the core's run checks read them (`tally.py`: "read_classes", "perceptual_hash").
     """
 
     stage: str
     sha256: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
