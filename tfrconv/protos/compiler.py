@@ -9,7 +9,10 @@ the releases' generated modules, carry it only when the source spells out a diff
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import subprocess
+import sys
 import tempfile
 
 from google.protobuf import descriptor_pb2
@@ -30,20 +33,24 @@ def proto_files(src_dir: str) -> list[str]:
 def protoc_descriptor_set(src_dir: str) -> descriptor_pb2.FileDescriptorSet:
     """protoc's FileDescriptorSet of every source under `src_dir`, imports included, without
     source info."""
-    try:
-        from grpc_tools import protoc
-    except ImportError:
-        raise GenerateError("grpcio-tools is not installed (pip install -e '.[dev]')") from None
+    if importlib.util.find_spec("grpc_tools") is None:
+        raise GenerateError("grpcio-tools is not installed (pip install -e '.[dev]')")
     names = proto_files(src_dir)
     if not names:
         raise GenerateError(f"{src_dir}: no .proto files")
     with tempfile.TemporaryDirectory() as scratch:
         out = os.path.join(scratch, "descriptors.binpb")
-        status = protoc.main(["protoc", f"--proto_path={src_dir}", "--include_imports",
-                              f"--descriptor_set_out={out}",
-                              *(os.path.join(src_dir, name) for name in names)])
-        if status != 0:
-            raise GenerateError(f"{src_dir}: protoc failed (its messages are above)")
+        # protoc runs in a process of its own: in-process, grpc_tools' protoc crashed
+        # (segfault) once TensorFlow's and Beam's protobuf machinery was loaded beside it.
+        done = subprocess.run([sys.executable, "-m", "grpc_tools.protoc",
+                               f"--proto_path={src_dir}", "--include_imports",
+                               f"--descriptor_set_out={out}",
+                               *(os.path.join(src_dir, name) for name in names)],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            message = (done.stderr or done.stdout).strip().splitlines()
+            raise GenerateError(f"{src_dir}: protoc failed: "
+                                f"{message[0] if message else done.returncode}")
         with open(out, "rb") as fileobj:
             return descriptor_pb2.FileDescriptorSet.FromString(fileobj.read())
 
