@@ -137,8 +137,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for plugin in plugins:
         kind = "builtin" if plugin["builtin"] else (plugin["dist"] or "in-process")
         provides = ", ".join(
-            f"{what}: {', '.join(plugin[what])}" for what in ("formats", "label_maps", "commands")
-            if plugin[what])
+            f"{what}: {', '.join(plugin[what])}"
+            for what in ("formats", "label_maps", "commands", "transforms") if plugin[what])
         print(f"{plugin['name']:14} {kind:18} {provides}")
     for conflict in registry.conflicts:
         print(f"WARNING {conflict.message()}", file=sys.stderr)

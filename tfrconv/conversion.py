@@ -53,6 +53,9 @@ class Conversion:
         self._prepared: Prepared | None = None
         self._checked = False
         self._scanned: list[str] | None = None     # the annotations' classes, as read
+        # True when the transforms' class check waits for the classes the workers read
+        # (`check_transforms`); the tally runs it before anything is published.
+        self.class_check_deferred = False
 
     @property
     def transforms(self) -> Prepared:
@@ -107,10 +110,9 @@ class Conversion:
     def _label_map(self) -> tuple[LabelMap, str]:
         ref = self.settings.label_map
         origin = "--label-map"
-        if ref == FROM_DATA:
+        if self.label_map_generated():
             ref = None
-        elif ref is None and self.spec.default_label_map is not None and \
-                not self.transforms.renames_classes:   # then built from the renamed classes
+        elif ref is None:
             ref = self.spec.default_label_map(self.opts)
             origin = f"{self.spec.name} default"
         if ref is None:
@@ -125,6 +127,13 @@ class Conversion:
             raise LabelMapError("the label map has no items", file=label_map.source)
         name = ref if isinstance(ref, str) else (label_map.source or "given")
         return label_map, f"{name} ({origin})"
+
+    def label_map_generated(self) -> bool:
+        """Whether the label map is built from the classes in the data (--label-map
+        from-data, no default map, or renamed classes without --label-map)."""
+        ref = self.settings.label_map
+        return ref == FROM_DATA or (ref is None and (self.spec.default_label_map is None
+                                                     or self.transforms.renames_classes))
 
     def label_map_from_data(self) -> LabelMap:
         """Ids 1..N for the classes found: in the format's own order when it declares one
@@ -165,6 +174,13 @@ class Conversion:
             return
         self._checked = True
         names = self.known_classes(renamed=False)
+        if names is None and not self.label_map_generated() and \
+                self.settings.runner == "local":
+            # No cheap class list and no label map to build from the data: rather than read
+            # every annotation once more up front, the workers note the classes they read and
+            # the check runs before anything is published (docs/transforms.md).
+            self.class_check_deferred = True
+            return
         self.transforms.check_classes(self.scan_classes(renamed=False) if names is None
                                       else names)
 
@@ -200,7 +216,9 @@ class Conversion:
                      max_errors=self.settings.max_errors,
                      stop=lambda problem: self.stop_error(problem, label_map),
                      allow_no_objects=self.settings.allow_no_objects,
-                     duplicate_image=self.settings.duplicate_image)
+                     duplicate_image=self.settings.duplicate_image,
+                     check_classes=self.transforms.check_classes
+                     if self.class_check_deferred else None)
 
     # -- stopping --------------------------------------------------------------------------
     def stop_error(self, problem: Problem, label_map: LabelMap) -> DataError:

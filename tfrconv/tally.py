@@ -134,7 +134,8 @@ class Tally:
     def __init__(self, splits: Iterable[str | None], log: ProblemLog, *,
                  duplicate_policy: str, max_errors: int | None,
                  stop: Callable[[Problem], Exception], allow_no_objects: bool = True,
-                 duplicate_image: str = "keep") -> None:
+                 duplicate_image: str = "keep",
+                 check_classes: Callable[[list[str]], None] | None = None) -> None:
         self.splits = {split: SplitCounts() for split in splits}
         self.log = log
         self.skipped_images = 0
@@ -146,6 +147,10 @@ class Tally:
         self.allow_no_objects = allow_no_objects
         self.duplicate_images = None if duplicate_image == "keep" else \
             DuplicateImages(duplicate_image)
+        # A transform's class check deferred to the end of the run (`Conversion.
+        # check_transforms`): the classes every annotation gave, as the workers noted them.
+        self.check_classes = check_classes
+        self.read_classes: set[str] = set()
 
     def admit(self, result: Any) -> bool:
         """Account for one build result (a `build.Result`), in input order: log its problems,
@@ -157,6 +162,8 @@ class Tally:
                 self.skipped_problems += 1
         if result.fatal is not None:
             raise self.stop(result.fatal)
+        if self.check_classes is not None and result.notes:
+            self.read_classes.update(result.notes.get("read_classes", ()))
         if result.payload is not None and result.source_id is not None and \
                 not self.seen_ids.add(stable_hash(result.source_id)):
             problem = duplicate_id_problem(result.source_id, self.duplicate_policy,
@@ -197,7 +204,10 @@ class Tally:
 
     def check_written(self) -> None:
         """Every image was skipped: fail instead of publishing empty files that look like
-        success."""
+        success. A deferred class check (--remap of a class no annotation has) fails here
+        too, before anything is published."""
+        if self.check_classes is not None:
+            self.check_classes(sorted(self.read_classes))
         if self.skipped_images and not any(c.examples for c in self.splits.values()):
             reasons = []
             for kind, entry in self.log.as_dict().items():

@@ -63,6 +63,11 @@ class ClassChanges:
                                  f"--remap (classes: {', '.join(sorted(after)) or 'none'})")
 
     def __call__(self, sample: Sample, context: Context) -> Sample:
+        # The classes as read, for a check_classes run at the end (formats that cannot list
+        # their classes cheaply: conversion.py).
+        context.notes["read_classes"] = tuple(
+            {obj.label: None for obj in sample.objects}
+            | {label.label: None for label in sample.image_labels})
         kept = []
         for obj in sample.objects:
             name = self.rename_class(obj.label)
