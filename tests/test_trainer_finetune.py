@@ -22,12 +22,13 @@ from tfrconv.trainer.model import ModelSpec, build_detector  # noqa: E402
 from tfrconv.trainer.train import TrainOptions, train  # noqa: E402
 
 PARTS = ("backbone", "neck", "box_head", "class_head")
-# What each fine_tune_checkpoint_type restores, as docs/tutorial.md states it (written out here,
-# not read from the trainer's own table): classification the backbone only, detection everything
-# but the class head (so the number of classes may change), full every part.
+# What each fine_tune_checkpoint_type restores, as the OD API 2.8.0's `restore_from_objects` does
+# and docs/tutorial.md states it (written out here, not read from the trainer's own table):
+# classification the backbone only, detection the feature extractor (backbone and neck, the
+# OD API extractors' FPN; so the number of classes may change), full every part.
 RESTORED = {
     "classification": {"backbone"},
-    "detection": {"backbone", "neck", "box_head"},
+    "detection": {"backbone", "neck"},
     "full": {"backbone", "neck", "box_head", "class_head"},
 }
 
@@ -127,6 +128,8 @@ def test_fine_tune_through_the_config(tmp_path):
           "--image-size", "32", "--batch-size", "2", "--num-steps", "2", "--num-classes", "6",
           "--fine-tune-checkpoint", str(tmp_path / "first"),
           "--fine-tune-checkpoint-type", "detection"])
+    # The folder is written as its latest checkpoint's prefix, as the OD API's restore needs.
+    assert load_settings(second).fine_tune_checkpoint == str(tmp_path / "first" / "ckpt-2")
     result = train(load_settings(second), TrainOptions(model_dir=str(tmp_path / "second"),
                                                        progress=False))
     assert (result.start_step, result.step) == (0, 2)

@@ -16,9 +16,11 @@ from ..api import UsageError
 
 IDENTITY_KEY = "tfrconv_model/.ATTRIBUTES/VARIABLE_VALUE"
 MAX_TO_KEEP = 7
+# As the OD API 2.8.0's `restore_from_objects`: classification the backbone, detection the
+# feature extractor (here backbone + neck, the neck being the OD API extractors' FPN), full all.
 FINE_TUNE_PARTS = {
     "classification": ("backbone",),
-    "detection": ("backbone", "neck", "box_head"),
+    "detection": ("backbone", "neck"),
     "full": ("backbone", "neck", "box_head", "class_head"),
 }
 
@@ -155,8 +157,8 @@ def restore_fine_tune(model, path: str, kind: str, identity: dict, *, model_dir:
         keys.append("num_classes")
     problems = mismatch(found, identity, keys)
     if problems:
-        hint = (" (fine_tune_checkpoint_type: detection keeps all but the class heatmap, so "
-                "the number of classes may change)" if problems and kind == "full" and
+        hint = (" (fine_tune_checkpoint_type: detection restores the feature extractor only, "
+                "so the number of classes may change)" if problems and kind == "full" and
                 all(p.startswith("num_classes") for p in problems) else "")
         raise UsageError(f"fine_tune_checkpoint {prefix} ({kind}) does not match the model: "
                          f"{'; '.join(problems)}{hint}")

@@ -61,7 +61,8 @@ def config_arguments(parser: argparse.ArgumentParser) -> None:
           help="input size (default: 128 centernet, 320 ssd, 600-1024 faster_rcnn)")
     _flag(parser, "learning-rate", type=float, metavar="LR", help="default: per template")
     _flag(parser, "fine-tune-checkpoint", metavar="PATH",
-          help="a TF2 checkpoint (prefix or folder) to start from")
+          help="a TF2 checkpoint to start from: a prefix (models/train/ckpt-3) or a model dir, "
+          "written as its latest checkpoint's prefix, as the OD API needs")
     _flag(parser, "fine-tune-checkpoint-type", choices=FINE_TUNE_TYPES,
           help="what to restore from it (default: detection)")
 
@@ -79,7 +80,7 @@ def _image_size(text: str | None, template: str) -> tuple[int, int] | None:
 
 
 def config_run(args: argparse.Namespace) -> int:
-    from .configure import build_request, write_config
+    from .configure import build_request, checkpoint_prefix, write_config
     from .templates import METRIC_SETS
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
@@ -92,12 +93,13 @@ def config_run(args: argparse.Namespace) -> int:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
     if args.fine_tune_checkpoint_type and not args.fine_tune_checkpoint:
         raise UsageError("--fine-tune-checkpoint-type needs --fine-tune-checkpoint")
+    fine_tune = args.fine_tune_checkpoint and checkpoint_prefix(args.fine_tune_checkpoint)
     request, messages = build_request(
         template=args.template, train=args.train_records, evaluate=args.eval_records,
         label_map=args.label_map, num_classes=args.num_classes, metrics=metrics,
         batch_size=args.batch_size, num_steps=args.num_steps,
         image_size=_image_size(args.image_size, args.template),
-        learning_rate=args.learning_rate, fine_tune_checkpoint=args.fine_tune_checkpoint,
+        learning_rate=args.learning_rate, fine_tune_checkpoint=fine_tune or None,
         fine_tune_checkpoint_type=args.fine_tune_checkpoint_type,
         header=[f"OD API pipeline config ({args.template}) written by tfrconv config.",
                 "Relative paths are read from the folder the trainer runs in."])
@@ -110,14 +112,31 @@ def config_run(args: argparse.Namespace) -> int:
 
 
 # -- train -----------------------------------------------------------------------------------
+def _boolean(text: str) -> bool:
+    """An absl-style boolean flag value: --use_tpu, --use_tpu=true, --use_tpu=false."""
+    lowered = text.lower()
+    if lowered in ("1", "true", "t", "yes"):
+        return True
+    if lowered in ("0", "false", "f", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+
+
 def train_arguments(parser: argparse.ArgumentParser) -> None:
     _flag(parser, "pipeline-config-path", required=True, metavar="PATH")
     _flag(parser, "model-dir", required=True, metavar="DIR",
           help="checkpoints and TensorBoard logs (train/, eval/)")
     _flag(parser, "num-train-steps", type=int, metavar="N",
           help="overrides train_config.num_steps (0: until interrupted)")
+    _flag(parser, "time-budget", type=float, metavar="SECONDS",
+          help="train for this long: the step rate measured during a short warm-up sets the "
+          "number of steps, the learning-rate schedule is fitted to it (written to "
+          "MODEL_DIR/time_budget.json), and training stops on time")
     _flag(parser, "checkpoint-every-n", type=int, default=1000, metavar="N",
           help="checkpoint every N steps (default: 1000; the last 7 are kept)")
+    _flag(parser, "eval-every-n", type=int, metavar="N",
+          help="evaluate the model every N steps and at the end, in this process: metrics "
+          "and side-by-side images to MODEL_DIR/eval for TensorBoard (not training time)")
     _flag(parser, "checkpoint-dir", metavar="DIR",
           help="evaluate instead of training: each new checkpoint of DIR, as it appears "
           "(the OD API's sidecar evaluator); summaries go to MODEL_DIR/eval")
@@ -127,21 +146,56 @@ def train_arguments(parser: argparse.ArgumentParser) -> None:
           help="evaluate every N-th example only")
     _flag(parser, "eval-on-checkpoint", action="store_true",
           help="also evaluate each checkpoint as it is written (in this process)")
+    _flag(parser, "eval-on-train-data", type=_boolean, nargs="?", const=True, default=False,
+          metavar="BOOL", help="with --checkpoint-dir: evaluate on the training records "
+          "(as the OD API's flag)")
+    _flag(parser, "use-tpu", type=_boolean, nargs="?", const=True, default=False,
+          metavar="BOOL", help="accepted for the OD API's command lines; no effect (CPU)")
+    _flag(parser, "num-workers", type=int, default=1, metavar="N",
+          help="accepted for the OD API's command lines; no effect (one process)")
+    _flag(parser, "record-summaries", type=_boolean, nargs="?", const=True, default=True,
+          metavar="BOOL", help="accepted for the OD API's command lines; no effect (the "
+          "loss summaries, which the OD API always records, are the only ones written)")
     parser.add_argument("--strict", action="store_true",
                         help="refuse a config that asks for a model the built-in trainer "
                         "does not implement, instead of training CenterNet in its place")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="fixes the data order, augmentation and initialisation "
+                        "(default: 0)")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="also use TensorFlow's deterministic kernels, so that two runs "
+                        "with one seed give the same checkpoints (slower; docs/performance.md)")
     parser.add_argument("--no-progress", action="store_true", help="no progress line")
     _flag(parser, "num-eval-steps", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--alsologtostderr", action="store_true", help=argparse.SUPPRESS)
 
 
+def odapi_flag_notes(args: argparse.Namespace) -> list[str]:
+    """What the accepted model_main_tf2.py flags do here, when they are given."""
+    notes = []
+    if args.num_eval_steps is not None:
+        notes.append("--num_eval_steps was removed from the OD API in 2018 (evaluation covers "
+                     "the whole eval set); ignored")
+    if args.use_tpu:
+        notes.append("--use_tpu has no effect: the built-in trainer trains on the CPU")
+    if args.num_workers != 1:
+        notes.append(f"--num_workers {args.num_workers} has no effect: the built-in trainer "
+                     "trains in one process (the OD API would use a multi-worker strategy)")
+    if not args.record_summaries:
+        notes.append("--record_summaries false has no effect: the built-in trainer writes only "
+                     "the loss, learning-rate and speed summaries, which the OD API records "
+                     "regardless of this flag")
+    if args.eval_on_train_data and not args.checkpoint_dir:
+        notes.append("--eval_on_train_data is used only with --checkpoint_dir (as in the OD "
+                     "API); ignored")
+    return notes
+
+
 def train_run(args: argparse.Namespace) -> int:
     _quiet_tensorflow()
     settings = _load_settings(args.pipeline_config_path)
-    if args.num_eval_steps is not None:
-        print("tfrconv train: note: --num_eval_steps was removed from the OD API in 2018 "
-              "(evaluation covers the whole eval set); ignored", file=sys.stderr)
+    for note in odapi_flag_notes(args):
+        print(f"tfrconv train: note: {note}", file=sys.stderr)
     if args.checkpoint_dir:
         return _sidecar(args, settings)
     from .train import TrainOptions, train
@@ -149,21 +203,41 @@ def train_run(args: argparse.Namespace) -> int:
     result = train(settings, TrainOptions(
         model_dir=args.model_dir, num_train_steps=args.num_train_steps,
         checkpoint_every_n=args.checkpoint_every_n, strict=args.strict,
-        eval_on_checkpoint=args.eval_on_checkpoint, seed=args.seed,
+        eval_on_checkpoint=args.eval_on_checkpoint, eval_every_n=args.eval_every_n,
+        time_budget=args.time_budget, seed=args.seed, deterministic=args.deterministic,
         progress=not args.no_progress))
+    print(train_summary(result))
+    return 130 if result.interrupted else 0
+
+
+def train_summary(result) -> str:
+    """The last line of `tfrconv train`: what was trained, and the checkpoint to use."""
+    latest = result.latest_checkpoint or "none"
+    if result.interrupted:
+        return (f"stopped by Ctrl-C at step {result.step}; saved {latest} (run the same command "
+                "to resume)")
     steps = result.step - result.start_step
+    if steps == 0:
+        return (f"nothing to train: {result.model_dir} is already at step {result.step}; "
+                f"latest checkpoint {latest}")
     speed = steps / result.train_seconds if result.train_seconds else 0.0
     loss = result.last_losses.get("Loss/total_loss")
-    latest = os.path.basename(result.checkpoints[-1]) if result.checkpoints else "none"
-    print(f"trained {steps} steps (to step {result.step}) in {_duration(result.train_seconds)} "
-          f"({speed:.1f} steps/s)" + (f", final loss {loss:.3f}" if loss is not None else "") +
-          f"; latest checkpoint {os.path.join(args.model_dir, latest)}")
-    return 0
+    planned = ""
+    if result.budget:
+        planned = f" (time budget {result.budget['budget_seconds']:g} s)"
+    return (f"trained {steps} steps (to step {result.step}) in "
+            f"{_duration(result.train_seconds)} ({speed:.1f} steps/s){planned}" +
+            (f", final loss {loss:.3f}" if loss is not None else "") +
+            f"; latest checkpoint {latest}")
 
 
 def _sidecar(args, settings) -> int:
     from .sidecar import evaluate_continuously
 
+    if args.eval_on_train_data:
+        import dataclasses
+
+        settings = dataclasses.replace(settings, eval_input=settings.train_input)
     evaluate_continuously(settings, checkpoint_dir=args.checkpoint_dir,
                           model_dir=args.model_dir, timeout=args.eval_timeout,
                           num_train_steps=args.num_train_steps,
@@ -187,6 +261,12 @@ def evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
     parser.add_argument("--no-summaries", action="store_true",
                         help="do not write TensorBoard summaries")
+    parser.add_argument("--watch", action="store_true",
+                        help="evaluate each new checkpoint of --model-dir as it appears, until "
+                        "the run's last step is evaluated or --eval-timeout passes without one "
+                        "(the OD API's sidecar evaluator)")
+    _flag(parser, "eval-timeout", type=int, default=3600, metavar="SECONDS",
+          help="with --watch: stop after waiting this long for a new checkpoint")
 
 
 def evaluate_run(args: argparse.Namespace) -> int:
@@ -198,6 +278,13 @@ def evaluate_run(args: argparse.Namespace) -> int:
     from .model import build_detector
 
     settings = _load_settings(args.pipeline_config_path)
+    if args.watch:
+        from .sidecar import evaluate_continuously
+
+        evaluate_continuously(settings, checkpoint_dir=args.model_dir, model_dir=args.model_dir,
+                              timeout=args.eval_timeout,
+                              sample_1_of_n=args.sample_1_of_n_eval_examples)
+        return 0
     prefix = resolve_checkpoint(args.checkpoint or args.model_dir, what="--model-dir" if not
                                 args.checkpoint else "--checkpoint")
     evaluator = Evaluator(settings, summary_dir=None if args.no_summaries else

@@ -1,5 +1,9 @@
 """`tfrconv infer`: run an exported SavedModel on images; PNGs with boxes and a JSON of detections.
 
+In detections.json every box, normalised (`box`) or in pixels (`box_pixels`), is
+[ymin, xmin, ymax, xmax], the order of the OD API's `detection_boxes` (stated in the file as
+`box_order`); detections are listed best first.
+
 The model is called exactly as OD-API inference code calls an exported detector (uint8
 [1, H, W, 3] in, the four `detection_*` outputs back), so any OD-API export works here too.
 """
@@ -13,6 +17,8 @@ from dataclasses import dataclass, field
 
 from ..api import DataError, UsageError
 
+# Both `box` (normalised) and `box_pixels` list a box as the OD API's detection_boxes do.
+BOX_ORDER = "ymin, xmin, ymax, xmax"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 
 
@@ -126,12 +132,13 @@ def run(model_path: str, image_args: list[str], out: str, *, label_map: str | No
                                                                 str(classes[i])),
                 "score": round(float(scores[i]), 4),
                 "box": [round(float(v), 5) for v in boxes[i]],
-                "box_pixels": [round(float(boxes[i][1]) * width, 1),
-                               round(float(boxes[i][0]) * height, 1),
-                               round(float(boxes[i][3]) * width, 1),
-                               round(float(boxes[i][2]) * height, 1)],
+                "box_pixels": [round(float(boxes[i][0]) * height, 1),
+                               round(float(boxes[i][1]) * width, 1),
+                               round(float(boxes[i][2]) * height, 1),
+                               round(float(boxes[i][3]) * width, 1)],
             } for i in kept]})
-    document = {"model": saved_model, "min_score": min_score, "images": result.images,
+    document = {"model": saved_model, "min_score": min_score, "box_order": BOX_ORDER,
+                "images": result.images,
                 "failures": result.failures}
     temporary = result.json_path + ".partial"
     with open(temporary, "w", encoding="utf-8") as fileobj:

@@ -42,11 +42,16 @@ def schedule_tensor(rate: LearningRate, step):
     return tf.where(step > total, 0.0, value)
 
 
-def build_optimizer(spec: Optimizer, *, clip_norm: float = 0.0):
+def build_optimizer(spec: Optimizer, *, clip_norm: float = 0.0, stretch=None):
+    """`stretch` (a float variable, optional) maps a training step to the config schedule's
+    step, so that a time-budgeted run ends its schedule at the step count it chose."""
     import keras
+    import tensorflow as tf
 
     class ConfigSchedule(keras.optimizers.schedules.LearningRateSchedule):
         def __call__(self, step):
+            if stretch is not None:
+                step = tf.cast(step, tf.float32) * stretch
             return schedule_tensor(spec.learning_rate, step)
 
         def get_config(self):

@@ -3,7 +3,11 @@
 Checkpoint `ckpt-1` at step 0, then every `checkpoint_every_n` steps and at the end (the last 7
 kept); a re-run resumes from the latest. Steps run in `tf.function` chunks; after each chunk the
 losses, `learning_rate` and `steps_per_sec` go to `model_dir/train` and the progress line. With
-`eval_on_checkpoint`, each checkpoint is also evaluated (time not counted as training time).
+`eval_on_checkpoint`, each checkpoint is also evaluated, with `eval_every_n` the model every N
+steps and at the end (time not counted as training time). `time_budget` sizes the run to a
+number of seconds (budget.py). Ctrl-C saves the step actually reached and returns normally, with
+`interrupted` set. `ckpt-1` is the untrained model at step 0, as in the OD API: the sidecar
+evaluator's first point.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 
-from ..api import Interrupted, TfrconvError, UsageError
+from ..api import TfrconvError, UsageError
 from .config import PipelineSettings
 
 CHUNK = 10                 # steps per tf.function call
@@ -29,10 +34,14 @@ class TrainOptions:
     checkpoint_every_n: int = 1000
     strict: bool = False
     eval_on_checkpoint: bool = False
+    eval_every_n: int | None = None      # evaluate the model every N steps (and at the end)
+    time_budget: float | None = None     # seconds of training: sizes the run (budget.py)
     seed: int = 0
+    deterministic: bool = False          # TensorFlow's op determinism (see docs/performance.md)
     progress: bool = True
     log_every_n: int = 100
     stream: object = None
+    clock: Callable[[], float] = time.perf_counter   # what training time is measured with
 
 
 @dataclass
@@ -44,6 +53,9 @@ class TrainResult:
     last_losses: dict[str, float]
     checkpoints: list[str] = field(default_factory=list)
     evaluations: list[dict] = field(default_factory=list)   # step, train_seconds, metrics
+    latest_checkpoint: str | None = None     # the model dir's latest, new or not
+    interrupted: bool = False                # Ctrl-C: stopped and saved at `step`
+    budget: dict | None = None               # the time budget's choice (time_budget.json)
 
 
 def announce(settings: PipelineSettings, strict: bool, stream) -> None:
@@ -63,10 +75,35 @@ def total_steps(settings: PipelineSettings, override: int | None) -> int | None:
     return steps or None       # 0: like the OD API, train until stopped
 
 
+def check_options(options: TrainOptions) -> None:
+    if options.checkpoint_every_n < 1:
+        raise UsageError("--checkpoint-every-n must be at least 1")
+    if options.eval_every_n is not None and options.eval_every_n < 1:
+        raise UsageError("--eval-every-n must be at least 1")
+    if options.time_budget is not None:
+        if options.time_budget <= 0:
+            raise UsageError("--time-budget must be a positive number of seconds")
+        if options.num_train_steps is not None:
+            raise UsageError("give --time-budget or --num-train-steps, not both: the budget "
+                             "chooses the number of steps")
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    """Initialisation from `seed`; with `deterministic`, TensorFlow's deterministic kernels too
+    (process-wide, as TensorFlow offers it)."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
 def train(settings: PipelineSettings, options: TrainOptions, *, on_checkpoint=None) -> TrainResult:
     import tensorflow as tf
 
     from ..api import read_label_map_file
+    from .budget import TimeBudget, read_choice, schedule_length, write_choice
     from .checkpoints import MAX_TO_KEEP, check_model_dir, new_checkpoint, restore_fine_tune
     from .checks import check_inputs
     from .data import match_files, train_dataset
@@ -75,6 +112,7 @@ def train(settings: PipelineSettings, options: TrainOptions, *, on_checkpoint=No
     from .optim import build_optimizer, schedule_tensor
 
     stream = options.stream or sys.stderr
+    check_options(options)
     announce(settings, options.strict, stream)
     reader = settings.train_input
     files = match_files(reader.paths, what="train_input_reader", config=settings.path)
@@ -84,26 +122,29 @@ def train(settings: PipelineSettings, options: TrainOptions, *, on_checkpoint=No
                              config=settings.path):
         print(f"tfrconv train: warning: {note}", file=stream)
     steps = total_steps(settings, options.num_train_steps)
-    if options.checkpoint_every_n < 1:
-        raise UsageError("--checkpoint-every-n must be at least 1")
 
     spec = settings.model_spec()
     identity = spec.identity()
     model_dir = options.model_dir
     resume = check_model_dir(model_dir, identity)
     evaluator = None
-    if options.eval_on_checkpoint:
+    if options.eval_on_checkpoint or options.eval_every_n:
         from .evaluate import Evaluator, eval_summary_dir
 
         evaluator = Evaluator(settings, summary_dir=eval_summary_dir(model_dir, settings))
 
-    import keras
-
-    keras.utils.set_random_seed(options.seed)
+    seed_everything(options.seed, options.deterministic)
     model = build_detector(spec)
     height, width = settings.resize.height, settings.resize.width
     model(tf.zeros([1, height, width, 3]))
-    optimizer = build_optimizer(settings.optimizer, clip_norm=settings.gradient_clip)
+    budget = None
+    stretch = tf.Variable(1.0, dtype=tf.float32, trainable=False, name="schedule_stretch")
+    if options.time_budget is not None:
+        budget = TimeBudget(options.time_budget, schedule_steps=schedule_length(settings),
+                            choice=read_choice(model_dir) if resume else None)
+        stretch.assign(budget.stretch())
+    optimizer = build_optimizer(settings.optimizer, clip_norm=settings.gradient_clip,
+                                stretch=stretch)
     optimizer.build(model.trainable_variables)
     global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
     checkpoint = new_checkpoint(model=model, identity=identity, step=global_step,
@@ -148,22 +189,32 @@ def train(settings: PipelineSettings, options: TrainOptions, *, on_checkpoint=No
 
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "train"))
     start_step = step = int(global_step.numpy())
-    result = TrainResult(model_dir, start_step, step, 0.0, {})
+    result = TrainResult(model_dir, start_step, step, 0.0, {}, latest_checkpoint=resume)
+    if budget is not None:
+        budget.start_step = start_step
+        steps = budget.total_steps
     progress = TrainProgress(stream, steps, start_step, enabled=options.progress,
                              every=options.log_every_n)
 
-    def save(train_seconds: float) -> None:
+    def evaluate(at: int, train_seconds: float, name: str) -> None:
+        from .evaluate import headline
+
+        metrics = evaluator.evaluate(model, at)
+        progress.message(f"evaluated {name} (step {at}): {headline(metrics)}")
+        result.evaluations.append({"step": at, "train_seconds": round(train_seconds, 2),
+                                   "metrics": metrics})
+
+    def evaluated_at(at: int) -> bool:
+        return bool(result.evaluations) and result.evaluations[-1]["step"] == at
+
+    def save(train_seconds: float, *, last: bool = False) -> None:
         path = manager.save()
         result.checkpoints.append(path)
+        result.latest_checkpoint = path
         at = int(global_step.numpy())
-        if evaluator is not None:
-            from .evaluate import headline
-
-            metrics = evaluator.evaluate(model, at)
-            progress.message(f"evaluated {os.path.basename(path)} (step {at}): "
-                             f"{headline(metrics)}")
-            result.evaluations.append({"step": at, "train_seconds": round(train_seconds, 2),
-                                       "metrics": metrics})
+        if evaluator is not None and not evaluated_at(at) and (
+                options.eval_on_checkpoint or last or at % options.eval_every_n == 0):
+            evaluate(at, train_seconds, os.path.basename(path))
         if on_checkpoint is not None:
             on_checkpoint(path, at, train_seconds)
 
@@ -175,16 +226,28 @@ def train(settings: PipelineSettings, options: TrainOptions, *, on_checkpoint=No
         while steps is None or step < steps:
             count = CHUNK if steps is None else min(CHUNK, steps - step)
             count = min(count, options.checkpoint_every_n - (step - saved_step))
-            began = time.perf_counter()
+            if options.eval_every_n:
+                count = min(count, options.eval_every_n - step % options.eval_every_n)
+            began = options.clock()
             losses = run_chunk(iterator, tf.constant(count, tf.int32))
             values = {key: float(value) for key, value in losses.items()}
-            elapsed = time.perf_counter() - began
+            elapsed = options.clock() - began
             train_seconds += elapsed
             step = int(global_step.numpy())
             if values["Loss/total_loss"] != values["Loss/total_loss"]:
                 raise TfrconvError(f"training diverged: the loss is NaN at step {step}; lower "
                                    "the learning rate (the last good checkpoint is kept)")
-            rate = float(schedule_tensor(settings.optimizer.learning_rate, step))
+            if budget is not None and budget.observe(step, count, elapsed, train_seconds):
+                steps = progress.total = budget.total_steps
+                stretch.assign(budget.stretch())
+                result.budget = asdict(budget.choice)
+                where = write_choice(model_dir, budget.choice)
+                progress.message(
+                    f"time budget {budget.seconds:g} s: {budget.choice.steps_per_sec:.2f} "
+                    f"steps/s measured over the warm-up, so {steps} steps in all (the "
+                    f"schedule's {budget.schedule_steps} stretched to fit; {where})")
+            rate = float(schedule_tensor(settings.optimizer.learning_rate,
+                                         step * float(stretch.numpy())))
             with writer.as_default(step=step):
                 for key, value in values.items():
                     tf.summary.scalar(key, value)
@@ -192,21 +255,38 @@ def train(settings: PipelineSettings, options: TrainOptions, *, on_checkpoint=No
                 tf.summary.scalar("steps_per_sec", count / max(elapsed, 1e-9))
             result.last_losses = values
             progress.update(step, values, rate, count / max(elapsed, 1e-9))
+            if budget is not None and (steps is None or step < steps) and \
+                    budget.out_of_time(train_seconds):
+                progress.message(f"time budget {budget.seconds:g} s reached at step {step} "
+                                 f"(planned {steps or '?'}): stopping")
+                if budget.choice is not None:
+                    budget.choice.stopped_early_at = step
+                    result.budget = asdict(budget.choice)
+                    write_choice(model_dir, budget.choice)
+                break
             if step - saved_step >= options.checkpoint_every_n:
                 progress.clear()
                 save(train_seconds)
                 saved_step = step
+            elif options.eval_every_n and step % options.eval_every_n == 0 and \
+                    not evaluated_at(step):
+                progress.clear()
+                evaluate(step, train_seconds, "the model")
     except KeyboardInterrupt:
         progress.clear()
+        step = int(global_step.numpy())      # the chunk that was running may have finished
         if step != saved_step:
-            manager.save()
+            result.checkpoints.append(manager.save())
+            result.latest_checkpoint = result.checkpoints[-1]
         writer.flush()
-        raise Interrupted(f"training stopped at step {step}; checkpoint saved in {model_dir} "
-                          "(run the same command to resume)") from None
+        result.interrupted = True
+        result.step = step
+        result.train_seconds = train_seconds
+        return result
     finally:
         progress.close()
     if step != saved_step:
-        save(train_seconds)
+        save(train_seconds, last=True)
     writer.flush()
     result.step = step
     result.train_seconds = train_seconds

@@ -17,7 +17,8 @@ def draw_boxes(image, boxes, classes, scores=None, *, names: dict[int, str] | No
     """A copy of `image` (uint8 HxWx3 array or PIL image) with the boxes drawn.
 
     boxes: normalised [ymin, xmin, ymax, xmax]; classes: label-map ids; scores: None for ground
-    truth. Returns a PIL image.
+    truth. With scores, the `max_boxes` best at or above `min_score` are drawn, the best last,
+    so that its box and label are on top. Returns a PIL image.
     """
     from PIL import Image, ImageDraw, ImageFont
 
@@ -27,14 +28,14 @@ def draw_boxes(image, boxes, classes, scores=None, *, names: dict[int, str] | No
     width, height = picture.size
     line = thickness or max(1, round(min(width, height) / 160))
     font = ImageFont.load_default()
-    drawn = 0
-    order = range(len(boxes)) if scores is None else sorted(
-        range(len(boxes)), key=lambda i: -float(scores[i]))
+    if scores is None:
+        order = list(range(len(boxes)))[:max_boxes]
+    else:       # the best `max_boxes` above min_score, drawn lowest score first: best on top
+        ranked = sorted((i for i in range(len(boxes)) if float(scores[i]) >= min_score),
+                        key=lambda i: -float(scores[i]))
+        order = ranked[:max_boxes] if max_boxes is not None else ranked
+        order.reverse()
     for i in order:
-        if scores is not None and float(scores[i]) < min_score:
-            continue
-        if max_boxes is not None and drawn >= max_boxes:
-            break
         ymin, xmin, ymax, xmax = (float(v) for v in boxes[i])
         left, top = xmin * width, ymin * height
         right, bottom = xmax * width, ymax * height
@@ -49,7 +50,6 @@ def draw_boxes(image, boxes, classes, scores=None, *, names: dict[int, str] | No
         text_top = top - text_h - 2 if top - text_h - 2 >= 0 else top
         draw.rectangle([left, text_top, left + text_w + 4, text_top + text_h + 2], fill=tint)
         draw.text((left + 2, text_top), label, fill=(0, 0, 0), font=font)
-        drawn += 1
     return picture
 
 
