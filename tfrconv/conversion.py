@@ -62,6 +62,9 @@ class Conversion:
         """The run's active transforms (docs/transforms.md); bad options are a UsageError."""
         if self._prepared is None:
             self._prepared = prepare(get_registry().transforms, self.settings.transform_values)
+            if self.settings.runner != "local" and self._prepared.having("new_index"):
+                raise UsageError("--near-duplicates needs --runner local (the Beam runner does "
+                                 "not check near-duplicate images; docs/transforms.md)")
         return self._prepared
 
     # -- set-up ----------------------------------------------------------------------------
@@ -212,13 +215,21 @@ class Conversion:
     def new_tally(self, splits: Iterable[str | None], label_map: LabelMap,
                   log: ProblemLog) -> Tally:
         """The run's tally, with this conversion's policies and --max-errors."""
+        splits = list(splits)
+        hasher = self.transforms.having("new_index")        # --near-duplicates
+        if hasher is not None and len(splits) < 2:
+            raise UsageError("--near-duplicates looks for leakage between splits, and this run "
+                             "writes one output: add --split (tfrconv report --near-duplicates "
+                             "finds look-alikes within records)")
         return Tally(splits, log, duplicate_policy=self.settings.policies["duplicate_id"],
                      max_errors=self.settings.max_errors,
                      stop=lambda problem: self.stop_error(problem, label_map),
                      allow_no_objects=self.settings.allow_no_objects,
                      duplicate_image=self.settings.duplicate_image,
                      check_classes=self.transforms.check_classes
-                     if self.class_check_deferred else None)
+                     if self.class_check_deferred else None,
+                     near_duplicates=hasher and hasher.new_index(),
+                     near_duplicate_policy=getattr(hasher, "policy", "warn"))
 
     # -- stopping --------------------------------------------------------------------------
     def stop_error(self, problem: Problem, label_map: LabelMap) -> DataError:

@@ -135,7 +135,8 @@ class Tally:
                  duplicate_policy: str, max_errors: int | None,
                  stop: Callable[[Problem], Exception], allow_no_objects: bool = True,
                  duplicate_image: str = "keep",
-                 check_classes: Callable[[list[str]], None] | None = None) -> None:
+                 check_classes: Callable[[list[str]], None] | None = None,
+                 near_duplicates: Any = None, near_duplicate_policy: str = "warn") -> None:
         self.splits = {split: SplitCounts() for split in splits}
         self.log = log
         self.skipped_images = 0
@@ -151,6 +152,9 @@ class Tally:
         # check_transforms`): the classes every annotation gave, as the workers noted them.
         self.check_classes = check_classes
         self.read_classes: set[str] = set()
+        # --near-duplicates: a `transforms.near_duplicates.LeakageIndex` of the images written.
+        self.near_duplicates = near_duplicates
+        self.near_duplicate_policy = near_duplicate_policy
 
     def admit(self, result: Any) -> bool:
         """Account for one build result (a `build.Result`), in input order: log its problems,
@@ -179,7 +183,22 @@ class Tally:
         if result.payload is None:
             self.skipped_images += 1
             return False
+        if self.near_duplicates is not None and result.notes:
+            self.check_near_duplicates(result)
         return True
+
+    def check_near_duplicates(self, result: Any) -> None:
+        """--near-duplicates: a written image that looks like one written to another split."""
+        value = result.notes.get("perceptual_hash")
+        if value is None:
+            return
+        name = result.source_id or result.origin or "an image"
+        for problem in self.near_duplicates.add(value, result.split, name, result.origin,
+                                                result.source_id):
+            if self.near_duplicate_policy == "error":
+                raise DataError(problem.message, file=problem.file, hint=OptionHint(
+                    "on_near_duplicate", "warn", "to report them and go on, {option}"))
+            self.log.add(problem)
 
     def check_duplicate_image(self, result: Any) -> None:
         """--on-duplicate-image: the same bytes as an earlier image (same split or another)."""

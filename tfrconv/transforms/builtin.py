@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..formats import Option
 from .classes import setup_classes
 from .filters import MAX_BOXES_POLICIES, setup_filters
+from .near_duplicates import DEFAULT_DISTANCE, MAX_DISTANCE, POLICIES, setup_near_duplicates
 from .resize import IMAGE_FORMATS, setup_resize
 from .spec import TransformSpec
 from .split import setup_split
@@ -66,4 +67,17 @@ RESIZE = TransformSpec(
                choices=IMAGE_FORMATS, default="keep"),
     ))
 
-BUILTIN_TRANSFORMS = (CLASSES, FILTERS, SPLIT, RESIZE)
+NEAR_DUPLICATES = TransformSpec(
+    "near_duplicates", "report images that look alike in different splits (leakage)",
+    setup_near_duplicates, stage="after", order=25,
+    options=(
+        Option("near_duplicates", "report pairs of images in different splits that look alike "
+               "(a perceptual hash; see --near-duplicate-distance)", "bool", default=False),
+        Option("near_duplicate_distance", "how many of the hash's 64 bits may differ "
+               f"(0-{MAX_DISTANCE}, default {DEFAULT_DISTANCE})", "int", metavar="N"),
+        Option("on_near_duplicate", "a near-duplicate pair across splits: warn (report it, "
+               "the default) or error (stop; nothing is published)", "choice",
+               choices=POLICIES),
+    ))
+
+BUILTIN_TRANSFORMS = (CLASSES, FILTERS, SPLIT, RESIZE, NEAR_DUPLICATES)

@@ -40,6 +40,10 @@ class Prepared:
     def renames_classes(self) -> bool:
         return any(hasattr(fn, "rename_class") for fn in self.transforms)
 
+    def having(self, attribute: str) -> Transform | None:
+        """The first active transform with `attribute` (e.g. `new_index`), or None."""
+        return next((fn for fn in self.transforms if hasattr(fn, attribute)), None)
+
     def rename_class(self, name: str) -> str | None:
         """The class `name` becomes after every transform (None: its objects are dropped)."""
         for fn in self.transforms:
