@@ -230,7 +230,7 @@ def inspect_records(path_or_glob: str, *, label_map=None, show: int = 0, draw: i
     """Inspect every record of a path or glob and return the statistics (as `--json` prints
     them). With `show`, the first examples go into the result (and are printed to `stream` as
     they are read); with `draw`, they are drawn into `out_dir` with an index.html."""
-    from .tfrecord import record_paths, scan_records
+    from .tfrecord import file_size, record_paths, scan_records
 
     inspector = Inspector(label_map, reservoir_size)
     sheet: list = []
@@ -238,7 +238,7 @@ def inspect_records(path_or_glob: str, *, label_map=None, show: int = 0, draw: i
     if draw:
         os.makedirs(out_dir, exist_ok=True)
     for path in record_paths(path_or_glob):
-        info: dict[str, Any] = {"path": path, "bytes": os.path.getsize(path), "records": 0}
+        info: dict[str, Any] = {"path": path, "bytes": file_size(path), "records": 0}
         inspector.files.append(info)
         if limit is not None and inspector.examples >= limit:
             info["skipped"] = "--limit reached"

@@ -7,17 +7,26 @@ go, the previous ones return. Previous files are deleted only once every rename 
 
 Moving the old file aside (rather than renaming over it) also keeps ext4's auto_da_alloc from
 writing the whole new file out inside the rename.
+
+`RemotePublication` keeps the same promise on an object store (an fsspec URL, docs/remote.md):
+every finished local file is uploaded under a hidden temporary name beside its final one first;
+only when all uploads succeeded are previous objects moved aside and the new ones moved (copied,
+on most stores) into place; a failure removes what was uploaded and moves the previous ones back.
+A store has no atomic rename, so a reader listing the folder during the moves may see some new
+files beside old ones, never a half-written one.
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from . import remote
 from .errors import DataError
 
 _HELD = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
@@ -72,6 +81,95 @@ class Publication:
         for _final, aside, _renamed in moved:
             if aside is not None:
                 _unlink_quietly(aside)
+
+
+class RemotePublication:
+    """(local finished file, final URL) pairs uploaded together; see the module docstring."""
+
+    def __init__(self) -> None:
+        self.pairs: list[tuple[str, str]] = []
+
+    def add(self, local: str, final_url: str) -> None:
+        self.pairs.append((local, final_url))
+
+    def commit(self) -> None:
+        """Upload every file under a temporary name, then move each into place, or none."""
+        token = os.urandom(4).hex()
+        uploaded: list[tuple[object, str, str]] = []   # (filesystem, temporary, final)
+        moved: list[tuple[object, str, str | None, bool]] = []
+        final = ""
+        with _signals_held() as interrupted:
+            try:
+                for local, final in self.pairs:
+                    fs, path = remote.filesystem(final)
+                    temp = _hidden_beside(path, f"tmp-{token}")
+                    fs.put_file(local, temp)
+                    uploaded.append((fs, temp, path))
+                for fs, temp, path in uploaded:
+                    final = remote.unstrip(fs, path)
+                    aside = None
+                    if fs.exists(path):
+                        aside = _hidden_beside(path, f"old-{token}")
+                        fs.mv(path, aside)
+                    moved.append((fs, path, aside, False))
+                    fs.mv(temp, path)
+                    moved[-1] = (fs, path, aside, True)
+            except Exception as exc:     # noqa: BLE001 - any store error: put things back
+                _roll_back_remote(moved, uploaded)
+                raise DataError(f"publishing to the store failed: {remote.first_line(exc)} "
+                                "(nothing was published; previous files were restored)",
+                                file=final) from None
+            if interrupted():
+                _roll_back_remote(moved, uploaded)
+                return
+        for fs, _path, aside, _renamed in moved:
+            if aside is not None:
+                _remove_quietly(fs, aside)
+
+
+def _hidden_beside(path: str, tag: str) -> str:
+    folder, name = posixpath.split(path)
+    return posixpath.join(folder, f".{name}.{tag}")
+
+
+def _roll_back_remote(moved, uploaded) -> None:
+    for fs, path, aside, renamed in reversed(moved):
+        if renamed:
+            _remove_quietly(fs, path)
+        if aside is not None:
+            try:
+                fs.mv(aside, path)
+            except Exception:             # noqa: BLE001, S110 - best effort, as locally
+                pass
+    for fs, temp, _path in uploaded:
+        _remove_quietly(fs, temp)
+
+
+def _remove_quietly(fs, path: str) -> None:
+    try:
+        if fs.exists(path):
+            fs.rm_file(path)
+    except Exception:                     # noqa: BLE001, S110
+        pass
+
+
+def remove_stale_remote_shards(outputs: dict[str | None, str], num_shards: int) -> list[str]:
+    """`remove_stale_shards` for output URLs: other shard counts' files of each output."""
+    removed = []
+    own = num_shards if num_shards > 1 else None
+    for output in outputs.values():
+        folder, name = remote.split(output)
+        pattern = re.compile(re.escape(name) + r"-\d{5}-of-(\d{5})")
+        for url, file_name in remote.list_files(folder):
+            match = pattern.fullmatch(file_name)
+            if match and int(match.group(1)) != own:
+                fs, path = remote.filesystem(url)
+                try:
+                    fs.rm_file(path)
+                except Exception:         # noqa: BLE001 - left for the next run
+                    continue
+                removed.append(url)
+    return removed
 
 
 def _roll_back(moved: list[tuple[str, str | None, bool]]) -> None:

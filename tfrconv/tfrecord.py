@@ -5,7 +5,8 @@ Each record is: u64 little-endian length, u32 masked CRC32C of those 8 bytes, th
 masked CRC32C of the payload. There is no file header. GZIP files are the same stream gzipped;
 `is_gzip` tells them apart. Reading has two modes over one framing loop: `scan_records` is
 tolerant (inspect and verify see as much of a damaged file as they can) and `iter_records` /
-`read_records` are strict (data is read only when it is whole).
+`read_records` are strict (data is read only when it is whole). Paths may be URLs (`s3://`,
+`memory://`, ...; through `remote.py` and the `[cloud]` extra): files, globs and folders alike.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import BinaryIO, NamedTuple
 
 import google_crc32c
 
+from . import remote
 from .errors import DataError, UsageError
 
 _MASK_DELTA = 0xA282EAD8
@@ -154,9 +156,25 @@ class Record(NamedTuple):
     fatal: bool = False         # the rest of the file cannot be read
 
 
+def open_record_file(path: str) -> tuple[BinaryIO, int]:
+    """(binary file object, size) of a record file, local or a URL (OSError if unreadable)."""
+    if remote.is_url(path):
+        return remote.open_input(path)
+    fileobj = open(path, "rb")  # noqa: SIM115 - the caller closes it
+    return fileobj, os.fstat(fileobj.fileno()).st_size
+
+
+def file_size(path: str) -> int:
+    """The size in bytes of a record file, local or a URL (OSError if it cannot be read)."""
+    fileobj, size = open_record_file(path)
+    fileobj.close()
+    return size
+
+
 def is_gzip(path: str) -> bool:
     """Whether a record file is GZIP-compressed, from its first bytes."""
-    with open(path, "rb") as fileobj:
+    fileobj, _size = open_record_file(path)
+    with fileobj:
         head = fileobj.read(12)
     if head[:2] != GZIP_MAGIC:
         return False
@@ -171,8 +189,9 @@ def scan_records(path: str) -> Iterator[Record]:
     with a fatal error. Never raises for bad content: inspect and verify report it all."""
     try:
         compressed = is_gzip(path)
-        size = None if compressed else os.path.getsize(path)
-        raw = open(path, "rb")  # noqa: SIM115 - closed below
+        raw, size = open_record_file(path)
+        if compressed:
+            size = None
     except OSError as exc:
         yield Record(path, 0, 0, None, f"cannot read the file: {exc.strerror or exc}",
                      fatal=True)
@@ -243,6 +262,12 @@ def expand_paths(path_or_glob: str | os.PathLike | Iterable[str]) -> list[str]:
         patterns = [os.fspath(p) for p in path_or_glob]
     paths: list[str] = []
     for pattern in patterns:
+        if remote.is_url(pattern):
+            matches = remote.glob_files(pattern)
+            if not matches:
+                raise UsageError(f"no record files match {pattern!r}")
+            paths.extend(matches)
+            continue
         if os.path.isfile(pattern):
             paths.append(pattern)
             continue
@@ -265,6 +290,13 @@ SIDECAR_SUFFIXES = (".json", ".pbtxt", ".txt", ".csv", ".md", ".html", ".png", "
 def record_paths(path_or_glob: str) -> list[str]:
     """The record files a path names: a file, a glob, or a folder (its files whose names
     contain "record", as FiftyOne and most scripts name them; manifests and label maps aside)."""
+    if remote.is_url(path_or_glob) and remote.is_dir(path_or_glob):
+        found = [url for url, name in remote.list_files(path_or_glob)
+                 if "record" in name.lower() and not name.endswith(SIDECAR_SUFFIXES)]
+        if not found:
+            raise UsageError(f"{path_or_glob} is a folder without record files (no file name "
+                             "contains 'record'); name the files or a glob instead")
+        return found
     if os.path.isdir(path_or_glob):
         found = sorted(entry.path for entry in os.scandir(path_or_glob)
                        if entry.is_file() and "record" in entry.name.lower()

@@ -22,6 +22,7 @@ from ..sharding import ShardedWriter, shard_index
 from ..tally import SplitCounts, Tally
 from ..workers import Framed, WorkerPool
 from .signals import signals_as_errors
+from .staging import run_staged, url_options
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..conversion import Conversion
@@ -30,6 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def run_local(conversion: Conversion) -> Summary:
     """Run `conversion` on this machine (`--workers` processes); its `Summary`."""
+    if url_options(conversion):          # URLs: run on local copies, then upload (staging.py)
+        return run_staged(conversion, run_local)
     start = time.perf_counter()
     settings = conversion.settings
     outputs = conversion.outputs()
