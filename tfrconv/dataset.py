@@ -32,6 +32,7 @@ from .layouts import Layout, find_layout
 from .pipeline import Conversion
 from .plugins import get_registry
 from .publish import Publication, remove_stale_shards
+from .remote import is_url
 from .settings import COMMON_NAMES, Settings
 from .summary import Summary
 
@@ -88,6 +89,11 @@ def convert_dataset(root: str | os.PathLike, *, output: str | os.PathLike,
     given to every split whose format has them."""
     start = time.perf_counter()
     root = os.fspath(root)
+    for path in (root, os.fspath(output)):
+        if is_url(path):                 # whole datasets are local for now (docs/remote.md)
+            raise UsageError(f"{path}: a whole dataset is converted from and to local folders; "
+                             "give URLs to a format command (tfrconv FORMAT --data-dir URL "
+                             "--output URL/split.record)")
     if not os.path.isdir(root):
         raise UsageError(f"{root}: no such folder")
     layout = find_layout(root)
