@@ -47,9 +47,11 @@ def test_no_choice_before_three_measured_chunks():
 
 def test_the_hard_stop_looks_one_chunk_ahead():
     budget = tb.TimeBudget(10.0, schedule_steps=100)
-    budget.observe(10, 10, 3.0, 8.0)
-    assert not budget.out_of_time(7.0)                   # 7 + 3 = 10: still fits
-    assert budget.out_of_time(7.5)
+    assert not budget.out_of_time(9.9, 10)               # nothing measured yet
+    budget.observe(10, 10, 3.0, 8.0)                     # 0.3 s a step
+    assert not budget.out_of_time(7.0, 10)               # 7 + 3 = 10: still fits
+    assert budget.out_of_time(7.5, 10)
+    assert not budget.out_of_time(7.5, 1)                # a short last chunk still fits
 
 
 def test_schedule_length_is_the_cosine_total_or_num_steps():

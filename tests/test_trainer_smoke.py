@@ -187,8 +187,16 @@ def test_infer_writes_pictures_and_json(run, tmp_path):
     assert len(list(out.glob("*.png"))) == 10
     first = document["images"][0]
     assert first["width"] == SIZE and os.path.isfile(first["output"])
+    assert document["box_order"] == "ymin, xmin, ymax, xmax"
+    assert first["detections"], "a trained model finds something at score 0.2"
     for det in first["detections"]:
         assert det["class"] in {"circle", "square", "triangle"} and det["score"] >= 0.2
+        # One order for both: the pixel box is the normalised one scaled by (h, w, h, w).
+        height, width = first["height"], first["width"]
+        np.testing.assert_allclose(det["box_pixels"], np.array(det["box"]) *
+                                   [height, width, height, width], atol=0.06)
+    scores = [det["score"] for det in first["detections"]]
+    assert scores == sorted(scores, reverse=True)
     # A broken image is reported and the rest still done.
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not an image")

@@ -48,7 +48,7 @@ class TimeBudget:
         self._measured_steps = 0
         self._measured_seconds = 0.0
         self._chunks = 0
-        self._last_chunk_seconds = 0.0
+        self._seconds_per_step = 0.0
         self.start_step = start_step
 
     @property
@@ -63,7 +63,7 @@ class TimeBudget:
 
     def observe(self, step: int, steps: int, seconds: float, train_seconds: float) -> bool:
         """Record a chunk of `steps` that took `seconds`; True when this chunk made the choice."""
-        self._last_chunk_seconds = seconds
+        self._seconds_per_step = seconds / max(steps, 1)
         if self.choice is not None:
             return False
         if not self._first_chunk_done:          # graph tracing: not a step rate
@@ -83,9 +83,9 @@ class TimeBudget:
                                    schedule_steps=self.schedule_steps)
         return True
 
-    def out_of_time(self, train_seconds: float) -> bool:
-        """The hard stop: another chunk like the last one would overrun the budget."""
-        return train_seconds + self._last_chunk_seconds > self.seconds
+    def out_of_time(self, train_seconds: float, next_steps: int) -> bool:
+        """The hard stop: `next_steps` more, at the last chunk's speed, would overrun."""
+        return train_seconds + next_steps * self._seconds_per_step > self.seconds
 
 
 def schedule_length(settings) -> int:

@@ -228,6 +228,14 @@ def train(settings: PipelineSettings, options: TrainOptions, *, on_checkpoint=No
             count = min(count, options.checkpoint_every_n - (step - saved_step))
             if options.eval_every_n:
                 count = min(count, options.eval_every_n - step % options.eval_every_n)
+            if budget is not None and budget.out_of_time(train_seconds, count):
+                progress.message(f"time budget {budget.seconds:g} s reached at step {step} "
+                                 f"(planned {steps or '?'}): stopping")
+                if budget.choice is not None:
+                    budget.choice.stopped_early_at = step
+                    result.budget = asdict(budget.choice)
+                    write_choice(model_dir, budget.choice)
+                break
             began = options.clock()
             losses = run_chunk(iterator, tf.constant(count, tf.int32))
             values = {key: float(value) for key, value in losses.items()}
@@ -255,15 +263,6 @@ def train(settings: PipelineSettings, options: TrainOptions, *, on_checkpoint=No
                 tf.summary.scalar("steps_per_sec", count / max(elapsed, 1e-9))
             result.last_losses = values
             progress.update(step, values, rate, count / max(elapsed, 1e-9))
-            if budget is not None and (steps is None or step < steps) and \
-                    budget.out_of_time(train_seconds):
-                progress.message(f"time budget {budget.seconds:g} s reached at step {step} "
-                                 f"(planned {steps or '?'}): stopping")
-                if budget.choice is not None:
-                    budget.choice.stopped_early_at = step
-                    result.budget = asdict(budget.choice)
-                    write_choice(model_dir, budget.choice)
-                break
             if step - saved_step >= options.checkpoint_every_n:
                 progress.clear()
                 save(train_seconds)
