@@ -12,11 +12,13 @@ then runs the pipeline (steps in `beam_dofns.py`):
     Impulse → WriteEmptyShards (side inputs: shard stats, totals) ──► shard stats
     Impulse → WriteRunRecord (side inputs: all shard stats, totals, report lines)
 
-Shards go to a hidden temporary folder beside each output. When the pipeline has succeeded, the
-driver reads the run record into the run's `Tally`, writes the label map and manifest (through
-`Conversion.describe_outputs`, as the local runner does), renames everything into place and
-removes the temporary folder; when it failed, nothing is renamed and the temporary folder is
-removed.
+The records step carries references, not payloads: BuildExamples parks each encoded example
+in a spool file of its bundle (`beam_spool.py`) and WriteShard reads it back, so the grouping
+moves a few bytes per example. Shards go to a hidden temporary folder beside each output.
+When the pipeline has succeeded, the driver reads the run record into the run's `Tally`,
+writes the label map and manifest (through `Conversion.describe_outputs`, as the local runner
+does), renames everything into place and removes the temporary folder (spool files included);
+when it failed, nothing is renamed and the temporary folder is removed.
 """
 
 from __future__ import annotations
@@ -249,7 +251,8 @@ def add_steps(pipeline, builder: Builder, plan: Plan, settings) -> None:
              | "Spread" >> beam.Reshuffle())
     split_indexes = {split: index for index, split in enumerate(plan.splits)}
     built = items | "BuildExamples" >> beam.ParDo(dofns.BuildExamples(
-        builder, split_indexes, plan.num_shards, settings.max_errors)).with_outputs(
+        builder, split_indexes, plan.num_shards, settings.max_errors,
+        plan.temp_dirs[0])).with_outputs(
         dofns.NOTES, dofns.IDS, main="records")
     duplicates = (built[dofns.IDS]
                   | "GroupIds" >> beam.GroupByKey()

@@ -7,7 +7,9 @@ inside the worker process, never pickled.
 
 Elements, all plain tuples (Beam's fast coder handles them without pickle):
 - item:   (position, item)                      position = index in `list_items` order
-- record: ((split_index, shard), (position, payload, labels, skipped_objects, clipped))
+- record: ((split_index, shard), (position, spool path, offset, length, labels,
+            skipped_objects, clipped))      the payload itself waits in a spool file
+                                            (beam_spool.py), so the shuffle stays small
 - id:     (source-id hash as hex, (position, source_id))
 - note:   (position, sub, [Problem, ...], skipped_images)   for the totals and the report
 
@@ -22,7 +24,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import tempfile
 from collections import Counter
 from typing import Any
 
@@ -37,12 +38,12 @@ from ..sharding import shard_index, stable_hash
 from ..tally import SKIPPING_ACTIONS, SplitCounts, check_max_errors, duplicate_id_problem, skipping
 from ..tfrecord import RecordWriter
 from . import beam_files
+from .beam_spool import SpoolReader, SpoolWriter
 
 NAMESPACE = "tfrconv"
 NOTES = "notes"
 IDS = "ids"
 DUPLICATE_SUB = 1            # a duplicate's note sorts after the item's own problems
-SPOOL_BYTES = 64 << 20       # a shard's records stay in memory up to this, then go to disk
 _STOP = re.compile(r"tfrconv-stop\[([A-Za-z0-9_=-]+)\]")
 
 
@@ -106,20 +107,28 @@ class BuildExamples(beam.DoFn):
     """One item → its record (keyed by output shard), its source id and a note of its problems."""
 
     def __init__(self, builder: Builder, split_indexes: dict[str | None, int], num_shards: int,
-                 max_errors: int | None) -> None:
+                 max_errors: int | None, spool_dir: str) -> None:
         self.builder = builder
         self.split_indexes = split_indexes
         self.num_shards = num_shards
         self.max_errors = max_errors
+        self.spool_dir = spool_dir
 
     def setup(self) -> None:
         self._skipped_images = _counter("skipped_images")
         self._counters: dict[str, Any] = {}
+        self._spool = SpoolWriter(self.spool_dir)
 
     def start_bundle(self) -> None:
         # Problems skipped in this bundle: a lower bound of the run's count, so exceeding
         # --max-errors here stops early and is never wrong (a retried bundle starts again at 0).
         self._skipped = 0
+
+    def finish_bundle(self) -> None:
+        self._spool.close()      # the file is whole before the bundle's references move on
+
+    def teardown(self) -> None:
+        self._spool.close()
 
     def process(self, element):
         position, item = element
@@ -145,7 +154,12 @@ class BuildExamples(beam.DoFn):
             key = format(stable_hash(result.source_id), "016x")
             yield beam.pvalue.TaggedOutput(IDS, (key, (position, result.source_id)))
         shard = shard_index(result.source_id or "", self.num_shards, result.shard_key)
-        yield ((split_index, shard), (position, b"".join(result.payload), result.labels,
+        try:
+            path, offset, length = self._spool.add(result.payload)
+        except (BeamIOError, OSError) as exc:
+            raise stop_for_error(DataError(f"writing a spool file failed: {exc}",
+                                           file=self.spool_dir)) from None
+        yield ((split_index, shard), (position, path, offset, length, result.labels,
                                       result.skipped_objects, result.clipped))
 
     def build(self, item: Any) -> Result:
@@ -267,21 +281,22 @@ class WriteShard(beam.DoFn):
         dropped = set(dropped)
         counts = SplitCounts()
         index = []
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-            for position, payload, labels, skipped_objects, clipped in values:
-                if position in dropped:
-                    continue
-                index.append((position, spool.tell(), len(payload)))
-                spool.write(payload)
-                counts.add(labels, skipped_objects, clipped)
-            index.sort()
+        for position, path, offset, length, labels, skipped_objects, clipped in values:
+            if position in dropped:
+                continue
+            index.append((position, path, offset, length))
+            counts.add(labels, skipped_objects, clipped)
+        index.sort()
+        reader = SpoolReader()
 
-            def payloads():
-                for _position, offset, length in index:
-                    spool.seek(offset)
-                    yield spool.read(length)
+        def payloads():
+            for _position, path, offset, length in index:
+                yield reader.read(path, offset, length)
 
+        try:
             written = self.write(split_index, shard, payloads())
+        finally:
+            reader.close()
         _counter("examples").inc(counts.examples)
         yield shard_record(split_index, shard, written, counts)
 
