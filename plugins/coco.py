@@ -6,9 +6,11 @@ on data both can read, plus `class/label` (from the JSON's categories, or --labe
 Boxes of zero size or outside the image go through the core's box policies and are counted
 instead of being dropped quietly; an unknown category_id is reported, not a KeyError.
 
-The JSON is parsed once per run into a small index (images with their own annotation lists);
-segmentations are dropped while parsing unless --include-masks asks for them, and image bytes
-are only ever read one item at a time by the core.
+The JSON is read once per run as a stream (`tfrconv.jsonstream`) into a compact index: per image
+its byte span in the file and the spans of its own annotations, so memory stays flat however big
+the file (train2017: 448 MB of JSON). Each item is parsed again from its spans when it is read,
+segmentations included (decoded only with --include-masks). A file that is not plainly one JSON
+object is parsed whole instead, which says what is wrong and where.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import math
 import os
 import re
 import threading
+from array import array
 from typing import Any, NamedTuple
 
 from tfrconv import (
@@ -31,6 +34,7 @@ from tfrconv import (
     Sample,
     UsageError,
     hookimpl,
+    jsonstream,
     open_dataset_file,
 )
 
@@ -62,6 +66,15 @@ class CocoItem(NamedTuple):
     category_names: dict           # category id → name, for the ids its annotations use
 
 
+class CocoRef(NamedTuple):
+    """One image of images[] by reference: byte spans in the file, parsed when read."""
+
+    position: int
+    image_span: tuple[int, int]
+    annotation_spans: tuple[tuple[int, int], ...]
+    category_names: dict
+
+
 class UnmatchedAnnotations(NamedTuple):
     """Annotations that belong to no image: reported as one problem, never dropped quietly."""
 
@@ -70,7 +83,7 @@ class UnmatchedAnnotations(NamedTuple):
 
 
 class CocoIndex(NamedTuple):
-    items: list[CocoItem]
+    items: Any                             # a list of CocoItem, or a StreamedItems
     unmatched: UnmatchedAnnotations | None
     categories: list[tuple[int, str]]      # as in the file (first occurrence of each id)
     used_category_ids: frozenset[int]
@@ -92,11 +105,13 @@ def load_index(opts) -> CocoIndex:
         raise DataError(f"cannot read the annotation file: {exc.strerror}", file=path) from None
     if not os.path.isfile(path):
         raise UsageError(f"--annotations-file {path}: not a file (give the .json file)")
-    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns, bool(opts.include_masks))
+    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
     with _cache_lock:
         index = _cache.get(key)
         if index is None:
-            index = build_index(read_json(path, keep_masks=bool(opts.include_masks)), path)
+            index = stream_index(path)
+            if index is None:              # not plainly JSON: parsed whole, errors located
+                index = build_index(read_json(path, keep_masks=True), path)
             _cache.clear()                 # one file at a time: memory stays one index
             _cache[key] = index
     return index
@@ -194,6 +209,173 @@ def build_index(doc: Any, path: str) -> CocoIndex:
     return CocoIndex(items, report, categories, frozenset(used))
 
 
+# -- the streamed index ----------------------------------------------------------------------
+STREAMED = frozenset({"images", "annotations"})
+
+
+class Codes:
+    """Dense integer codes for hashable values (image ids, category ids), in first-seen order."""
+
+    def __init__(self) -> None:
+        self.codes: dict[Any, int] = {}
+        self.values: list = []
+
+    def __call__(self, value: Any) -> int:
+        code = self.codes.get(value)
+        if code is None:
+            code = self.codes[value] = len(self.values)
+            self.values.append(value)
+        return code
+
+
+def stream_index(path: str) -> CocoIndex | None:
+    """The index read as a stream, or None when the file is not plainly one JSON object."""
+    try:
+        return _stream_index(path)
+    except jsonstream.NotStreamable:
+        return None
+    except OSError as exc:
+        raise DataError(f"cannot read the annotation file: {exc.strerror}", file=path) from None
+
+
+def _stream_index(path: str) -> CocoIndex:
+    keys, categories_seen = Codes(), Codes()
+    image_starts, image_ends, image_codes = array("q"), array("q"), array("q")
+    starts, ends, codes, category_codes = array("q"), array("q"), array("q"), array("q")
+    bad: list[str] = []                    # annotations without a usable image_id, in order
+    bad_count = 0
+    found: dict[str, Any] = {}
+    for key, value in jsonstream.members(path, STREAMED):
+        if key == "categories" and key in found:
+            raise jsonstream.NotStreamable("categories given twice")
+        if key not in STREAMED or not hasattr(value, "__next__"):
+            found[key] = value
+            continue
+        found[key] = []
+        if key == "images":
+            for image, start, end in value:
+                image_key = _id_key(image.get("id")) if isinstance(image, dict) else None
+                image_starts.append(start)
+                image_ends.append(end)
+                image_codes.append(keys(image_key))
+            continue
+        for number, (annotation, start, end) in enumerate(value):
+            found[key] = [None]            # non-empty: "annotations and not categories"
+            problem = None
+            if not isinstance(annotation, dict):
+                problem = f"annotations[{number}] is a {_json_type(annotation)}"
+            else:
+                image_key = _id_key(annotation.get("image_id"))
+                if image_key is None:
+                    problem = (f"annotation {_describe_id(annotation, number)} has no usable "
+                               f"image_id ({annotation.get('image_id')!r:.40})")
+            if problem is not None:
+                bad_count += 1
+                if len(bad) < 3:
+                    bad.append(problem)
+                continue
+            starts.append(start)
+            ends.append(end)
+            codes.append(keys(image_key))
+            category_codes.append(categories_seen(_as_int(annotation.get("category_id"))))
+    # The same checks, in the same order, as build_index on the whole document.
+    images = found.get("images")
+    if not isinstance(images, list):
+        found_what = "no 'images' list" if images is None else \
+            f"'images' is a {_json_type(images)}"
+        raise DataError(f"not a COCO annotation file: {found_what}", file=path)
+    annotations = _list_field(found, "annotations", path)
+    categories = _read_categories(_list_field(found, "categories", path), path)
+    if (annotations or bad_count) and not categories:
+        raise DataError("the file has annotations but no categories", file=path)
+    names = dict(categories)
+    used = frozenset(c for c in categories_seen.values if c in names)
+    items = StreamedItems(image_starts, image_ends, image_codes, starts, ends, codes,
+                          category_codes, categories_seen.values, names, len(keys.values))
+    unmatched = items.unmatched(bad, bad_count, keys.values, path)
+    return CocoIndex(items, unmatched, categories, used)
+
+
+class StreamedItems:
+    """The images of a streamed index as CocoRef items, made one at a time (sized)."""
+
+    def __init__(self, image_starts, image_ends, image_codes, starts, ends, codes,
+                 category_codes, category_values: list, names: dict, key_count: int) -> None:
+        import numpy as np
+
+        self.image_starts, self.image_ends = image_starts, image_ends
+        self.image_codes = image_codes
+        self.starts, self.ends, self.category_codes = starts, ends, category_codes
+        # category code → (category id, name), or None for ids that are no category
+        self.categories = [(value, names[value]) if value in names else None
+                           for value in category_values]
+        codes = _int64(codes)
+        # Annotations grouped by image key, each group in file order (a stable sort).
+        self.order = np.argsort(codes, kind="stable").astype(np.int64)
+        counts = np.bincount(codes, minlength=key_count)
+        self.group_ends = np.cumsum(counts)
+        self.group_starts = self.group_ends - counts
+        self.codes = codes
+        self.key_count = key_count
+
+    def __len__(self) -> int:
+        return len(self.image_codes)
+
+    def count(self, skip_empty: bool) -> int:
+        """How many images (with annotations only, when `skip_empty`)."""
+        if not skip_empty:
+            return len(self)
+        sizes = (self.group_ends - self.group_starts)[_int64(self.image_codes)]
+        return int((sizes > 0).sum())
+
+    def annotation_numbers(self, position: int):
+        code = self.image_codes[position]
+        return self.order[self.group_starts[code]:self.group_ends[code]].tolist()
+
+    def __iter__(self):
+        categories, starts, ends = self.categories, self.starts, self.ends
+        category_codes = self.category_codes
+        for position in range(len(self.image_codes)):
+            numbers = self.annotation_numbers(position)
+            category_names = dict(filter(None, (categories[category_codes[n]]
+                                                for n in numbers)))
+            yield CocoRef(position, (self.image_starts[position], self.image_ends[position]),
+                          tuple((starts[n], ends[n]) for n in numbers), category_names)
+
+    def unmatched(self, bad: list[str], bad_count: int, key_values: list,
+                  path: str) -> UnmatchedAnnotations | None:
+        """build_index's report: annotations without a usable image_id first, then those whose
+        image_id is not in images[] (grouped by id in first-seen order, each group in file
+        order, as a dict of lists would give them)."""
+        import numpy as np
+
+        is_image = np.zeros(self.key_count, dtype=bool)
+        is_image[_int64(self.image_codes)] = True
+        lost = np.flatnonzero(~is_image[self.codes])
+        examples = list(bad)
+        if len(lost) and len(examples) < 3:
+            # Grouped by the first annotation of each image_id, then in file order.
+            first = self.order[self.group_starts[self.codes[lost]]]
+            shown = lost[np.lexsort((lost, first))][:3 - len(examples)]
+            reader = jsonstream.SpanReader(path)
+            try:
+                for number in shown.tolist():
+                    annotation = reader.read(self.starts[number], self.ends[number])
+                    key = key_values[self.codes[number]]
+                    examples.append(f"annotation {_describe_id(annotation, None)} has image_id "
+                                    f"{key!r}, which is not in images[]")
+            finally:
+                reader.close()
+        count = bad_count + len(lost)
+        return UnmatchedAnnotations(count, tuple(examples[:3])) if count else None
+
+
+def _int64(values: array):
+    import numpy as np
+
+    return np.frombuffer(values, dtype=np.int64) if len(values) else np.zeros(0, np.int64)
+
+
 def _list_field(doc: dict, key: str, path: str) -> list:
     value = doc.get(key)
     if value is None:
@@ -286,14 +468,53 @@ def _holds_images(folder: str) -> bool:
         return False
 
 
-def list_items(opts) -> list:
+def list_items(opts):
     index = load_index(opts)
     image_dir(opts)                         # a wrong folder fails now, not per image
+    if isinstance(index.items, StreamedItems):
+        return CocoItems(index, bool(opts.skip_empty))
     items: list = [item for item in index.items
                    if not (opts.skip_empty and not item.annotations)]
     if index.unmatched is not None:
         items.append(index.unmatched)
     return items
+
+
+class CocoItems:
+    """list_items of a streamed index: its images (those with annotations, with --skip-empty),
+    then the unmatched annotations' report; made as they are iterated."""
+
+    def __init__(self, index: CocoIndex, skip_empty: bool) -> None:
+        self.index = index
+        self.skip_empty = skip_empty
+
+    def __len__(self) -> int:
+        return self.index.items.count(self.skip_empty) + (self.index.unmatched is not None)
+
+    def __iter__(self):
+        for item in self.index.items:
+            if not (self.skip_empty and not item.annotation_spans):
+                yield item
+        if self.index.unmatched is not None:
+            yield self.index.unmatched
+
+
+_readers: dict[tuple, jsonstream.SpanReader] = {}
+
+
+def resolve(item: CocoRef, path: str) -> CocoItem:
+    """The image and its annotations parsed again from their spans in the file."""
+    stat = os.stat(path)
+    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    reader = _readers.get(key)
+    if reader is None:
+        for old in _readers.values():
+            old.close()
+        _readers.clear()
+        reader = _readers[key] = jsonstream.SpanReader(path)
+    return CocoItem(item.position, reader.read(*item.image_span),
+                    [reader.read(*span) for span in item.annotation_spans],
+                    item.category_names)
 
 
 def read_item(item, opts) -> Sample:
@@ -302,6 +523,8 @@ def read_item(item, opts) -> Sample:
         shown = "; ".join(item.examples) + (" ..." if item.count > len(item.examples) else "")
         raise DataError(f"{item.count} annotations belong to no image of images[]: {shown}",
                         file=path)
+    if isinstance(item, CocoRef):
+        item = resolve(item, path)
     image = item.image
     where = f"images[{item.position}]"
     if not isinstance(image, dict):

@@ -521,11 +521,12 @@ def test_image_dir_defaults_to_the_split_folder(tmp_path):
 def test_parsed_once_per_run(tmp_path, monkeypatch):
     json_path = standard_dataset(tmp_path / "coco")
     calls = []
-    real = coco.read_json
-    monkeypatch.setattr(coco, "read_json", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = coco.stream_index
+    monkeypatch.setattr(coco, "stream_index", lambda *a, **k: calls.append(real(*a, **k))
+                        or calls[-1])
     coco._cache.clear()
     convert(json_path, tmp_path / "o.record")
-    assert len(calls) == 1
+    assert len(calls) == 1 and calls[0] is not None      # streamed, not parsed whole
 
 
 def test_segmentation_dropped_unless_masks_are_asked_for(tmp_path):

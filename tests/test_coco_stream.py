@@ -1,0 +1,190 @@
+"""COCO read as a stream (tfrconv.jsonstream and the streamed index of plugins/coco.py): the same
+values as `json.loads`, spans that parse back to each element, and records byte for byte those
+of the whole-file path (the oracle: the same conversion with streaming turned off)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+from reach import branch, reaches
+from tfrconv_plugins import coco
+
+import tfrconv
+from tfrconv import DataError, jsonstream
+from tfrconv.tfrecord import read_records
+
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20),
+                    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8))
+VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) |
+                      st.dictionaries(st.text(max_size=5), inner, max_size=4), max_leaves=12)
+
+
+def streamed(path, names=("images", "annotations")):
+    """What `members` gives, lists read out, with every element's span."""
+    found = {}
+    for key, value in jsonstream.members(str(path), frozenset(names)):
+        found[key] = list(value) if hasattr(value, "__next__") else value
+    return found
+
+
+@reaches("a list streamed", share=0.3)
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=st.dictionaries(st.sampled_from(["images", "annotations", "info", "x\u00e9"]),
+                           st.lists(VALUES, max_size=6) | VALUES, max_size=4),
+       indent=st.sampled_from([None, 1]), bom=st.booleans(), chunk=st.sampled_from([3, 64]))
+def test_members_give_what_json_loads_gives(tmp_path, monkeypatch, doc, indent, bom, chunk):
+    monkeypatch.setattr(jsonstream, "CHUNK", chunk)      # many window refills
+    data = json.dumps(doc, indent=indent, ensure_ascii=False).encode()
+    path = tmp_path / "d.json"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
+    raw = path.read_bytes()
+    found = streamed(path)
+    assert list(found) == list(doc)
+    for key, value in found.items():
+        if key in ("images", "annotations") and isinstance(doc[key], list):
+            branch("a list streamed")
+            assert [element for element, _, _ in value] == doc[key]
+            for element, start, end in value:
+                assert json.loads(raw[start:end]) == element
+                assert jsonstream.SpanReader(str(path)).read(start, end) == element
+        else:
+            assert value == doc[key]
+
+
+@pytest.mark.parametrize("text", [
+    b'{"images": [1, 2}', b'{"images": [1]} x', b'[1, 2]', b'', b'{"a": 1', b'{"a" 1}',
+    b'{"images": [], "images": []}', b'{"a": "\xff"}', b'{"a": [1, 2] "b": 3}', b'{1: 2}',
+    b'{"images": [1 2]}', b'{"a": 12'])
+def test_anything_not_plainly_one_object_is_not_streamable(tmp_path, text):
+    path = tmp_path / "bad.json"
+    path.write_bytes(text)
+    with pytest.raises(jsonstream.NotStreamable):
+        streamed(path)
+
+
+# -- the COCO index -------------------------------------------------------------------------
+def write_jpeg(path, width, height, seed):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path, quality=80)
+
+
+def dataset(root, *, annotations_first=False, extra_images=(), extra_annotations=()):
+    """Six images with unsorted annotations (polygons, a crowd RLE, a non-ASCII file name),
+    an image without annotations, and categories last, as in COCO's own files."""
+    images, annotations = [], []
+    for index in range(6):
+        name = f"{index:04d}{'é' if index == 3 else ''}.jpg"
+        write_jpeg(os.path.join(root, "val2017", name), 32 + index, 24, index)
+        images.append({"id": 100 + index, "file_name": name, "width": 32 + index, "height": 24})
+    for number in range(14):
+        image = 100 + (number * 3) % 5          # images 100-104; 105 stays empty
+        x = 1 + number % 7
+        segmentation = [[x, 2, x + 9, 2, x + 9, 11.5, x, 11]]
+        if number == 4:
+            segmentation = {"counts": [0, 24 * (32 + image - 100)], "size": [24, 32 + image - 100]}
+        annotations.append({"id": 9000 - number, "image_id": image, "category_id": 1 + number % 3,
+                            "iscrowd": int(number == 4), "area": 80.0 + number,
+                            "bbox": [x, 2, 9, 9.5], "segmentation": segmentation})
+    doc = {"info": {"year": 2017}, "images": images + list(extra_images),
+           "annotations": annotations + list(extra_annotations),
+           "categories": [{"id": 1, "name": "person"}, {"id": 2, "name": "bicycle"},
+                          {"id": 3, "name": "zebra"}]}
+    if annotations_first:
+        doc = {key: doc[key] for key in ("categories", "annotations", "info", "images")}
+    path = os.path.join(root, "annotations", "instances_val2017.json")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fileobj:
+        json.dump(doc, fileobj, ensure_ascii=False, indent=1)
+    return path
+
+
+def convert_both(path, out, monkeypatch, **options):
+    """Records of the streamed path and of the whole-file path (stream_index turned off)."""
+    results = []
+    for streaming in (True, False):
+        coco._cache.clear()
+        with monkeypatch.context() as patch:
+            if not streaming:
+                patch.setattr(coco, "stream_index", lambda path: None)
+            target = os.path.join(out, f"streamed-{streaming}", "c.record")
+            tfrconv.convert("coco", annotations_file=path, output=target, workers=1, **options)
+            results.append(list(read_records(target)))
+    coco._cache.clear()
+    return results
+
+
+@pytest.mark.parametrize("masks", [False, True])
+@pytest.mark.parametrize("annotations_first", [False, True])
+def test_streamed_records_equal_whole_file_records(tmp_path, monkeypatch, masks,
+                                                   annotations_first):
+    path = dataset(str(tmp_path / "coco"), annotations_first=annotations_first)
+    streamed_records, whole_records = convert_both(path, str(tmp_path), monkeypatch,
+                                                   include_masks=masks)
+    assert len(streamed_records) == 6
+    assert streamed_records == whole_records
+
+
+def test_streamed_index_keeps_spans_not_parsed_annotations(tmp_path):
+    path = dataset(str(tmp_path / "coco"))
+    index = coco.stream_index(path)
+    assert isinstance(index.items, coco.StreamedItems)
+    items = list(index.items)
+    assert all(isinstance(item, coco.CocoRef) for item in items)
+    with open(path, "rb") as fileobj:
+        raw = fileobj.read()
+    first = json.loads(raw[slice(*items[0].annotation_spans[0])])
+    assert first["image_id"] == 100 and "segmentation" in first
+    # File order kept within an image: ids fall as the annotations go on.
+    ids = [json.loads(raw[start:end])["id"] for start, end in items[1].annotation_spans]
+    assert ids == sorted(ids, reverse=True) and len(ids) >= 2
+    assert items[5].annotation_spans == ()
+
+
+def lost_annotation(number, image_id):
+    return {"id": number, "image_id": image_id, "category_id": 1, "bbox": [1, 1, 2, 2]}
+
+
+@pytest.mark.parametrize("lost, shown", [
+    ([lost_annotation(1, 999), lost_annotation(2, None), [1, 2], lost_annotation(3, 998),
+      lost_annotation(4, 999)], "annotation 2 has no usable image_id (None); annotations[16] "
+     "is a list; annotation 1 has image_id 999"),
+    # Grouped by image_id in first-seen order, as a dict of lists gives them.
+    ([lost_annotation(1, 999), lost_annotation(3, 998), lost_annotation(4, 999),
+      lost_annotation(5, 997)], "annotation 1 has image_id 999, which is not in images[]; "
+     "annotation 4 has image_id 999, which is not in images[]; annotation 3 has image_id 998"),
+])
+def test_skip_empty_and_unmatched_report_as_before(tmp_path, monkeypatch, lost, shown):
+    path = dataset(str(tmp_path / "coco"), extra_annotations=lost)
+    opts = tfrconv.Options({o.name: o.default for o in coco.OPTIONS} | {
+        "annotations_file": path, "skip_empty": True})
+    answers = []
+    for streaming in (True, False):
+        coco._cache.clear()
+        with monkeypatch.context() as patch:
+            if not streaming:
+                patch.setattr(coco, "stream_index", lambda path: None)
+            items = coco.list_items(opts)
+            listed = list(items)
+            assert len(items) == len(listed) == 5 + 1          # the empty image left out
+            with pytest.raises(DataError) as error:
+                coco.read_item(listed[-1], opts)
+            answers.append((str(error.value), [coco.read_item(i, opts) for i in listed[:-1]]))
+    assert answers[0] == answers[1]
+    assert f"{len(lost)} annotations belong to no image of images[]: {shown}" in answers[0][0]
+
+
+def test_a_broken_file_is_still_located(tmp_path):
+    path = dataset(str(tmp_path / "coco"))
+    with open(path, "rb+") as fileobj:
+        fileobj.truncate(os.path.getsize(path) - 40)
+    coco._cache.clear()
+    with pytest.raises(DataError, match=r"not valid JSON.*truncated"):
+        tfrconv.convert("coco", annotations_file=path, output=str(tmp_path / "x.record"))
