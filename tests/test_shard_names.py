@@ -114,3 +114,11 @@ def test_an_output_folder_that_cannot_be_made_is_one_error_naming_it(tmp_path):
         ShardedWriter(str(tmp_path / "file" / "sub" / "x.record"))
     assert str(info.value) == f"{tmp_path / 'file' / 'sub'}: cannot create the output folder: " \
                               "Not a directory"
+
+
+def test_leaving_the_block_with_an_exception_deletes_the_temporary_files(tmp_path):
+    with pytest.raises(RuntimeError), ShardedWriter(str(tmp_path / "x.record"), 2) as writer:
+        writer.write(1, [b"x"])
+        raise RuntimeError("a failed run")
+    assert writer.closed
+    assert os.listdir(tmp_path) == []

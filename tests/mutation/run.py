@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="reuse an existing workspace (mutmut's cached results)")
     parser.add_argument("--report-only", action="store_true",
                         help="summarise the workspaces' results without running mutmut")
+    parser.add_argument("--recheck", nargs="+", metavar="TEST",
+                        help="run only these test modules against one module's recorded "
+                             "survivors (after writing a test for them)")
     parser.add_argument("--list", action="store_true", help="print the mapping and exit")
     args = parser.parse_args(argv)
 
@@ -79,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     workdir = Path(args.workdir)
+    if args.recheck:
+        if len(chosen) != 1:
+            parser.error("--recheck needs exactly one module")
+        return recheck(chosen[0], workdir, args.recheck)
     rows = []
     for module in chosen:
         counts, survivors = run_module(module, workdir, keep=args.keep,
@@ -122,6 +129,34 @@ def diffs(space: Path, module: str, names: list[str]) -> list[tuple[str, str]]:
         return [(name, get_diff_for_mutant(name, path=module)) for name in names]
     finally:
         os.chdir(previous)
+
+
+def recheck(module: str, workdir: Path, tests: list[str]) -> int:
+    """Run `tests` (copied fresh into the workspace) against each recorded survivor (and
+    mutant no test reached) of `module`, selected the way mutmut does (its MUTANT_UNDER_TEST
+    variable); print which still survive. Much cheaper than a new run, which repeats every
+    mutant."""
+    space = workdir / Path(module).stem
+    results = read_results(space / "mutants" / f"{module}.meta")
+    survivors = [name for name, code in sorted(results.items())
+                 if STATUS.get(code) in ("survived", "no tests")]
+    for test in tests:
+        shutil.copy2(ROOT / test, space / "mutants" / test)
+    still = []
+    for name in [""] + survivors:                       # "": the unmutated code must pass
+        outcome = subprocess.run(
+            ["nice", "-n", "19", sys.executable, "-m", "pytest", "-x", "-q", "-p",
+             "no:cacheprovider", *tests], cwd=space / "mutants", capture_output=True,
+            env={**os.environ, "MUTANT_UNDER_TEST": name}, check=False)
+        if not name and outcome.returncode != 0:
+            sys.exit(f"error: {', '.join(tests)} fail on the unmutated code")
+        if name and outcome.returncode == 0:
+            still.append(name)
+    print(f"{module}: {len(survivors) - len(still)} of {len(survivors)} survivors (or untested) "
+          "now killed")
+    for name in still:
+        print(f"  still survives: {name}")
+    return 0
 
 
 def make_workspace(space: Path, module: str) -> None:
