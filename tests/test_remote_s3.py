@@ -48,7 +48,7 @@ def s3():
                AWS_ENDPOINT_URL=endpoint)
     fs = s3fs.S3FileSystem(key="testing", secret="testing", endpoint_url=endpoint,
                            client_kwargs={"region_name": "us-east-1"}, skip_instance_cache=True)
-    import boto3             # moto's own dependency
+    import boto3  # moto's own dependency
 
     boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                  aws_access_key_id="testing",
