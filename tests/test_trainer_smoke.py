@@ -114,6 +114,18 @@ def test_sidecar_evaluation_mode(run, tmp_path):
     assert PASCAL in event_tags(str(out / "eval"))
 
 
+def test_evaluate_watch_evaluates_each_checkpoint(run, tmp_path, capsys):
+    """The watch takes the newest checkpoint (as the OD API's checkpoints_iterator does); the
+    config's num_steps (SCHEDULE) is never reached by this run, so it stops on its timeout."""
+    model_dir = str(tmp_path / "watched")
+    shutil.copytree(run["model_dir"], model_dir, ignore=shutil.ignore_patterns("eval"))
+    assert main(["evaluate", "--pipeline-config-path", run["config"], "--model-dir", model_dir,
+                 "--watch", "--eval-timeout", "1", "--sample-1-of-n-eval-examples", "4"]) == 0
+    err = capsys.readouterr().err
+    assert f"ckpt-2 (step {STEPS})" in err and "ckpt-1 (step 0)" not in err
+    assert PASCAL in event_tags(os.path.join(model_dir, "eval"))
+
+
 def test_export_has_the_odapi_signature(run, tmp_path):
     export_dir = tmp_path / "exported"
     assert main(["export", "--pipeline-config-path", run["config"], "--trained-checkpoint-dir",

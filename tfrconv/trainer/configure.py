@@ -74,30 +74,29 @@ def describe_records(argument: str, what: str) -> RecordSet:
 
 
 def checkpoint_prefix(path: str) -> str:
-    """The checkpoint prefix (`.../ckpt-N`) the OD API's restore call needs, from a prefix, an
-    `.index` file or a model dir (its latest checkpoint, read from the `checkpoint` file)."""
-    if os.path.isfile(path + ".index"):
-        return path
+    """The checkpoint prefix (`.../ckpt-N`) the OD API's restore call needs: a model dir becomes
+    its latest checkpoint's prefix (read from its `checkpoint` file), an `.index` file its
+    prefix; anything else is kept as written (it may be a checkpoint still to be made)."""
     if path.endswith(".index") and os.path.isfile(path):
         return path[: -len(".index")]
-    if os.path.isdir(path):
-        latest = None
-        try:
-            with open(os.path.join(path, "checkpoint"), encoding="utf-8") as fileobj:
-                for line in fileobj:
-                    key, _, value = line.partition(":")
-                    if key.strip() == "model_checkpoint_path":
-                        latest = value.strip().strip('"')
-        except OSError:
-            pass
-        if latest:
-            prefix = latest if os.path.isabs(latest) else os.path.join(path, latest)
-            if os.path.isfile(prefix + ".index"):
-                return prefix
-        raise UsageError(f"--fine-tune-checkpoint {path}: the folder holds no checkpoint (no "
-                         "'checkpoint' file naming a ckpt-N with its .index)")
-    raise UsageError(f"--fine-tune-checkpoint {path}: no such checkpoint (expected "
-                     f"{path}.index, or a folder of checkpoints)")
+    if not os.path.isdir(path):
+        return path
+    latest = None
+    try:
+        with open(os.path.join(path, "checkpoint"), encoding="utf-8") as fileobj:
+            for line in fileobj:
+                key, _, value = line.partition(":")
+                if key.strip() == "model_checkpoint_path":
+                    latest = value.strip().strip('"')
+    except OSError:
+        pass
+    if latest:
+        prefix = latest if os.path.isabs(latest) else os.path.join(path, latest)
+        if os.path.isfile(prefix + ".index"):
+            return prefix
+    raise UsageError(f"--fine-tune-checkpoint {path}: the folder holds no checkpoint (no "
+                     "'checkpoint' file naming a ckpt-N with its .index); give a checkpoint "
+                     "prefix such as DIR/ckpt-3")
 
 
 def build_request(*, template: str, train: list[str], evaluate: list[str],
