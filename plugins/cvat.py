@@ -29,6 +29,7 @@ from tfrconv import (
     Sample,
     UsageError,
     hookimpl,
+    masks,
     open_dataset_file,
     read_annotation_file,
 )
@@ -48,7 +49,6 @@ OPTIONS = (
 OBJECT_SHAPES = frozenset({"box", "polygon"})
 # CVAT's other annotations: not a box the annotator drew around an object, left out.
 OTHER_SHAPES = frozenset({"polyline", "points", "ellipse", "cuboid", "skeleton", "mask", "tag"})
-MAX_MASK_PIXELS = 1 << 28          # a mask bigger than this is a broken size, not a photo
 
 
 # -- parsing the file once -----------------------------------------------------------------
@@ -344,16 +344,10 @@ def _points(text, what: str, path: str, line: int):
 
 
 def _mask(corners, width: int, height: int, path: str, line: int):
-    """The polygon rasterized by pycocotools, as COCO's polygons are."""
-    import numpy as np
-    from pycocotools import mask as mask_api
-
-    if width * height > MAX_MASK_PIXELS:
-        raise DataError(f"{width}x{height} is too large for instance masks", file=path,
-                        line=line)
-    polygon = [v for point in corners for v in point]
-    rle = mask_api.merge(mask_api.frPyObjects([polygon], height, width))
-    return np.ascontiguousarray(mask_api.decode(rle).reshape(height, width), dtype=np.uint8)
+    try:
+        return masks.polygon_mask([[v for point in corners for v in point]], width, height)
+    except masks.MaskError as exc:
+        raise DataError(str(exc), file=path, line=line) from None
 
 
 # -- label map, classes, detection ---------------------------------------------------------

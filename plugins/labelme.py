@@ -30,6 +30,7 @@ from tfrconv import (
     Sample,
     UsageError,
     hookimpl,
+    masks,
     open_dataset_file,
     read_dataset_file,
 )
@@ -46,7 +47,6 @@ BOX_SHAPES = frozenset({"rectangle", "polygon"})
 # labelme's other shape types: no area to box (line, point, linestrip, points), or not a box
 # the tool drew (circle, mask). Left out of the records, as the format page says.
 OTHER_SHAPES = frozenset({"circle", "line", "point", "points", "linestrip", "mask"})
-MAX_MASK_PIXELS = 1 << 28          # a mask bigger than this is a broken size, not a photo
 
 
 # -- listing -------------------------------------------------------------------------------
@@ -231,23 +231,18 @@ def _object(parts: list[Shape], width, height, include_masks: bool, path: str) -
 
 
 def _mask(parts: list[Shape], width: int, height: int, path: str):
-    """The union of the parts' polygons (a rectangle is its corners' extent), rasterized by
-    pycocotools as COCO's polygons are."""
-    import numpy as np
-    from pycocotools import mask as mask_api
-
-    if width * height > MAX_MASK_PIXELS:
-        raise DataError(f"{width}x{height} is too large for instance masks", file=path)
+    """The union of the parts' polygons (a rectangle is its corners' extent)."""
     polygons = []
     for shape in parts:
         if shape.kind == "rectangle":
-            x0, x1 = min(x for x, _ in shape.points), max(x for x, _ in shape.points)
-            y0, y1 = min(y for _, y in shape.points), max(y for _, y in shape.points)
-            polygons.append([x0, y0, x1, y0, x1, y1, x0, y1])
+            xs, ys = [x for x, _ in shape.points], [y for _, y in shape.points]
+            polygons.append(masks.rectangle(min(xs), min(ys), max(xs), max(ys)))
         else:
             polygons.append([v for point in shape.points for v in point])
-    rle = mask_api.merge(mask_api.frPyObjects(polygons, height, width))
-    return np.ascontiguousarray(mask_api.decode(rle).reshape(height, width), dtype=np.uint8)
+    try:
+        return masks.polygon_mask(polygons, width, height)
+    except masks.MaskError as exc:
+        raise DataError(str(exc), file=path) from None
 
 
 def shape_line(text: str, number: int) -> int | None:

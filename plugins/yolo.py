@@ -31,6 +31,7 @@ from tfrconv import (
     Sample,
     UsageError,
     hookimpl,
+    masks,
     read_dataset_file,
     split_outputs,
 )
@@ -44,9 +45,6 @@ ULTRALYTICS_SPLITS = ("train", "val", "test")
 DARKNET_SPLITS = ("train", "valid", "test")
 FLAT_SPLIT = "all"                 # the one split of a flat images/ folder
 DETECT_FILES = 5                   # label files parsed to recognise a folder
-MAX_MASK_PIXELS = 1 << 28          # a mask bigger than this is a broken size, not a photo
-POLYGON_REACH = 16                 # a point further than this many image sides away is junk
-POLYGON_PERIMETER = 100            # ... and so is a polygon longer than this many (w + h)
 
 OPTIONS = (
     Option("data_dir", "the dataset folder (holding data.yaml, obj.data, or images/ and "
@@ -541,43 +539,34 @@ def read_item(item: YoloItem, opts) -> Sample:
 
 def masks_for(labels: list[Label], image_path: str, label_path: str) -> list:
     """One 0/1 mask per label at the image's size: the polygon, or the box as a rectangle,
-    rasterised by pycocotools as the COCO format's masks are; a DataError in place of the mask
-    of a polygon that cannot be one."""
-    import numpy as np
+    rasterised as the COCO format's masks are (`tfrconv.masks`); a DataError in place of the
+    mask of a polygon that cannot be one."""
     from PIL import Image
-    from pycocotools import mask as mask_api
 
     try:
         with Image.open(image_path) as image:
             width, height = image.size
     except (OSError, ValueError, Image.DecompressionBombError):
         return [None] * len(labels)       # the core reports the unreadable image itself
-    if width * height > MAX_MASK_PIXELS:
+    if width * height > masks.MAX_MASK_PIXELS:
         raise DataError(f"{width}x{height} is too large for instance masks", file=image_path)
-    masks = []
+    found = []
     for label in labels:
         if label.polygon is None:
             x0, y0, x1, y1 = label.box
             normalized = (x0, y0, x1, y0, x1, y1, x0, y1)
         else:
             normalized = label.polygon
-        # pycocotools walks every pixel of every edge: junk coordinates must not reach it.
-        if not all(math.isfinite(v) and abs(v) <= POLYGON_REACH for v in normalized):
-            masks.append(DataError("a polygon point is not a number near the image (0..1)",
+        if not all(math.isfinite(v) and abs(v) <= masks.POLYGON_REACH for v in normalized):
+            found.append(DataError("a polygon point is not a number near the image (0..1)",
                                    file=label_path, line=label.line))
             continue
         pixels = [v * (width if i % 2 == 0 else height) for i, v in enumerate(normalized)]
-        xs, ys = pixels[0::2], pixels[1::2]
-        perimeter = sum(max(abs(xs[i] - xs[i - 1]), abs(ys[i] - ys[i - 1]))
-                        for i in range(len(xs)))
-        if perimeter > POLYGON_PERIMETER * (width + height):
-            masks.append(DataError(f"the polygon is {perimeter:.0f} pixels long on a "
-                                   f"{width}x{height} image", file=label_path, line=label.line))
-            continue
-        rle = mask_api.merge(mask_api.frPyObjects([pixels], height, width))
-        masks.append(np.ascontiguousarray(mask_api.decode(rle).reshape(height, width),
-                                          dtype=np.uint8))
-    return masks
+        try:
+            found.append(masks.polygon_mask([pixels], width, height))
+        except masks.MaskError as exc:
+            found.append(DataError(str(exc), file=label_path, line=label.line))
+    return found
 
 
 # -- label map, classes, outputs -----------------------------------------------------------

@@ -271,8 +271,9 @@ def test_no_module_uses_another_modules_private_names():
 ROOMS = {
     "model": ["errors", "sample", "keys", "wire", "tfrecord", "sharding", "seen", "images",
               "manifest", "summary", "proto", "protos", "problems", "labelmap", "example",
-              "features", "stats", "progress", "shapes", "annotation_xml", "tables", "jsonstream",
-              "datafiles", "publish"],
+              "features", "stats", "progress", "shapes", "annotation_xml", "tables", "masks",
+              "jsonstream",
+              "datafiles", "publish", "remote"],
     "plugin platform": ["formats", "commands", "hookspecs", "entrypoints", "plugin_code",
                         "plugins", "settings", "labelmap_refs", "transforms"],
     "conversion": ["conversion", "tally", "build", "class_names"],
@@ -283,7 +284,8 @@ ROOMS = {
               "inspection_commands", "report_commands", "api", "testing", "scaffold", ""],
 }
 # What a builtin plugin may import from tfrconv: what a third-party plugin may import.
-PLUGIN_API = {"tfrconv", "tfrconv.keys", "tfrconv.api", "tfrconv.tables", "tfrconv.jsonstream",
+PLUGIN_API = {"tfrconv", "tfrconv.keys", "tfrconv.api", "tfrconv.tables", "tfrconv.masks",
+              "tfrconv.jsonstream",
               "tfrconv.transforms.builtin",
               "tfrconv.inspection_commands",
               "tfrconv.trainer.commands", "tfrconv.records.commands", "tfrconv.report_commands"}
