@@ -16,6 +16,9 @@ slower machine changes both sides alike:
   to the same JPEGs), VOC converted in the same run, alternating; the ratio of the best runs.
 - labelme: `tfrconv labelme` on the voc case's images and boxes as LabelMe JSON beside each image
   (hard links), VOC in the same run, alternating; the ratio of the best runs.
+- voc-prepare: the voc case plain, with `--on-duplicate-image warn`, and with `--split`,
+  `--remap`, `--min-box-size`, `--max-boxes` and `--on-duplicate-image warn` together.
+- voc-near-duplicates: 20,000 VOC images split train/val, with and without `--near-duplicates`.
 - startup: `tfrconv --help`, `tfrconv formats` and `tfrconv voc --help`, median of 10 runs.
 - report: `tfrconv report` on the voc case's records (converted once into 4 shards, reported as
   two splits: shards 0-2 and shard 3) against reading the same records (framing, CRC and
@@ -356,9 +359,72 @@ def bench_labelme(args, out_dir: str) -> dict:
     return result
 
 
+def bench_voc_prepare(args, out_dir: str) -> dict:
+    """The voc case plain, with --on-duplicate-image warn alone, and with split, remap, filters
+    and exact duplicates together (docs/transforms.md), in the same run."""
+    root = datasets.voc(os.path.join(args.cache, f"voc-{args.images}"), args.images)
+    warm(os.path.join(root, "VOC2012", "JPEGImages"))
+    warm(os.path.join(root, "VOC2012", "Annotations"))
+
+    def command(name: str, *extra: str) -> list[str]:
+        return tfrconv_cmd() + ["voc", "--data-dir", root, "--set", "train", "--label-map",
+                                "pascal", "--output", os.path.join(out_dir, name, "v.record"),
+                                "--no-progress", *extra]
+
+    contenders = {
+        "voc": command("voc"),
+        "duplicates": command("duplicates", "--on-duplicate-image", "warn"),
+        "prepare": command("prepare", "--split", "train=0.8,val=0.1,test=0.1", "--remap",
+                           "dog=cat", "--min-box-size", "2", "--max-boxes", "50",
+                           "--on-duplicate-image", "warn"),
+    }
+    runs: dict[str, list] = {name: [] for name in contenders}
+    for _ in range(args.repeat):
+        for name, cmd in contenders.items():
+            runs[name].append(timed(cmd))
+    best = {name: min(r, key=lambda x: x["wall_s"]) for name, r in runs.items()}
+    result = {"case": "voc-prepare", "images": args.images, **best}
+    for name in ("duplicates", "prepare"):
+        result[f"{name}_to_voc"] = round(best[name]["wall_s"] / best["voc"]["wall_s"], 3)
+        result[f"{name}_to_voc_cpu"] = round(best[name]["cpu_s"] / best["voc"]["cpu_s"], 3)
+    return result
+
+
 CASES = {"voc": bench_voc, "coco-masks": bench_coco_masks, "startup": bench_startup,
          "report": bench_report, "records": bench_records, "yolo": bench_yolo}
 CASES["labelme"] = bench_labelme
+CASES["voc-prepare"] = bench_voc_prepare
+
+
+def bench_voc_near_duplicates(args, out_dir: str) -> dict:
+    """20,000 VOC images split train/val, with and without --near-duplicates, in the same run
+    (docs/transforms.md). The benchmark images are 500 shifts of one picture, so each has ~40
+    exact copies: many leaked pairs, a heavy case for the index and the problem log."""
+    images = 20000
+    root = datasets.voc(os.path.join(args.cache, f"voc-{images}"), images)
+    warm(os.path.join(root, "VOC2012", "JPEGImages"))
+    warm(os.path.join(root, "VOC2012", "Annotations"))
+
+    def command(name: str, *extra: str) -> list[str]:
+        return tfrconv_cmd() + ["voc", "--data-dir", root, "--set", "train", "--label-map",
+                                "pascal", "--output", os.path.join(out_dir, name, "v.record"),
+                                "--split", "train=0.8,val=0.2", "--no-progress", *extra]
+
+    contenders = {"split": command("split"),
+                  "near_duplicates": command("near", "--near-duplicates")}
+    runs: dict[str, list] = {name: [] for name in contenders}
+    for _ in range(args.repeat):
+        for name, cmd in contenders.items():
+            runs[name].append(timed(cmd))
+    best = {name: min(r, key=lambda x: x["wall_s"]) for name, r in runs.items()}
+    return {"case": "voc-near-duplicates", "images": images, **best,
+            "load_average": os.getloadavg(),
+            "near_to_split": round(best["near_duplicates"]["wall_s"] / best["split"]["wall_s"], 3),
+            "near_to_split_cpu": round(best["near_duplicates"]["cpu_s"] / best["split"]["cpu_s"],
+                                       3)}
+
+
+CASES["voc-near-duplicates"] = bench_voc_near_duplicates
 
 
 def main() -> int:
