@@ -1,14 +1,16 @@
 """Local runner vs Beam's DirectRunner on Open-Images-sized JPEGs (docs/scaling.md's figures).
 
     .venv/bin/python benchmarks/beam_vs_local.py --images 1000 --work /tmp/beam-bench
+    .venv/bin/python benchmarks/beam_vs_local.py --voc-set --images 20000 --modes beam-mp
 
 Makes a VOC-layout dataset of `--images` JPEGs of about `--kb` KB each (a few distinct pictures,
 copied: tfrconv never decodes them unless --verify-images, so content does not change the cost),
 then converts it with each runner in a fresh process (`tfrconv voc ...`), `--repeat` times, and
 prints wall time, images/s and MB/s per run, and the CPU time it used (user + sys of the process
 and its worker processes: steadier than wall time on a shared machine, and what sizes a cluster),
-with `uptime` before and after. Output goes to
-`--work`; nothing is written inside the repository.
+with `uptime` before and after, and the peak RSS of the largest process (launcher or worker).
+`--voc-set` converts benchmarks/datasets.py's VOC set instead (500x375 JPEGs of ~68 KB, the
+`run.py` voc case's data). Output goes to `--work`; nothing is written inside the repository.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ import sys
 import time
 
 RUNS = {
-    "local, 1 worker": ["--workers", "1"],
-    "local, 2 worker processes": ["--workers", "2"],
-    "beam DirectRunner in_memory": ["--runner", "beam"],
-    "beam DirectRunner multi_processing x2": [
+    "local-1": ("local, 1 worker", ["--workers", "1"]),
+    "local-2": ("local, 2 worker processes", ["--workers", "2"]),
+    "beam": ("beam DirectRunner in_memory", ["--runner", "beam"]),
+    "beam-mp": ("beam DirectRunner multi_processing x2", [
         "--runner", "beam", "--beam-options",
-        "--direct_running_mode=multi_processing --direct_num_workers=2"],
+        "--direct_running_mode=multi_processing --direct_num_workers=2"]),
 }
 
 
@@ -94,18 +96,32 @@ def main() -> int:
     parser.add_argument("--shards", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--work", default="/tmp/tfrconv-beam-bench")
+    parser.add_argument("--modes", default=",".join(RUNS), help=f"some of {','.join(RUNS)}")
+    parser.add_argument("--voc-set", action="store_true",
+                        help="the run.py voc case's data (benchmarks/datasets.py), cached")
     args = parser.parse_args()
 
-    data = os.path.join(args.work, "data")
-    total = make_dataset(data, args.images, args.kb)
+    if args.voc_set:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import datasets
+
+        root = datasets.voc(os.path.join(args.work, f"voc-{args.images}"), args.images)
+        images = os.path.join(root, "VOC2012", "JPEGImages")
+        total = sum(os.path.getsize(os.path.join(images, n)) for n in os.listdir(images))
+        data_args = ["--data-dir", root, "--set", "train", "--label-map", "pascal"]
+    else:
+        data = os.path.join(args.work, "data")
+        total = make_dataset(data, args.images, args.kb)
+        data_args = ["--data-dir", data]
     tfrconv = os.path.join(os.path.dirname(sys.executable), "tfrconv")
     print(f"{args.images} images, {total / 1e6:.0f} MB, {args.shards} shards")
     print(f"before: {uptime()}")
     for _round in range(args.repeat):
-        for label, extra in RUNS.items():
+        for mode in args.modes.split(","):
+            label, extra = RUNS[mode]
             out = os.path.join(args.work, "out")
             shutil.rmtree(out, ignore_errors=True)
-            command = [tfrconv, "voc", "--data-dir", data, "--output",
+            command = [tfrconv, "voc", *data_args, "--output",
                        os.path.join(out, "bench.record"), "--num-shards", str(args.shards),
                        "--json", *extra]
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -120,7 +136,8 @@ def main() -> int:
             summary = json.loads(done.stdout)
             print(f"{label:38} wall {wall:5.1f} s (conversion {summary['seconds']:5.1f} s) "
                   f"{args.images / wall:4.0f} images/s {total / 1e6 / wall:4.0f} MB/s | "
-                  f"CPU {cpu:5.1f} s = {1000 * cpu / args.images:4.1f} ms/image")
+                  f"CPU {cpu:5.1f} s = {1000 * cpu / args.images:4.1f} ms/image | peak RSS "
+                  f"(largest process so far) {after.ru_maxrss / 1024:.0f} MB")
     print(f"after:  {uptime()}")
     return 0
 
