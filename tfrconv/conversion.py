@@ -28,6 +28,7 @@ from .sharding import ShardStats, shard_glob, shard_paths
 from .summary import OutputSummary, Summary
 from .tally import Tally
 from .transforms.prepared import Prepared, prepare
+from .transforms.stratify import Annotated
 
 UNKNOWN_CLASS_EXAMPLES = 3       # files named per unknown class
 FROM_DATA = "from-data"          # --label-map from-data: ids 1..N over the classes found
@@ -53,6 +54,8 @@ class Conversion:
         self._prepared: Prepared | None = None
         self._checked = False
         self._scanned: list[str] | None = None     # the annotations' classes, as read
+        self._annotations: list[Annotated] | None = None   # kept only for `plan_splits`
+        self._planned = False
         # True when the transforms' class check waits for the classes the workers read
         # (`check_transforms`); the tally runs it before anything is published.
         self.class_check_deferred = False
@@ -104,6 +107,7 @@ class Conversion:
         """The label map to use, and where it came from (for the summary and manifest)."""
         self.check_transforms()      # --keep-classes of a class the data lacks: say so first
         label_map, origin = self._label_map()
+        self.plan_splits()
         if self.settings.ignore_class_case:
             # Samples carry the map's spelling from the read on: what is written resolves.
             self.spec = dataclasses.replace(
@@ -163,12 +167,37 @@ class Conversion:
         from the data share that read (on VOC it costs as much as a tenth of the run)."""
         if self._scanned is None:
             names: set[str] = set()
-            for labels, _where in self._annotated_labels(renamed=False):
-                names.update(labels)
+            for annotated in self._read_annotations():
+                names.update(annotated.classes)
             self._scanned = sorted(names)
         if not renamed:
             return list(self._scanned)
         return sorted(set(self.transforms.rename_classes(self._scanned)))
+
+    def _read_annotations(self):
+        """Every readable annotation (classes as read), read once per run: kept when a
+        transform plans the splits from them (`--stratify`), streamed otherwise."""
+        if self._annotations is not None:
+            return self._annotations
+        read = (Annotated(sample.source_id, sample.filename, labels)
+                for sample, labels in self._read_labels(renamed=False))
+        if self.transforms.having("plan_splits") is None:
+            return read
+        self._annotations = list(read)
+        return self._annotations
+
+    def plan_splits(self) -> None:
+        """--stratify: the split of every image, planned from the annotations (the read the
+        class check and a generated label map share); the plan travels to the workers among
+        the transform's option values."""
+        planner = self.transforms.having("plan_splits")
+        if planner is None or self._planned:
+            return
+        self._planned = True
+        rename = self.transforms.rename_class
+        annotations = [dataclasses.replace(a, classes=tuple(
+            n for n in map(rename, a.classes) if n is not None)) for a in self._read_annotations()]
+        self.settings.transform_values.update(planner.plan_splits(annotations))
 
     def check_transforms(self) -> None:
         """Transform options naming classes the data lacks fail here, before any image."""
@@ -178,7 +207,7 @@ class Conversion:
         self._checked = True
         names = self.known_classes(renamed=False)
         if names is None and not self.label_map_generated() and \
-                self.settings.runner == "local":
+                self.settings.runner == "local" and not self.transforms.having("plan_splits"):
             # No cheap class list and no label map to build from the data: rather than read
             # every annotation once more up front, the workers note the classes they read and
             # the check runs before anything is published (docs/transforms.md).
@@ -304,6 +333,11 @@ class Conversion:
         """(labels, where) of every readable annotation (class names as the transforms rename
         them, unless not `renamed`); unreadable ones are left to the run, which reports them
         properly."""
+        for sample, labels in self._read_labels(renamed):
+            yield labels, sample.origin or sample.filename
+
+    def _read_labels(self, renamed: bool = True):
+        """(sample, its class names) of every readable annotation; see `_annotated_labels`."""
         rename = self.transforms.renames_classes and renamed
         for item in self.spec.list_items(self.opts):
             try:
@@ -313,7 +347,7 @@ class Conversion:
             labels = [o.label for o in sample.objects] + [lb.label for lb in sample.image_labels]
             if rename:
                 labels = [n for n in map(self.transforms.rename_class, labels) if n is not None]
-            yield labels, sample.origin or sample.filename
+            yield sample, tuple(labels)
 
     # -- results ---------------------------------------------------------------------------
     def describe_outputs(self, shard_sets: Mapping[str | None, ShardSet], tally: Tally,
@@ -339,7 +373,15 @@ class Conversion:
             skipped_objects=totals.skipped_objects, clipped_boxes=totals.clipped,
             seconds=round(time.perf_counter() - start, 3), label_map=label_map_origin,
             classes=dict(sorted(totals.classes.items())), problems=tally.log.as_dict(),
-            report=self.settings.report)
+            report=self.settings.report, split_classes=self._split_classes(tally))
+
+    def _split_classes(self, tally: Tally) -> dict[str, dict[str, int]]:
+        """--stratify: images per class in each split, as written (empty otherwise)."""
+        if not self.transforms.having("plan_splits"):
+            return {}
+        names = sorted({name for counts in tally.splits.values() for name in counts.images})
+        return {name: {split: counts.images[name] for split, counts in tally.splits.items()}
+                for name in names}
 
     def _output_summary(self, split, shards: ShardSet, tally: Tally) -> OutputSummary:
         counts = tally.splits[split]

@@ -36,6 +36,8 @@ class Summary:
     report: str | None = None
     # Shards of an earlier run with another --num-shards, deleted so a `-*` glob reads one run.
     removed_stale_shards: list[str] = field(default_factory=list)
+    # --stratify: class → split → images written with that class (docs/transforms.md).
+    split_classes: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def line(self) -> str:
         where = ", ".join(o.glob for o in self.outputs)
@@ -47,6 +49,11 @@ class Summary:
         if self.removed_stale_shards:
             text += (f"; removed {len(self.removed_stale_shards):,} shards of an earlier run "
                      f"with another --num-shards ({self.removed_stale_shards[0]}, ...)")
+        if self.split_classes:
+            text += "; images per class and split: " + "; ".join(
+                f"{name} " + ", ".join(f"{split} {n} ({n / max(sum(per.values()), 1):.0%})"
+                                       for split, n in per.items())
+                for name, per in self.split_classes.items())
         return text
 
     def problem_lines(self) -> list[str]:

@@ -11,7 +11,8 @@ from .filters import MAX_BOXES_POLICIES, setup_filters
 from .near_duplicates import DEFAULT_DISTANCE, MAX_DISTANCE, POLICIES, setup_near_duplicates
 from .resize import IMAGE_FORMATS, setup_resize
 from .spec import TransformSpec
-from .split import setup_split
+from .split_setup import setup_split
+from .stratify import ASSIGNMENT
 
 CLASSES = TransformSpec(
     "classes", "rename, merge, keep or drop classes", setup_classes, stage="before", order=10,
@@ -42,7 +43,7 @@ FILTERS = TransformSpec(
 
 SPLIT = TransformSpec(
     "split", "write one output per split, chosen by a stable hash", setup_split,
-    stage="after", order=20,
+    stage="after", order=20, derived=(ASSIGNMENT,),
     options=(
         Option("split", "write one output per split: NAME=SHARE pairs adding up to 1 "
                "(out/data.record -> out/data_train.record, ...)", "str",
@@ -54,6 +55,11 @@ SPLIT = TransformSpec(
         Option("group_by", "a regular expression; images whose file name (else source id) "
                "gives the same match (or first group) share a split", "str",
                metavar="PATTERN"),
+        Option("stratify", "keep each class's share of images per split within "
+               "--stratify-tolerance (planned from the annotations before the run; adding "
+               "images can move others)", "bool", default=False),
+        Option("stratify_tolerance", "how far a class's share of images may be from each "
+               "split's share (default 0.05: five points)", "float", metavar="SHARE"),
     ))
 
 RESIZE = TransformSpec(

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..sample import Sample
-from .spec import Context, TransformSpec
+from .spec import Context, TransformSpec, derived_names
 
 Transform = Callable[[Sample, Context], Sample | None]
 
@@ -87,7 +87,7 @@ def prepare(specs: Mapping[str, TransformSpec], values: Mapping[str, Any]) -> Pr
     if not values:
         return NONE
     known = {opt.name for spec in specs.values() for opt in spec.options}
-    unknown = sorted(set(values) - known)
+    unknown = sorted(set(values) - known - derived_names(specs.values()))
     if unknown:
         raise UsageError(f"no transform has the option {', '.join(unknown)} "
                          f"(transform options: {', '.join(sorted(known)) or 'none'})")

@@ -46,6 +46,9 @@ class TransformSpec:
       `height` its real size, `normalized` is True and `objects` are only those kept, with boxes
       inside 0..1).
     - `order`: transforms of one stage run by increasing order, then by name.
+    - `derived`: names of values no user gives: the transform's main-process instance
+      computes them before the run (`plan_splits` below) and the workers receive them among
+      its options (e.g. `--stratify`'s assignment table).
 
     The transform is `transform(sample, context) -> Sample | None`: None drops the image
     (counted as a `filtered` problem, never an error). It runs in worker processes and on Beam
@@ -59,6 +62,10 @@ class TransformSpec:
     - `check_classes(names)`: raise `tfrconv.UsageError` when the transform's options name
       classes the dataset does not have (called with every class of the data, before any image
       is read).
+    - `plan_splits(annotations) -> {name: value}`: called once in the main process before the
+      run with every readable annotation (`stratify.Annotated`: source id, file name, classes
+      after the class transforms; no image read); the values returned (`derived` names) travel
+      to the workers. Raise `tfrconv.UsageError` when the plan cannot be made.
     """
 
     name: str
@@ -67,6 +74,7 @@ class TransformSpec:
     options: tuple[Option, ...] = ()
     stage: str = "before"
     order: int = 100
+    derived: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
@@ -81,10 +89,15 @@ class TransformSpec:
 
     def resolve(self, values: dict[str, Any]) -> Options:
         """This transform's options from `values` (other names ignored), converted."""
-        return Options({opt.name: opt.convert(opt.default if values.get(opt.name) is None
-                                              else values[opt.name])
-                        for opt in self.options})
+        resolved = {opt.name: opt.convert(opt.default if values.get(opt.name) is None
+                                          else values[opt.name])
+                    for opt in self.options}
+        return Options(resolved | {name: values.get(name) for name in self.derived})
 
 
 def option_names(specs: Iterable[TransformSpec]) -> frozenset[str]:
     return frozenset(opt.name for spec in specs for opt in spec.options)
+
+
+def derived_names(specs: Iterable[TransformSpec]) -> frozenset[str]:
+    return frozenset(name for spec in specs for name in spec.derived)

@@ -55,6 +55,18 @@ def compile_group(pattern: str) -> re.Pattern:
         raise UsageError(f"--group-by: {pattern!r} is not a regular expression: {exc}") from None
 
 
+def group_key(group: re.Pattern | None, filename: str | None, source_id: str) -> str | None:
+    """The `--group-by` key of an image (its file name's match, else its source id's), or
+    None when there is no pattern or it matches neither."""
+    if group is None:
+        return None
+    for text in (filename, source_id):
+        match = group.search(text or "")
+        if match is not None:
+            return "group:" + (match.group(1) if match.re.groups else match.group(0))
+    return None
+
+
 def unit_interval(seed: int, key: str) -> float:
     """The key's place in [0, 1) for this seed (SHA-256: the same on every machine)."""
     digest = hashlib.sha256(f"{seed}\0{key}".encode()).digest()
@@ -78,11 +90,9 @@ class SplitAssigner:
         self.group = group
 
     def key(self, sample: Sample, context: Context) -> str:
-        if self.group is not None:
-            for text in (sample.filename, sample.source_id):
-                match = self.group.search(text or "")
-                if match is not None:
-                    return "group:" + (match.group(1) if match.re.groups else match.group(0))
+        grouped = group_key(self.group, sample.filename, sample.source_id)
+        if grouped is not None:
+            return grouped
         if self.by == "content" and context.sha256 is not None:
             return "sha256:" + context.sha256
         return "id:" + sample.source_id
@@ -97,13 +107,3 @@ class SplitAssigner:
     def __call__(self, sample: Sample, context: Context) -> Sample:
         sample.split = self.choose(self.key(sample, context))
         return sample
-
-
-def setup_split(opts) -> SplitAssigner | None:
-    if opts.split is None:
-        for flag, value in (("--split-seed", opts.split_seed), ("--group-by", opts.group_by)):
-            if value not in (None, 0):
-                raise UsageError(f"{flag} needs --split")
-        return None
-    group = compile_group(opts.group_by) if opts.group_by else None
-    return SplitAssigner(parse_split(opts.split), opts.split_seed or 0, opts.split_by, group)
