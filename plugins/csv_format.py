@@ -87,11 +87,44 @@ def _layout(path: str, opts) -> tuple[dict[str, str], bool]:
 # -- parsing -------------------------------------------------------------------------------
 def _parse(opts) -> dict[str, Any]:
     """Read the CSV once: items grouped by file (sorted by name, as the script's groupby) and
-    each class's lines."""
-    import numpy as np
-
+    each class's lines. A small plain file is read without pandas (`tables.small_rows`)."""
     path = opts.csv_file
     columns, normalized = _layout(path, opts)
+    small = tables.small_rows(path)
+    table = None if small is None else _small_table(small, columns)
+    if table is None:
+        table = _pandas_table(path, columns)
+    return _grouped(path, columns, normalized, *table)
+
+
+def _small_table(small, columns: dict[str, str]):
+    """(filenames, labels, coords, not_number, lines) from the csv module's records, as the
+    pandas reading gives them; None when a cell needs pandas (an empty file name, a number
+    that is not plain)."""
+    head, rows = small
+    index = {name: i for i, name in enumerate(head)}
+    filenames = [row[index[columns["filename"]]].strip() for row in rows]
+    if "" in filenames:
+        return None                       # pandas' reading names the line in its error
+    labels = [row[index[columns["class"]]].strip() or None for row in rows]
+    coords, not_number = {}, {}
+    for field in _number_fields(columns):
+        values = tables.plain_numbers([row[index[columns[field]]] for row in rows])
+        if values is None:
+            return None
+        coords[field], not_number[field] = values, [False] * len(rows)
+    return filenames, labels, coords, not_number, range(2, len(rows) + 2)
+
+
+def _number_fields(columns: dict[str, str]) -> list[str]:
+    return [f for f in columns if f.startswith(("xmin", "ymin", "xmax", "ymax"))] + \
+        [f for f in ("width", "height") if f in columns]
+
+
+def _pandas_table(path: str, columns: dict[str, str]):
+    """(filenames, labels, coords, not_number, lines) read by pandas."""
+    import numpy as np
+
     # Every column is read (no usecols), so a row with extra fields, typically an unquoted comma
     # in a class name, is an error naming its line instead of being silently cut.
     frame = tables.read(path, "CSV", dtype=str, index_col=False)
@@ -104,13 +137,18 @@ def _parse(opts) -> dict[str, Any]:
     if empty_name.any():
         raise DataError("row without a filename", file=path, line=int(lines[empty_name.argmax()]))
     labels = frame[columns["class"]].str.strip().replace("", np.nan)
-    box_fields = [f for f in columns if f.startswith(("xmin", "ymin", "xmax", "ymax"))]
     coords, not_number = {}, {}
-    for field in box_fields + [f for f in ("width", "height") if f in columns]:
+    for field in _number_fields(columns):
         coords[field], not_number[field] = tables.numbers(frame[columns[field]])
+    return filenames.tolist(), labels.tolist(), coords, not_number, lines.tolist()
+
+
+def _grouped(path: str, columns: dict[str, str], normalized: bool, filenames, labels, coords,
+             not_number, lines) -> dict[str, Any]:
+    box_fields = [f for f in columns if f.startswith(("xmin", "ymin", "xmax", "ymax"))]
     groups: dict[str, dict[str, Any]] = {}
     where: dict[str, list[int]] = {}
-    for row, (filename, label) in enumerate(zip(filenames.tolist(), labels.tolist())):
+    for row, (filename, label) in enumerate(zip(filenames, labels)):
         line = int(lines[row])
         group = groups.setdefault(filename, {"line": line, "boxes": [], "size": None,
                                              "error": None})

@@ -1,6 +1,11 @@
 """CSV tables for format plugins (the builtin csv and oid use it): pandas, with every failure a
 one-line DataError naming the file and line. Public: `from tfrconv import tables`.
 
+Small, plain files (`small_rows`: up to SMALL_CSV_BYTES, no quotes, no blank or ragged lines,
+UTF-8) are read with the csv module instead: importing pandas costs more than half a second,
+far more than reading them. Anything unusual goes to pandas, so its reading and its errors
+apply exactly as before.
+
 pandas raises a zoo of exception types for bad files (ParserError, EmptyDataError,
 UnicodeDecodeError, ValueError, csv.Error, OverflowError); here they all become one
 `tfrconv.DataError` naming the file and, for a malformed file (an extra field, a quote that never
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import os
 import re
 import warnings
@@ -49,12 +55,66 @@ def _as_data_error(exc: BaseException, path: str, what: str) -> DataError:
 _ERRORS = (ValueError, UnicodeError, OSError, OverflowError, csv.Error, IndexError, TypeError)
 
 
+# Measured (docs/performance.md): below this size the csv module reads a plain file in less
+# time than importing pandas takes; above it, pandas' C parser pays for its import.
+SMALL_CSV_BYTES = 2 << 20
+_SPECIAL = re.compile('["\x00]|\r(?!\n)')
+# The numbers the fast path converts itself: at most 15 digits, no exponent, so float() and
+# pandas' parser give the same double (an exactly representable integer and one division by
+# an exact power of ten, correctly rounded either way). Anything else goes to pandas.
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def small_rows(path: str) -> tuple[list[str], list[list[str]]] | None:
+    """(header, data records) of a small plain CSV read with the csv module, each record as
+    long as the header and on line index + 2; None when pandas must read the file (larger than
+    SMALL_CSV_BYTES, quotes, NUL or lone CR, blank or ragged lines, not UTF-8, empty or repeated
+    column names, no data rows)."""
+    try:
+        if os.path.getsize(path) > SMALL_CSV_BYTES:
+            return None
+        with open(path, "rb") as fileobj:
+            text = fileobj.read().decode("utf-8-sig")
+    except (OSError, UnicodeError):
+        return None
+    if _SPECIAL.search(text):
+        return None
+    records = list(csv.reader(io.StringIO(text, newline="")))
+    if len(records) < 2:
+        return None
+    head, rows = records[0], records[1:]
+    if "" in head or len(set(head)) != len(head):
+        return None
+    width = len(head)
+    if any(len(row) != width or _is_blank(row) for row in rows):
+        return None
+    return head, rows
+
+
+def plain_numbers(cells: list[str]) -> list[float] | None:
+    """The cells as floats (empty: NaN), or None when one is not a plain number (pandas then
+    reads the file, and flags it)."""
+    values = []
+    for cell in cells:
+        text = cell.strip()
+        if not text:
+            values.append(float("nan"))
+        elif _PLAIN_NUMBER.fullmatch(text) and sum(c.isdigit() for c in text) <= 15:
+            values.append(float(text))
+        else:
+            return None
+    return values
+
+
 def header(path: str, what: str) -> list[str]:
     """The column names of a CSV file (DataError when it is missing, empty or unreadable)."""
-    import pandas as pd
-
     if not os.path.isfile(path):
         raise DataError(f"{what} not found", file=path)
+    small = small_rows(path)
+    if small is not None:
+        return list(small[0])
+    import pandas as pd
+
     try:
         frame = pd.read_csv(path, nrows=0, **NA_OPTIONS)
     except pd.errors.EmptyDataError:
