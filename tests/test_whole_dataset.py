@@ -112,6 +112,15 @@ def test_a_split_beside_one_with_another_label_map_is_refused(tmp_path, capsys):
     assert "out/val.manifest.json" in err and "out/train.manifest.json" in err
     assert "--allow-label-map-mismatch" in err
     assert main(val + ["--allow-label-map-mismatch"]) == 0
+    # Outputs of another family in the same folder (bats_*) are not compared with train/val;
+    # within that family, the same rule holds.
+    bats_train = ["voc", "--data-dir", str(tmp_path / "val"), "--output",
+                  str(tmp_path / "out/bats_train.record"), *base]
+    assert main(bats_train) == 0
+    bats_val = ["voc", "--data-dir", str(tmp_path / "train"), "--output",
+                str(tmp_path / "out/bats_val.record"), *base]
+    assert main(bats_val) == 2
+    assert "out/bats_train.manifest.json" in capsys.readouterr().err
 
 
 def png(colour) -> bytes:

@@ -451,20 +451,26 @@ def json_safe(value: Any) -> Any:
 
 
 def check_label_map_clashes(outputs: Iterable[str], label_map: LabelMap) -> None:
-    """A UsageError when another output in the folder of one of `outputs` (a split converted
-    earlier) was written with a different label map: the two splits would disagree on ids.
-    Re-writing an output itself is not a clash."""
+    """A UsageError when a sibling split in the folder of one of `outputs` (converted earlier)
+    was written with a different label map: the two splits would disagree on ids.
+
+    Siblings are outputs named alike but for the split: `train.record` and `val.record`, or
+    `data_train.record` and `data_val.record` (the part before the last "_" is the same).
+    Unrelated outputs that share a folder (`kitti_train`, `pets_train`) are not compared, and
+    re-writing an output itself is not a clash."""
     ours = label_map.sha256()
     own = {os.path.abspath(manifest_path(output)) for output in outputs}
     for manifest in sorted(own):
         folder = os.path.dirname(manifest)
+        family = split_family(os.path.basename(manifest))
         try:
             names = sorted(os.listdir(folder))
         except OSError:
             continue
         for name in names:
             other = os.path.join(folder, name)
-            if not name.endswith(".manifest.json") or other in own:
+            if not name.endswith(".manifest.json") or other in own or \
+                    split_family(name) != family:
                 continue
             try:
                 with open(other, encoding="utf-8") as fileobj:
@@ -478,3 +484,10 @@ def check_label_map_clashes(outputs: Iterable[str], label_map: LabelMap) -> None
                     "different ids; use the same --label-map",
                     hint=OptionHint("allow_label_map_mismatch", True,
                                     "or, if that is what you want, {option}"))
+
+
+def split_family(manifest_name: str) -> str:
+    """What the outputs of one dataset's splits share: `data_train.manifest.json` → "data",
+    `train.manifest.json` → ""."""
+    stem = manifest_name.removesuffix(".manifest.json")
+    return stem.rpartition("_")[0]

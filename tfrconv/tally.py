@@ -221,6 +221,15 @@ class Tally:
             total.merge(counts)
         return total
 
+    def first_offenders(self) -> list[str]:
+        """"kind xN, e.g. FILE: message" for each kind of problem logged."""
+        reasons = []
+        for kind, entry in self.log.as_dict().items():
+            first = entry["first"][0] if entry["first"] else {}
+            where = f"{first['file']}: " if first.get("file") else ""
+            reasons.append(f"{kind} x{entry['count']}, e.g. {where}{first.get('message', '')}")
+        return reasons
+
     def check_written(self) -> None:
         """Every image was skipped: fail instead of publishing empty files that look like
         success. A deferred class check (--remap of a class no annotation has) fails here
@@ -228,19 +237,12 @@ class Tally:
         if self.check_classes is not None:
             self.check_classes(sorted(self.read_classes))
         if self.skipped_images and not any(c.examples for c in self.splits.values()):
-            reasons = []
-            for kind, entry in self.log.as_dict().items():
-                first = entry["first"][0] if entry["first"] else {}
-                where = f"{first['file']}: " if first.get("file") else ""
-                reasons.append(f"{kind} x{entry['count']}, e.g. {where}{first.get('message', '')}")
             raise DataError(f"no example written: all {self.skipped_images} images were skipped ("
-                            + "; ".join(reasons) + "); no output files were left")
+                            + "; ".join(self.first_offenders()) + "); no output files were left")
         totals = self.totals()
         if not self.allow_no_objects and totals.skipped_objects and not totals.objects:
-            kinds = ", ".join(f"{kind} x{entry['count']}"
-                              for kind, entry in self.log.as_dict().items())
             raise DataError(f"every object was dropped ({totals.skipped_objects} objects: "
-                            f"{kinds}); the records would hold no object, so nothing was "
-                            "published",
+                            + "; ".join(self.first_offenders()) + "); the records would hold "
+                            "no object, so nothing was published",
                             hint=OptionHint("allow_no_objects", True,
                                             "fix the cause, or write them anyway with {option}"))
