@@ -10,7 +10,7 @@ Elements, all plain tuples (Beam's fast coder handles them without pickle):
 - record: ((split_index, shard), (position, spool path, offset, length, labels,
             skipped_objects, clipped))      the payload itself waits in a spool file
                                             (beam_spool.py), so the shuffle stays small
-- id:     (source-id hash as hex, (position, source_id))
+- id:     (source-id hash as hex, (position, source_id, origin file))
 - note:   (position, sub, [Problem, ...], skipped_images)   for the totals and the report
 
 A problem whose policy is `error` (and `--max-errors`) stops the pipeline by raising
@@ -152,7 +152,8 @@ class BuildExamples(beam.DoFn):
                 f"{result.split!r}, which is not one of its outputs ({outputs})"))
         if result.source_id is not None:
             key = format(stable_hash(result.source_id), "016x")
-            yield beam.pvalue.TaggedOutput(IDS, (key, (position, result.source_id)))
+            yield beam.pvalue.TaggedOutput(IDS, (key, (position, result.source_id,
+                                                       result.origin)))
         shard = shard_index(result.source_id or "", self.num_shards, result.shard_key)
         try:
             path, offset, length = self._spool.add(result.payload)
@@ -194,8 +195,8 @@ class FindDuplicates(beam.DoFn):
 
     def process(self, element):
         _key, occurrences = element
-        for position, source_id in sorted(occurrences)[1:]:
-            problem = duplicate_id_problem(source_id, self.policy)
+        for position, source_id, origin in sorted(occurrences)[1:]:
+            problem = duplicate_id_problem(source_id, self.policy, origin)
             if problem.action not in SKIPPING_ACTIONS:
                 raise stop_for_problem(problem)
             _counter("problems.duplicate_id").inc()
