@@ -11,10 +11,10 @@ import pytest
 from tfrconv.trainer import budget as tb
 
 
-def feed(budget, chunks, *, steps=10, start=0):
+def feed(budget, chunks, *, steps=10, start=0, start_seconds=0.0):
     """Run `chunks` (seconds each) of `steps` through the budget; returns (step, seconds,
-    the step at which the choice was made)."""
-    step, seconds, chosen_at = start, 0.0, None
+    the step at which the choice was last made or revised)."""
+    step, seconds, chosen_at = start, start_seconds, None
     for elapsed in chunks:
         step += steps
         seconds += elapsed
@@ -35,6 +35,20 @@ def test_the_rate_is_measured_after_the_tracing_chunk():
     assert choice.num_train_steps == 787
     assert choice.warmup_steps == 60 and choice.schedule_steps == 1500
     assert budget.stretch() == pytest.approx(1500 / 787)
+
+
+def test_a_slower_machine_lowers_the_count_so_the_schedule_still_ends():
+    budget = tb.TimeBudget(100.0, schedule_steps=1500)
+    step, seconds, _ = feed(budget, [20.0, 1, 1, 1, 1, 1])           # 787 steps planned
+    # Other jobs start: 10 steps now take 2 s. After three such chunks (step 90, 31 s), 697
+    # steps at 0.2 s would end at 170 s: lowered to 90 + int(69 / 0.2 * 0.97) = 424.
+    step, seconds, revised_at = feed(budget, [2.0, 2.0, 2.0], start=step,
+                                     start_seconds=seconds)
+    assert revised_at == 90 and budget.choice.num_train_steps == 424
+    assert budget.choice.revisions == 1 and budget.stretch() == pytest.approx(1500 / 424)
+    # Faster again: the count is never raised.
+    feed(budget, [0.5, 0.5, 0.5], start=step, start_seconds=seconds)
+    assert budget.choice.num_train_steps == 424
 
 
 def test_no_choice_before_three_measured_chunks():

@@ -5,8 +5,10 @@ during a short warm-up (at least `WARMUP_CHUNKS` chunks and `WARMUP_FRACTION` of
 Then the total step count is set so that the remaining steps fit in what is left of the budget,
 with `MARGIN` to spare for noise, and the learning-rate schedule is stretched (or squeezed) to end
 exactly at that step. The choice is written to `model_dir/time_budget.json` and the log, and a
-re-run of the same command resumes towards the same step count. If the machine slows down later,
-the hard stop ends training on time anyway (the schedule is then cut short; the JSON says so).
+re-run of the same command resumes towards the same step count. If the machine slows down later
+(other jobs), the count is lowered to what the recent speed allows, so that the schedule still
+ends in time (never raised: no oscillation); should even that fail, the hard stop ends training
+on time (the schedule is then cut short; the JSON says so).
 
 Only training time counts: evaluations and checkpoint writes are not charged to the budget, as in
 the benchmark's figures.
@@ -22,6 +24,7 @@ FILE_NAME = "time_budget.json"
 WARMUP_CHUNKS = 3           # chunks measured after the first (tracing) one
 WARMUP_FRACTION = 0.05      # ... and at least this share of the budget
 MARGIN = 0.97               # plan for this share of the remaining time
+REPLAN_CHUNKS = 3           # after the choice, the recent speed is judged over this many chunks
 
 
 @dataclass
@@ -31,6 +34,7 @@ class BudgetChoice:
     steps_per_sec: float            # measured during the warm-up
     warmup_steps: int               # steps run before the choice
     schedule_steps: int             # the config's schedule length, stretched to num_train_steps
+    revisions: int = 0              # times the machine slowed and the count was lowered
     stopped_early_at: int | None = None   # the hard stop cut the schedule short here
 
 
@@ -49,6 +53,7 @@ class TimeBudget:
         self._measured_seconds = 0.0
         self._chunks = 0
         self._seconds_per_step = 0.0
+        self._recent: list[tuple[int, float]] = []
         self.start_step = start_step
 
     @property
@@ -62,10 +67,11 @@ class TimeBudget:
         return self.schedule_steps / max(1, self.choice.num_train_steps)
 
     def observe(self, step: int, steps: int, seconds: float, train_seconds: float) -> bool:
-        """Record a chunk of `steps` that took `seconds`; True when this chunk made the choice."""
+        """Record a chunk of `steps` that took `seconds`; True when this chunk made or revised
+        the choice."""
         self._seconds_per_step = seconds / max(steps, 1)
         if self.choice is not None:
-            return False
+            return self._replan(step, steps, seconds, train_seconds)
         if not self._first_chunk_done:          # graph tracing: not a step rate
             self._first_chunk_done = True
             return False
@@ -81,6 +87,22 @@ class TimeBudget:
                                    steps_per_sec=round(rate, 3),
                                    warmup_steps=step - self.start_step,
                                    schedule_steps=self.schedule_steps)
+        return True
+
+    def _replan(self, step: int, steps: int, seconds: float, train_seconds: float) -> bool:
+        self._recent.append((steps, seconds))
+        if len(self._recent) < REPLAN_CHUNKS:
+            return False
+        per_step = sum(s for _, s in self._recent) / max(1, sum(n for n, _ in self._recent))
+        self._recent.clear()
+        left = self.seconds - train_seconds
+        if train_seconds + (self.choice.num_train_steps - step) * per_step <= self.seconds:
+            return False
+        lowered = max(step, step + int(max(0.0, left) / per_step * MARGIN))
+        if lowered >= self.choice.num_train_steps:
+            return False
+        self.choice.num_train_steps = lowered
+        self.choice.revisions += 1
         return True
 
     def out_of_time(self, train_seconds: float, next_steps: int) -> bool:

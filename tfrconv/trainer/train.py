@@ -250,10 +250,14 @@ def train(settings: PipelineSettings, options: TrainOptions, *, on_checkpoint=No
                 stretch.assign(budget.stretch())
                 result.budget = asdict(budget.choice)
                 where = write_choice(model_dir, budget.choice)
-                progress.message(
-                    f"time budget {budget.seconds:g} s: {budget.choice.steps_per_sec:.2f} "
-                    f"steps/s measured over the warm-up, so {steps} steps in all (the "
-                    f"schedule's {budget.schedule_steps} stretched to fit; {where})")
+                if budget.choice.revisions:
+                    progress.message(f"time budget {budget.seconds:g} s: the machine slowed "
+                                     f"down, so {steps} steps in all now ({where})")
+                else:
+                    progress.message(
+                        f"time budget {budget.seconds:g} s: {budget.choice.steps_per_sec:.2f} "
+                        f"steps/s measured over the warm-up, so {steps} steps in all (the "
+                        f"schedule's {budget.schedule_steps} stretched to fit; {where})")
             rate = float(schedule_tensor(settings.optimizer.learning_rate,
                                          step * float(stretch.numpy())))
             with writer.as_default(step=step):
