@@ -18,7 +18,7 @@ from reach import branch, reaches
 
 import tfrconv
 from tfrconv.cli import main as cli_main
-from tfrconv.records.export_common import pixel, safe_name
+from tfrconv.records.export_common import pixel, safe_name, split_of
 
 
 def write_jpeg(path, width, height, colour):
@@ -319,3 +319,65 @@ def test_command_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exited:
         cli_main(["records", "export", path, "--to", "darknet", "--out", "x"])
     assert exited.value.code == 2
+
+
+# -- YOLO: split names a conversion gives its outputs -------------------------------------------
+YOLO_SPLITS = {"train": {"a": [(0, 0.5, 0.5, 0.4, 0.2)], "b": [(1, 0.25, 0.75, 0.5, 0.5)]},
+               "val": {"c": [(1, 0.5, 0.5, 0.2, 0.4), (0, 0.3, 0.3, 0.2, 0.2)]}}
+
+
+def make_yolo(root):
+    for split, images in YOLO_SPLITS.items():
+        for stem, rows in images.items():
+            write_jpeg(os.path.join(root, "images", split, f"{stem}.jpg"), 40, 20, "white")
+            os.makedirs(os.path.join(root, "labels", split), exist_ok=True)
+            with open(os.path.join(root, "labels", split, f"{stem}.txt"), "w") as fileobj:
+                fileobj.writelines(" ".join(map(str, row)) + "\n" for row in rows)
+    with open(os.path.join(root, "data.yaml"), "w") as fileobj:
+        fileobj.write("train: images/train\nval: images/val\nnames: [cat, dog]\n")
+
+
+def yolo_rows(record_path) -> dict[str, list]:
+    """{image stem: [(class name, cx, cy, w, h)]} read back from records."""
+    rows = {}
+    for sample in tfrconv.read_samples(str(record_path)):
+        rows[os.path.splitext(sample.filename)[0]] = [
+            (obj.label, (obj.xmin + obj.xmax) / 2, (obj.ymin + obj.ymax) / 2,
+             obj.xmax - obj.xmin, obj.ymax - obj.ymin) for obj in sample.objects]
+    return rows
+
+
+def test_yolo_round_trip_through_split_named_records(tmp_path):
+    """`tfrconv yolo` → data_train/data_val records → export → `tfrconv yolo` reads each split."""
+    import yaml
+
+    make_yolo(tmp_path / "yolo")
+    for split in YOLO_SPLITS:
+        assert cli_main(["yolo", "--data-dir", str(tmp_path / "yolo"), "--split", split,
+                         "--output", str(tmp_path / "r" / f"data_{split}.record"), "-q"]) == 0
+    assert cli_main(["records", "export", str(tmp_path / "r" / "data_train.record"),
+                     str(tmp_path / "r" / "data_val.record"), "--to", "yolo",
+                     "--out", str(tmp_path / "y")]) == 0
+    data = yaml.safe_load((tmp_path / "y" / "data.yaml").read_text())
+    assert data["train"] == "images/train" and data["val"] == "images/val"
+    names = ["cat", "dog"]
+    for split, images in YOLO_SPLITS.items():
+        again = tmp_path / "again" / f"{split}.record"
+        assert cli_main(["yolo", "--data-dir", str(tmp_path / "y"), "--split", split,
+                         "--output", str(again), "-q"]) == 0
+        got = yolo_rows(again)
+        assert sorted(got) == sorted(images)
+        for stem, rows in images.items():
+            assert [row[0] for row in got[stem]] == [names[row[0]] for row in rows]
+            for have, want in zip(got[stem], rows):
+                assert have[1:] == pytest.approx(want[1:], abs=1e-5)
+
+
+@pytest.mark.parametrize(("name", "split"), [
+    ("data_train.record", "train"), ("data_val.record-00000-of-00002", "val"),
+    ("out/x_y_valid.tfrecord", "val"), ("coco_validation.record", "val"),
+    ("set_test.record.gz", "test"), ("voc_trainval.record", "trainval"),
+    ("valid.record", "val"), ("val2017.record", "val2017"), ("my_data.record", "my_data"),
+    ("data_Train.record", "train"), ("??.record", "train")])
+def test_split_from_record_file_name(name, split):
+    assert split_of(name) == split

@@ -30,8 +30,11 @@ MAX_NAME_BYTES = 200                 # well under every file system's 255-byte l
 EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "gif": ".gif", "bmp": ".bmp", "webp": ".webp",
               "tiff": ".tif"}
 _SHARD_SUFFIX = re.compile(r"-\d{5}-of-\d{5}$")
-_RECORD_SUFFIXES = (".tfrecords", ".tfrecord", ".records", ".record", ".gz")
+_RECORD_SUFFIXES = (".gz", ".tfrecords", ".tfrecord", ".records", ".record")
 _SPLIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# Split words a record file's name may end in (after its last "_"), and the split each means.
+_SPLIT_WORDS = {"train": "train", "val": "val", "valid": "val", "validation": "val",
+                "test": "test", "trainval": "trainval"}
 
 
 class ExportFolder:
@@ -124,11 +127,19 @@ def safe_name(name: str) -> str:
 
 def split_of(record_path: str) -> str:
     """The split a record file stands for: its name without shard and record suffixes
-    (``out/val.record-00000-of-00004`` → ``val``); ``train`` when that is no plain name."""
+    (``out/val.record-00000-of-00004`` → ``val``); ``train`` when that is no plain name.
+
+    A conversion names its splits' records ``<stem>_<split>.record`` (`tfrconv.split_outputs`):
+    when the part after the last ``_`` is a known split word, that word is the split
+    (``data_train.record`` → ``train``), as YOLO tools know only train/val/test; ``valid`` and
+    ``validation`` (also as whole names) become ``val``."""
     name = _SHARD_SUFFIX.sub("", os.path.basename(record_path))
-    for suffix in _RECORD_SUFFIXES:
+    for suffix in _RECORD_SUFFIXES:            # ".gz" last: "x.record.gz" → "x"
         if name.endswith(suffix):
             name = name[: -len(suffix)]
+    word = name.rpartition("_")[2]
+    if word.lower() in _SPLIT_WORDS:
+        return _SPLIT_WORDS[word.lower()]
     return name if _SPLIT_NAME.match(name) else "train"
 
 
