@@ -7,7 +7,9 @@ converts it, writes the centernet config with its defaults (`tfrconv config`), t
 one after the other (never in parallel: they would share the CPUs), trains as
 `tfrconv train --time-budget SECONDS --seed S` does and evaluates the final checkpoint on the 400
 validation images. `--every N` also evaluates every N steps (the curve; evaluation time is not
-training time). `--steps N` trains a fixed number of steps instead of a time budget.
+training time). `--steps N` trains a fixed number of steps instead of a time budget, with the
+config's schedule written for N steps (`tfrconv config --num-steps N`): the quality a machine
+that does N steps in the budget would reach, measurable on a busy machine.
 
 Prints one JSON line per run (seed, steps chosen by the budget, warm-up and overall step rate,
 train seconds, Pascal mAP@0.5, COCO mAP, the load average before and after, the machine), then a
@@ -31,7 +33,7 @@ COCO = "DetectionBoxes_Precision/mAP"
 BAR = {PASCAL: 0.95, COCO: 0.70}
 
 
-def prepare(images: int, image_size: int) -> float:
+def prepare(images: int, image_size: int, schedule_steps: int | None) -> float:
     began = time.perf_counter()
 
     def tfrconv(*argv: str) -> None:
@@ -44,9 +46,10 @@ def prepare(images: int, image_size: int) -> float:
         tfrconv("voc", "--data-dir", "shapes", "--set", "train", "--output",
                 "data/train.record", "--num-shards", "4")
         tfrconv("voc", "--data-dir", "shapes", "--set", "val", "--output", "data/val.record")
+    schedule = ["--num-steps", str(schedule_steps)] if schedule_steps else []
     tfrconv("config", "--train-records", "data/train.record-*", "--eval-records",
             "data/val.record", "--template", "centernet", "--out", "models/pipeline.config",
-            "--image-size", str(image_size))
+            "--image-size", str(image_size), *schedule)
     return time.perf_counter() - began
 
 
@@ -122,7 +125,8 @@ def main() -> int:
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--time-budget", type=float, default=300.0,
                         help="seconds of training per run (default 300)")
-    parser.add_argument("--steps", type=int, help="a fixed step count instead of the budget")
+    parser.add_argument("--steps", type=int, help="a fixed step count instead of the budget "
+                        "(the config's schedule is written for that many steps)")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated (default 0,1,2)")
     parser.add_argument("--every", type=int, help="also evaluate every N steps (the curve)")
     parser.add_argument("--json", help="also write the results here")
@@ -132,7 +136,7 @@ def main() -> int:
     work = args.work or tempfile.mkdtemp(prefix="tfrconv-bench-")
     os.makedirs(work, exist_ok=True)
     os.chdir(work)
-    prepare_seconds = prepare(args.images, args.image_size)
+    prepare_seconds = prepare(args.images, args.image_size, args.steps)
     print(json.dumps({"prepare_seconds": round(prepare_seconds, 1), "work": work}), flush=True)
     runs = []
     for seed in seeds:
