@@ -439,9 +439,24 @@ def _json_type(value: Any) -> str:
 
 
 # -- the format ----------------------------------------------------------------------------
-def image_dir(opts) -> str:
+_image_dirs: dict[tuple, str] = {}
+
+
+def image_dir(opts, fresh: bool = False) -> str:
     """--image-dir, else the split folder beside annotations/ (coco/val2017 for
-    coco/annotations/instances_val2017.json), as the COCO download unpacks."""
+    coco/annotations/instances_val2017.json), as the COCO download unpacks; looked for again
+    when `fresh` (list_items, once per run), else remembered (read_item, once per image)."""
+    key = (opts.annotations_file, opts.image_dir)
+    found = None if fresh else _image_dirs.get(key)
+    if found is None:
+        found = _find_image_dir(opts)
+        if len(_image_dirs) > 16:
+            _image_dirs.clear()
+        _image_dirs[key] = found
+    return found
+
+
+def _find_image_dir(opts) -> str:
     if opts.image_dir:
         if not os.path.isdir(opts.image_dir):
             raise UsageError(f"--image-dir {opts.image_dir}: no such folder")
@@ -470,7 +485,7 @@ def _holds_images(folder: str) -> bool:
 
 def list_items(opts):
     index = load_index(opts)
-    image_dir(opts)                         # a wrong folder fails now, not per image
+    image_dir(opts, fresh=True)             # a wrong folder fails now, not per image
     if isinstance(index.items, StreamedItems):
         return CocoItems(index, bool(opts.skip_empty))
     items: list = [item for item in index.items

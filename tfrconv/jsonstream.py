@@ -169,20 +169,19 @@ def _elements(window: Window) -> Iterator[tuple[Any, int, int]]:
 
 
 class SpanReader:
-    """Parses byte spans of one file again (`read(start, end)`); one open file per process."""
+    """Parses byte spans of one file again (`read(start, end)`). The file stays open; forked
+    processes share it safely, as `pread` never moves a shared file position."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.fd: int | None = None
-        self.pid = 0
 
     def read(self, start: int, end: int) -> Any:
-        if self.fd is None or self.pid != os.getpid():
+        if self.fd is None:
             self.fd = os.open(self.path, os.O_RDONLY)
-            self.pid = os.getpid()
         return json.loads(os.pread(self.fd, end - start, start))
 
     def close(self) -> None:
-        if self.fd is not None and self.pid == os.getpid():
+        if self.fd is not None:
             os.close(self.fd)
         self.fd = None
