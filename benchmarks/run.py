@@ -19,6 +19,11 @@ slower machine changes both sides alike:
 - voc-prepare: the voc case plain, with `--on-duplicate-image warn`, and with `--split`,
   `--remap`, `--min-box-size`, `--max-boxes` and `--on-duplicate-image warn` together.
 - voc-near-duplicates: 20,000 VOC images split train/val, with and without `--near-duplicates`.
+- coco-train: `tfrconv coco` on a COCO-train2017-shaped file of --images images (7 objects each,
+  polygons, 80 sparse category ids) without and with masks, against benchmarks/reference_coco.py
+  (benchmarks/coco_train.py); coco-train-memory: peak RSS at the full shape (118,287 images).
+- read: reading the report case's records back: `read_examples` and `tfrconv inspect` against
+  tf.data + tf.io.parse_example with the decoder's spec (benchmarks/read_side.py).
 - startup: `tfrconv --help`, `tfrconv formats` and `tfrconv voc --help`, median of 10 runs.
 - report: `tfrconv report` on the voc case's records (converted once into 4 shards, reported as
   two splits: shards 0-2 and shard 3) against reading the same records (framing, CRC and
@@ -42,7 +47,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import coco_train  # noqa: E402
 import datasets  # noqa: E402
+import read_side  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FLOOR = """
@@ -393,6 +400,10 @@ def bench_voc_prepare(args, out_dir: str) -> dict:
 CASES = {"voc": bench_voc, "coco-masks": bench_coco_masks, "startup": bench_startup,
          "report": bench_report, "records": bench_records, "yolo": bench_yolo}
 CASES["labelme"] = bench_labelme
+CASES["coco-train"] = lambda args, out_dir: coco_train.bench(args, out_dir, sys.modules[__name__])
+CASES["coco-train-memory"] = lambda args, out_dir: coco_train.bench_memory(
+    args, out_dir, sys.modules[__name__])
+CASES["read"] = lambda args, out_dir: read_side.bench(args, out_dir, sys.modules[__name__])
 CASES["voc-prepare"] = bench_voc_prepare
 
 
