@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import threading
 
 import pytest
 
@@ -86,15 +87,25 @@ def test_a_failed_rename_restores_the_previous_output(number, voc, tmp_path, mon
     assert datasets.snapshot(out) == before
 
 
-def test_sigterm_during_the_renames_publishes_nothing(voc, tmp_path, monkeypatch):
+@pytest.mark.parametrize("other_thread", [False, True])
+def test_sigterm_during_the_renames_publishes_nothing(voc, tmp_path, monkeypatch, other_thread):
+    """With another thread alive (TensorFlow, Beam and pools start them), the kernel may hand
+    the process's SIGTERM to that thread: the renames must still finish and be undone."""
     layout, options = voc
     out = tmp_path / "out"
     convert(layout, options, out, num_shards=2)
     before = datasets.snapshot(out)
     calls = failing_on_call(monkeypatch, 2,
                             lambda src, dst: os.kill(os.getpid(), signal.SIGTERM))
-    with pytest.raises(Interrupted):
-        convert(layout, options, out, num_shards=2, box_tolerance=0.5)
+    stop = threading.Event()
+    idle = threading.Thread(target=stop.wait, daemon=True)
+    if other_thread:
+        idle.start()
+    try:
+        with pytest.raises(Interrupted):
+            convert(layout, options, out, num_shards=2, box_tolerance=0.5)
+    finally:
+        stop.set()
     assert len(calls) == 4                      # every rename ran, then all were undone
     assert datasets.snapshot(out) == before
 

@@ -185,17 +185,27 @@ def _roll_back(moved: list[tuple[str, str | None, bool]]) -> None:
 
 @contextmanager
 def _signals_held() -> Iterator:
-    """Block Ctrl-C, SIGTERM and SIGHUP inside the block; yields a function telling whether
-    one arrived meanwhile (it is delivered when the block ends)."""
-    if not hasattr(signal, "pthread_sigmask") or \
-            threading.current_thread() is not threading.main_thread():
+    """Hold Ctrl-C, SIGTERM and SIGHUP inside the block; yields a function telling whether
+    one arrived meanwhile, and delivers it (to the handler that was in place) when the block
+    ends.
+
+    A recording handler, not a blocked signal mask: the mask is per thread, and a signal sent
+    to the process may be taken by any thread that has not blocked it (TensorFlow, Beam and
+    pools start threads of their own); Python runs every handler in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
         yield lambda: False
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    arrived: list[int] = []
+    previous = {}
+    for sig in _HELD:
+        previous[sig] = signal.signal(sig, lambda signum, frame: arrived.append(signum))
     try:
-        yield lambda: bool(signal.sigpending() & set(_HELD))
+        yield lambda: bool(arrived)
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if arrived:
+            signal.raise_signal(arrived[0])
 
 
 def stale_shards(output: str, num_shards: int) -> list[str]:
