@@ -19,7 +19,6 @@ import json
 import math
 import os
 import re
-import threading
 from array import array
 from typing import Any, NamedTuple
 
@@ -31,6 +30,7 @@ from tfrconv import (
     LabelMapItem,
     Object,
     Option,
+    ParsedOnce,
     Sample,
     UsageError,
     hookimpl,
@@ -90,31 +90,19 @@ class CocoIndex(NamedTuple):
 
 
 # -- parsing -------------------------------------------------------------------------------
-_cache: dict[tuple, CocoIndex] = {}
-_cache_lock = threading.Lock()
+def parse_index(path: str) -> CocoIndex:
+    index = stream_index(path)
+    if index is None:              # not plainly JSON: parsed whole, errors located
+        index = build_index(read_json(path, keep_masks=True), path)
+    return index
+
+
+INDEX = ParsedOnce(parse_index, "json")
 
 
 def load_index(opts) -> CocoIndex:
     """The parsed annotation file; parsed once and reused by every call of the same run."""
-    path = opts.annotations_file
-    try:
-        stat = os.stat(path)
-    except FileNotFoundError:
-        raise UsageError(f"--annotations-file {path}: no such file") from None
-    except OSError as exc:
-        raise DataError(f"cannot read the annotation file: {exc.strerror}", file=path) from None
-    if not os.path.isfile(path):
-        raise UsageError(f"--annotations-file {path}: not a file (give the .json file)")
-    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
-    with _cache_lock:
-        index = _cache.get(key)
-        if index is None:
-            index = stream_index(path)
-            if index is None:              # not plainly JSON: parsed whole, errors located
-                index = build_index(read_json(path, keep_masks=True), path)
-            _cache.clear()                 # one file at a time: memory stays one index
-            _cache[key] = index
-    return index
+    return INDEX.load(opts.annotations_file)
 
 
 def read_json(path: str, *, keep_masks: bool) -> Any:

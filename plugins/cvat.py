@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import threading
 from typing import NamedTuple
 
 from tfrconv import (
@@ -26,6 +25,7 @@ from tfrconv import (
     LabelMap,
     Object,
     Option,
+    ParsedOnce,
     Sample,
     UsageError,
     hookimpl,
@@ -76,29 +76,12 @@ class CvatIndex(NamedTuple):
     subsets: list[str]        # as first met among the images
 
 
-_cache: dict[tuple, CvatIndex] = {}
-_cache_lock = threading.Lock()
+INDEX = ParsedOnce(lambda path: parse_file(path), "xml")
 
 
 def load_index(opts) -> CvatIndex:
     """The parsed file, parsed once per process and reused by every call of the run."""
-    path = opts.annotations_file
-    try:
-        stat = os.stat(path)
-    except FileNotFoundError:
-        raise UsageError(f"--annotations-file {path}: no such file") from None
-    except OSError as exc:
-        raise DataError(f"cannot read the annotation file: {exc.strerror}", file=path) from None
-    if not os.path.isfile(path):
-        raise UsageError(f"--annotations-file {path}: not a file (give the .xml file)")
-    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
-    with _cache_lock:
-        index = _cache.get(key)
-        if index is None:
-            index = parse_file(path)
-            _cache.clear()                 # one file at a time: memory stays one index
-            _cache[key] = index
-    return index
+    return INDEX.load(opts.annotations_file)
 
 
 def parse_file(path: str) -> CvatIndex:

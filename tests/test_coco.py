@@ -524,7 +524,7 @@ def test_parsed_once_per_run(tmp_path, monkeypatch):
     real = coco.stream_index
     monkeypatch.setattr(coco, "stream_index", lambda *a, **k: calls.append(real(*a, **k))
                         or calls[-1])
-    coco._cache.clear()
+    coco.INDEX.clear()
     convert(json_path, tmp_path / "o.record")
     assert len(calls) == 1 and calls[0] is not None      # streamed, not parsed whole
 
@@ -632,7 +632,7 @@ def test_malformed_files_give_samples_or_data_errors(tmp_path, document, masks):
     path = tmp_path / "instances_h.json"
     path.write_text(text)
     (tmp_path / "h").mkdir(exist_ok=True)
-    coco._cache.clear()
+    coco.INDEX.clear()
     spec_opts = coco.OPTIONS
     opts = tfrconv.Options({o.name: o.default for o in spec_opts} | {
         "annotations_file": str(path), "image_dir": str(tmp_path / "h"),

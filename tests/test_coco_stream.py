@@ -110,14 +110,14 @@ def convert_both(path, out, monkeypatch, **options):
     """Records of the streamed path and of the whole-file path (stream_index turned off)."""
     results = []
     for streaming in (True, False):
-        coco._cache.clear()
+        coco.INDEX.clear()
         with monkeypatch.context() as patch:
             if not streaming:
                 patch.setattr(coco, "stream_index", lambda path: None)
             target = os.path.join(out, f"streamed-{streaming}", "c.record")
             tfrconv.convert("coco", annotations_file=path, output=target, workers=1, **options)
             results.append(list(read_records(target)))
-    coco._cache.clear()
+    coco.INDEX.clear()
     return results
 
 
@@ -167,7 +167,7 @@ def test_skip_empty_and_unmatched_report_as_before(tmp_path, monkeypatch, lost, 
         "annotations_file": path, "skip_empty": True})
     answers = []
     for streaming in (True, False):
-        coco._cache.clear()
+        coco.INDEX.clear()
         with monkeypatch.context() as patch:
             if not streaming:
                 patch.setattr(coco, "stream_index", lambda path: None)
@@ -185,6 +185,6 @@ def test_a_broken_file_is_still_located(tmp_path):
     path = dataset(str(tmp_path / "coco"))
     with open(path, "rb+") as fileobj:
         fileobj.truncate(os.path.getsize(path) - 40)
-    coco._cache.clear()
+    coco.INDEX.clear()
     with pytest.raises(DataError, match=r"not valid JSON.*truncated"):
         tfrconv.convert("coco", annotations_file=path, output=str(tmp_path / "x.record"))

@@ -30,7 +30,7 @@ from .annotation_xml import (
     xml_text,
 )
 from .commands import Command
-from .datafiles import open_dataset_file, read_dataset_file
+from .datafiles import ParsedOnce, open_dataset_file, read_dataset_file
 from .errors import DataError, LabelMapError, TfrconvError, UsageError
 from .formats import Detection, FormatSpec, Option, Options, split_outputs
 from .hookspecs import hookimpl
@@ -146,6 +146,7 @@ def write_report(records: Any, out: Any, **options: Any) -> Any:
 
 __all__ = [
     "Command", "DataError", "Detection", "FormatSpec", "ImageLabel", "LabelMap", "LabelMapError",
+    "ParsedOnce",
     "LabelMapItem", "Object", "Option", "Options", "Sample", "TfrconvError", "UsageError",
     "__version__", "convert", "convert_dataset", "export_records", "hookimpl", "load_label_map",
     "open_dataset_file", "parse_annotation_xml", "parse_annotation_xml_fast",

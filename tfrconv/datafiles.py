@@ -119,3 +119,46 @@ def open_dataset_file(path: str, encoding: str | None = None) -> IO:
     except BaseException:
         os.close(fd)
         raise
+
+
+class ParsedOnce:
+    """An annotation file a format parses once per process and reuses for every call of a run
+    (`list_items`, `read_item` in each worker, `classes`, ...): keyed by path, size and mtime, so
+    an edited file is parsed again, and one file at a time, so memory holds one index.
+
+    `ParsedOnce(parse, "json").load(path)` returns `parse(path)`; a missing path or one that is
+    not a file is a UsageError naming `--annotations-file`, an unreadable one a DataError."""
+
+    def __init__(self, parse, extension: str) -> None:
+        import threading
+
+        self.parse = parse
+        self.extension = extension
+        self._lock = threading.Lock()
+        self._key: tuple | None = None
+        self._value = None
+
+    def load(self, path: str):
+        from .errors import DataError, UsageError
+
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            raise UsageError(f"--annotations-file {path}: no such file") from None
+        except OSError as exc:
+            raise DataError(f"cannot read the annotation file: {exc.strerror}",
+                            file=path) from None
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"--annotations-file {path}: not a file (give the "
+                             f".{self.extension} file)")
+        key = (os.path.abspath(path), info.st_size, info.st_mtime_ns)
+        with self._lock:
+            if self._key != key:
+                self._key, self._value = None, None      # one file at a time
+                self._value = self.parse(path)
+                self._key = key
+            return self._value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._key, self._value = None, None
