@@ -58,14 +58,16 @@ def data_dir(opts) -> str:
 
 def list_items(opts) -> list[str]:
     """Every .json file under the folder, as a path relative to it ('/'-separated), sorted
-    folder by folder; hidden files and folders are left out, symlinked folders not followed."""
+    folder by folder; hidden files and folders are left out, symlinked folders not followed,
+    and so are tfrconv's own manifests (an output written inside the dataset)."""
     root = data_dir(opts)
     found = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         relative = os.path.relpath(folder, root)
         for name in sorted(files):
-            if name.lower().endswith(".json") and not name.startswith("."):
+            if name.lower().endswith(".json") and not name.startswith(".") and \
+                    not name.endswith(".manifest.json"):
                 found.append(name if relative == "." else
                              f"{relative.replace(os.sep, '/')}/{name}")
     if not found:

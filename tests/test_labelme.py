@@ -119,6 +119,14 @@ def test_known_answers(tmp_path):
     assert len(d["image/object/bbox/xmin"]) == 0
 
 
+def test_an_output_written_inside_the_dataset_is_not_read_back(tmp_path):
+    root = labelme_dataset(tmp_path / "data")
+    first = convert(root, tmp_path / "data" / "out" / "x.record")
+    again = convert(root, tmp_path / "data" / "out" / "x.record")   # the manifest is beside
+    assert (first.examples, first.skipped_images) == (again.examples, again.skipped_images) == \
+        (4, 0)
+
+
 def test_cli_and_library_agree(tmp_path, capsys):
     root = labelme_dataset(tmp_path / "lm")
     convert(root, tmp_path / "lib.record")
