@@ -10,7 +10,6 @@ import dataclasses
 import json
 import os
 import time
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
@@ -20,7 +19,7 @@ from .errors import DataError, LabelMapError, OptionHint, UsageError
 from .formats import FormatSpec, Options, split_outputs
 from .labelmap import LabelMap
 from .labelmap_refs import load_label_map
-from .manifest import label_map_path, manifest_path, manifest_text
+from .manifest import class_entries, label_map_entry, label_map_path, manifest_path, manifest_text
 from .plugins import get_registry
 from .problems import Problem, ProblemLog, fatal
 from .settings import Settings
@@ -396,17 +395,7 @@ class Conversion:
     def _manifest(self, split, shards: ShardSet, tally: Tally, label_map: LabelMap,
                   origin: str) -> dict[str, Any]:
         counts = tally.splits[split]
-        objects_by_id: Counter = Counter()
-        images_by_id: Counter = Counter()
-        for text, n in counts.classes.items():
-            objects_by_id[label_map.resolve(text)] += n
-        for text, n in counts.images.items():
-            images_by_id[label_map.resolve(text)] += n
-        classes = []
-        for item in label_map.by_id().values():
-            objects, images = objects_by_id[item.id], images_by_id[item.id]
-            classes.append({"id": item.id, "name": item.name, "display_name": item.display_name,
-                            "objects": objects, "images": images})
+        classes = class_entries(label_map, counts.classes, counts.images)
         return {
             "manifest_version": 1,
             "tfrconv_version": __version__,
@@ -424,13 +413,7 @@ class Conversion:
             "examples": counts.examples,
             "objects": counts.objects,
             "classes": classes,
-            "label_map": {
-                "path": os.path.basename(label_map_path(shards.output)),
-                "source": origin,
-                "sha256": label_map.sha256(),
-                "num_classes": label_map.max_id,
-                "items": label_map.as_dicts(),
-            },
+            "label_map": label_map_entry(label_map, shards.output, origin),
             "problems": {kind: entry["count"] for kind, entry in tally.log.as_dict().items()},
             "skipped_images": tally.skipped_images,
         }

@@ -95,3 +95,30 @@ def find_label_map(path_or_glob: str) -> str | None:
         if os.path.isfile(candidate):
             return candidate
     return None
+
+
+def class_entries(label_map, objects_by_class, images_by_class) -> list[dict[str, Any]]:
+    """A manifest's "classes": for each label-map item, the objects and the images written
+    with it, counted by the class text each was written with and resolved through the map (the
+    decoder's rule), so two texts of one id add up."""
+    objects_by_id: dict[int | None, int] = {}
+    images_by_id: dict[int | None, int] = {}
+    for counts, by_id in ((objects_by_class, objects_by_id), (images_by_class, images_by_id)):
+        for text, n in counts.items():
+            label = label_map.resolve(text)
+            by_id[label] = by_id.get(label, 0) + n
+    return [{"id": item.id, "name": item.name, "display_name": item.display_name,
+             "objects": objects_by_id.get(item.id, 0), "images": images_by_id.get(item.id, 0)}
+            for item in label_map.by_id().values()]
+
+
+def label_map_entry(label_map, output: str, source: str) -> dict[str, Any]:
+    """A manifest's "label_map": the file written beside `output`, where it came from, its
+    hash and items."""
+    return {
+        "path": os.path.basename(label_map_path(output)),
+        "source": source,
+        "sha256": label_map.sha256(),
+        "num_classes": label_map.max_id,
+        "items": label_map.as_dicts(),
+    }

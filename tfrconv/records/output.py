@@ -23,7 +23,7 @@ from typing import Any
 from .. import __version__
 from ..errors import DataError
 from ..labelmap import LabelMap
-from ..manifest import label_map_path, manifest_path, manifest_text
+from ..manifest import class_entries, label_map_entry, label_map_path, manifest_path, manifest_text
 from ..publish import Publication, remove_stale_shards
 from ..runners.local import unlink_quietly, write_temp
 from ..sharding import ShardedWriter, shard_glob, shard_index
@@ -165,12 +165,6 @@ class RecordSetWriter:
                  skipped_records: int, split: str | None) -> dict[str, Any]:
         """The manifest: a conversion's fields, with the inputs and command in place of the
         source format, and the notes (label conflicts) and skipped records."""
-        objects_by_id: Counter = Counter()
-        images_by_id: Counter = Counter()
-        for name, n in self.object_classes.items():
-            objects_by_id[label_map.resolve(name)] += n
-        for name, n in self.image_classes.items():
-            images_by_id[label_map.resolve(name)] += n
         return {
             "manifest_version": 1,
             "tfrconv_version": __version__,
@@ -186,16 +180,8 @@ class RecordSetWriter:
                         "bytes": s.bytes} for s in self.writer.stats],
             "examples": self.examples,
             "objects": self.objects,
-            "classes": [{"id": item.id, "name": item.name, "display_name": item.display_name,
-                         "objects": objects_by_id[item.id], "images": images_by_id[item.id]}
-                        for item in label_map.by_id().values()],
-            "label_map": {
-                "path": os.path.basename(label_map_path(self.output)),
-                "source": label_map_source,
-                "sha256": label_map.sha256(),
-                "num_classes": label_map.max_id,
-                "items": label_map.as_dicts(),
-            },
+            "classes": class_entries(label_map, self.object_classes, self.image_classes),
+            "label_map": label_map_entry(label_map, self.output, label_map_source),
             "notes": notes,
             "skipped_records": skipped_records,
         }
