@@ -8,11 +8,11 @@ under an alarm, so a regression fails with `Hang` instead of hanging the suite.
 from __future__ import annotations
 
 import os
-import signal
 import struct
 import zlib
 
 import pytest
+from hangs import fails_after
 
 import tfrconv
 from tests import datasets
@@ -21,23 +21,11 @@ from tfrconv.detect import detect_formats
 SECONDS = 20
 
 
-class Hang(BaseException):
-    """Not an Exception: no `except Exception` on the way (detectors have one) can hide it."""
-
-
 @pytest.fixture
 def no_hang():
     """Fail (Hang) instead of blocking forever in an open() or read()."""
-    def timeout(signum, frame):  # noqa: ARG001
-        raise Hang(f"blocked for {SECONDS} s: a hang")
-
-    previous = signal.signal(signal.SIGALRM, timeout)
-    signal.alarm(SECONDS)
-    try:
+    with fails_after(SECONDS, "the test"):
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def image_of(root, width: int, height: int) -> str:

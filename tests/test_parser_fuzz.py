@@ -15,11 +15,10 @@ import itertools
 import json
 import os
 import re
-import signal
-from contextlib import contextmanager
 
 import pytest
 from datasets import FORMATS, make, standard_pictures
+from hangs import fails_after
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reach import branch, reaches
@@ -37,25 +36,6 @@ HOSTILE_TOKENS = [b"", b"-1", b"0", b"1e999", b"nan", b"-inf", b"\x00", b"x\x00y
                   b"\xc3\xa9", b"\t", b"'", b"\\"]
 TOKEN = re.compile(rb"[A-Za-z0-9_.\-/]+")
 OUTPUT_SUFFIXES = (".record", ".manifest.json", ".label_map.pbtxt")
-
-
-class Hung(AssertionError):
-    pass
-
-
-@contextmanager
-def hang_alarm(what: str):
-    """Fail (not wait forever) when the conversion runs past HANG_SECONDS."""
-    def ring(_signum, _frame):
-        raise Hung(f"the conversion of {what} did not finish in {HANG_SECONDS} s: a hang")
-
-    previous = signal.signal(signal.SIGALRM, ring)
-    signal.alarm(HANG_SECONDS)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @st.composite
@@ -153,7 +133,7 @@ def datasets(tmp_path_factory):
 def check_promise(dataset: Dataset, path: str, options: dict, out: str) -> None:
     layout = dataset.layout
     try:
-        with hang_alarm(f"a generated {os.path.basename(path)}"):
+        with fails_after(HANG_SECONDS, f"the conversion of a generated {os.path.basename(path)}"):
             summary = tfrconv.convert(layout.name, **options, **layout.output_options(out),
                                       workers=1, **SKIP_EVERYTHING)
     except tfrconv.TfrconvError as exc:
