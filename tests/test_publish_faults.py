@@ -17,7 +17,6 @@ import tfrconv
 from tests import datasets
 from tfrconv import publish
 from tfrconv.errors import Interrupted
-from tfrconv.runners import local
 
 
 @pytest.fixture
@@ -143,7 +142,7 @@ def test_a_full_disk_while_writing_the_manifest_is_one_line_naming_it(voc, tmp_p
                                                                        monkeypatch):
     layout, options = voc
     out = tmp_path / "out"
-    monkeypatch.setattr(local, "open", FullDisk, raising=False)
+    monkeypatch.setattr(publish, "open", FullDisk, raising=False)   # write_temp's open
     with pytest.raises(tfrconv.DataError, match="No space left on device") as caught:
         convert(layout, options, out)
     assert str(out / "data.label_map.pbtxt") in str(caught.value)

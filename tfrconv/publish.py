@@ -80,7 +80,7 @@ class Publication:
                 return
         for _final, aside, _renamed in moved:
             if aside is not None:
-                _unlink_quietly(aside)
+                unlink_quietly(aside)
 
 
 class RemotePublication:
@@ -175,7 +175,7 @@ def remove_stale_remote_shards(outputs: dict[str | None, str], num_shards: int) 
 def _roll_back(moved: list[tuple[str, str | None, bool]]) -> None:
     for final, aside, renamed in reversed(moved):
         if renamed:
-            _unlink_quietly(final)
+            unlink_quietly(final)
         if aside is not None:
             try:
                 os.rename(aside, final)
@@ -236,8 +236,23 @@ def remove_stale_shards(outputs: dict[str | None, str], num_shards: int) -> list
     return removed
 
 
-def _unlink_quietly(path: str) -> None:
+def unlink_quietly(path: str) -> None:
     try:
         os.unlink(path)
     except OSError:
         pass
+
+
+def write_temp(final: str, text: str) -> str:
+    """Write `text` under a hidden temporary name beside `final`; that name. A failure (a full
+    disk) is a one-line DataError naming `final`, and leaves no temporary file."""
+    folder, name = os.path.split(os.path.abspath(final))
+    temp = os.path.join(folder, f".{name}.tmp-{os.getpid()}")
+    try:
+        with open(temp, "w", encoding="utf-8") as fileobj:
+            fileobj.write(text)
+    except OSError as exc:
+        unlink_quietly(temp)
+        raise DataError(f"cannot write the file: {exc.strerror or exc} (nothing was "
+                        "published)", file=final) from None
+    return temp

@@ -24,8 +24,7 @@ from .. import __version__
 from ..errors import DataError
 from ..labelmap import LabelMap
 from ..manifest import class_entries, label_map_entry, label_map_path, manifest_path, manifest_text
-from ..publish import Publication, remove_stale_shards
-from ..runners.local import unlink_quietly, write_temp
+from ..publish import Publication, remove_stale_shards, unlink_quietly, write_temp
 from ..sharding import ShardedWriter, shard_glob, shard_index
 from ..tfrecord import Record, frame_parts, is_gzip
 

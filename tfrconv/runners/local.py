@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
 import time
 from typing import TYPE_CHECKING
 
@@ -17,7 +16,7 @@ from ..build import Builder, Result
 from ..errors import DataError, Interrupted, UsageError
 from ..problems import ProblemLog
 from ..progress import Progress
-from ..publish import Publication, remove_stale_shards
+from ..publish import Publication, remove_stale_shards, unlink_quietly, write_temp
 from ..sharding import ShardedWriter, shard_index
 from ..tally import SplitCounts, Tally
 from ..workers import Framed, WorkerPool
@@ -151,21 +150,6 @@ class Taker:
         return place
 
 
-def write_temp(final: str, text: str) -> str:
-    """Write `text` under a hidden temporary name beside `final`; that name. A failure (a full
-    disk) is a one-line DataError naming `final`, and leaves no temporary file."""
-    folder, name = os.path.split(os.path.abspath(final))
-    temp = os.path.join(folder, f".{name}.tmp-{os.getpid()}")
-    try:
-        with open(temp, "w", encoding="utf-8") as fileobj:
-            fileobj.write(text)
-    except OSError as exc:
-        unlink_quietly(temp)
-        raise DataError(f"cannot write the file: {exc.strerror or exc} (nothing was "
-                        "published)", file=final) from None
-    return temp
-
-
 def close_report(log: ProblemLog) -> None:
     """Finish --report before anything is published: a full disk fails the run cleanly."""
     try:
@@ -173,10 +157,3 @@ def close_report(log: ProblemLog) -> None:
     except OSError as exc:
         raise DataError(f"cannot write the report: {exc.strerror or exc} (nothing was "
                         "published)", file=log.report_path) from None
-
-
-def unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
