@@ -31,6 +31,9 @@ slower machine changes both sides alike:
   decoding every Example, in one process), and with `--near-duplicates`.
 - records: `tfrconv records reshard` (8 shards) and `records merge` of two record sets against
   `cp` of the same files; peak RSS also at a tenth of the images (memory must not grow).
+- more cases in the `bench_*.py` modules beside this one: each declares `CASES`, a mapping of
+  case name to `bench(args, out_dir, run)` (`run` is this module, for its helpers); its
+  docstring describes them. `--list` prints every case.
 
 Datasets are generated under --cache (default: $TMPDIR/tfrconv-bench) the first time and reused.
 Every contender runs with Python's bytecode cache on (under --cache/pycache, whatever
@@ -467,6 +470,21 @@ def bench_voc_near_duplicates(args, out_dir: str) -> dict:
 CASES["voc-near-duplicates"] = bench_voc_near_duplicates
 
 
+def add_module_cases() -> None:
+    """Cases declared by the bench_*.py modules beside this one (see the module docstring)."""
+    import functools
+    import importlib
+
+    this = sys.modules[__name__]
+    for name in sorted(os.listdir(HERE)):
+        if name.startswith("bench_") and name.endswith(".py"):
+            module = importlib.import_module(name[:-3])
+            for case, bench in module.CASES.items():
+                if case in CASES:
+                    raise SystemExit(f"benchmarks/{name}: case {case!r} is already defined")
+                CASES[case] = functools.partial(bench, run=this)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -476,7 +494,15 @@ def main() -> int:
     parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "tfrconv-bench"))
     parser.add_argument("--no-reference", dest="reference", action="store_false")
     parser.add_argument("--json", metavar="PATH", help="also write the results here")
+    parser.add_argument("--list", action="store_true", help="print the case names and exit")
     args = parser.parse_args()
+    add_module_cases()
+    if args.list:
+        print("\n".join(CASES))
+        return 0
+    unknown = [case for case in args.cases.split(",") if case not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s) {', '.join(unknown)}; --list prints them")
     bytecode_env(args.cache)
     results = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
                "load_before": os.getloadavg()[0], "cases": []}
