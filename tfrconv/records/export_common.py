@@ -25,6 +25,8 @@ from ..errors import DataError, UsageError
 from ..images import sniff
 from ..labelmap import LabelMap, LabelMapItem
 from ..sample import Sample
+from ..seen import SeenHashes
+from ..sharding import stable_hash
 
 MAX_NAME_BYTES = 200                 # well under every file system's 255-byte limit
 EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "gif": ".gif", "bmp": ".bmp", "webp": ".webp",
@@ -95,7 +97,9 @@ class FileNames:
     annotation by stem, and case-insensitive file systems would merge ``A.jpg`` and ``a.jpg``."""
 
     def __init__(self) -> None:
-        self.taken: set[str] = set()
+        # Hashes of the names taken (16 bytes a name): a hash that collides only adds a
+        # suffix, so names stay unique and deterministic.
+        self.taken = SeenHashes()
 
     def name_for(self, sample: Sample, index: int) -> str:
         extension = EXTENSIONS.get(sniff(sample.image_bytes or b"").format, ".jpg")
@@ -104,10 +108,9 @@ class FileNames:
             stem, ext = f"image_{index:06d}", ""
         ext = ext or extension
         candidate, number = stem, 0
-        while candidate.casefold() in self.taken:
+        while not self.taken.add(stable_hash(candidate.casefold())):
             number += 1
             candidate = f"{stem}_{number}"
-        self.taken.add(candidate.casefold())
         return candidate + ext
 
 
