@@ -117,6 +117,8 @@ def expected_kinds(key: str) -> tuple[str, ...] | None:
 
 
 _EXAMPLE = None
+# Feature's oneof fields by name → kind (ListFields gives the one set, if any, in one call).
+_KIND_OF_FIELD = {"bytes_list": "bytes", "float_list": "float", "int64_list": "int"}
 
 
 def decode_typed(payload: bytes) -> dict[str, tuple[str | None, list]]:
@@ -135,13 +137,14 @@ def decode_typed(payload: bytes) -> dict[str, tuple[str | None, list]]:
     except (DecodeError, RuntimeWarning) as exc:
         raise ValueError(f"not a tf.train.Example ({exc})") from None
     out: dict[str, tuple[str | None, list]] = {}
+    kinds = _KIND_OF_FIELD
     for key, feature in example.features.feature.items():
-        which = feature.WhichOneof("kind")
-        if which is None:
-            out[key] = (None, [])
+        fields = feature.ListFields()           # [] or [(the oneof's field, its list)]
+        if fields:
+            field, value_list = fields[0]
+            out[key] = (kinds[field.name], list(value_list.value))
         else:
-            kind = {"bytes_list": "bytes", "float_list": "float", "int64_list": "int"}[which]
-            out[key] = (kind, list(getattr(feature, which).value))
+            out[key] = (None, [])
     return out
 
 

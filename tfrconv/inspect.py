@@ -65,10 +65,17 @@ class Inspector:
 
     def add(self, features: dict[str, tuple[str | None, list]]) -> None:
         self.examples += 1
+        keys, key_kinds = self.keys, self.key_kinds
         for key, (kind, _values) in features.items():
-            self.keys.add(key)
-            if key in self.keys:
-                self.key_kinds.setdefault(key, Counter())[kind or "empty"] += 1
+            kinds = key_kinds.get(key)
+            if kinds is None:                   # a key first seen, or one past the cap
+                keys.add(key)
+                if key not in keys:
+                    continue
+                kinds = key_kinds[key] = Counter()
+            else:                               # counted already: under the cap
+                keys[key] += 1
+            kinds[kind or "empty"] += 1
         image_w, image_h = self._image(features)
         self._objects(features, image_w, image_h)
 

@@ -9,7 +9,13 @@ the label map, stored sizes that disagree with the pixels, masks of the wrong si
 bytes. Every problem is reported with file, record index and source id; damaged files are
 reported and reading goes on with the next file.
 
-TensorFlow is imported only here, inside the command.
+`--no-decode` (`Verifier(decode=False)`) checks the same records without TensorFlow and without
+decoding any pixels: framing and CRCs, keys and their types against the decoder's spec (by
+tfrconv's own reading of the spec, not by TensorFlow's parser), list lengths, boxes, classes,
+the sha256 of the image bytes, and what the image and PNG mask headers say (format, size,
+truncation, EXIF rotation). Damage inside the compressed pixels goes unseen.
+
+TensorFlow is imported only here, inside the command, and only when images are decoded.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from .images import sniff
 ERROR = "error"
 WARNING = "warning"
 SHOW_PER_PROBLEM = 5            # boxes or classes named in one problem line
+# The formats TensorFlow's decode_image reads whose headers `sniff` can size (WebP it reads too).
+HEADER_SIZED = ("jpeg", "png", "gif", "bmp")
 BATCH = 256                     # records TensorFlow parses in one call
 _NOT_PARSED = object()
 
@@ -58,17 +66,20 @@ class Problem:
 class Verifier:
     """Checks records one at a time; problems go to `report` (and `stream`, as found)."""
 
-    def __init__(self, label_map=None, *, max_boxes: int = 100, stream: TextIO | None = None
-                 ) -> None:
-        try:
-            import tensorflow as tf
-        except ImportError as exc:
-            from .errors import UsageError
+    def __init__(self, label_map=None, *, max_boxes: int = 100, stream: TextIO | None = None,
+                 decode: bool = True) -> None:
+        self.tf = None                          # decode=False: no TensorFlow, no pixels
+        if decode:
+            try:
+                import tensorflow as tf
+            except ImportError as exc:
+                from .errors import UsageError
 
-            raise UsageError(f"verify reads records with TensorFlow, which is not installed "
-                             f"({exc}); install it with: pip install 'tfrconv[tf]'") from None
-
-        self.tf = tf
+                raise UsageError(f"verify reads records with TensorFlow, which is not "
+                                 f"installed ({exc}); install it with: pip install "
+                                 "'tfrconv[tf]' (or check without it: --no-decode)") from None
+            self.tf = tf
+        self.decode = decode
         self.label_map = label_map
         self.label_ids = {item.id for item in label_map} if label_map is not None else set()
         self.max_boxes = max_boxes
@@ -110,6 +121,9 @@ class Verifier:
                     info["error"] = record.error
                 continue
             info["records"] += 1
+            if not self.decode:                         # nothing to batch for TensorFlow
+                self.check_record(record.payload, path, record.index)
+                continue
             batch.append(record)
             if len(batch) >= BATCH:
                 self._check_batch(batch)
@@ -172,7 +186,7 @@ class Verifier:
         type_problems = self._type_problems(features)
         for message in type_problems:
             report(ERROR, "type", message)
-        if not type_problems:
+        if not type_problems and self.decode:
             if decoded is None or parse_error is _NOT_PARSED:
                 parse_error = self._parse_error(payload, self._spec(self._signature(features)))
             if parse_error:
@@ -270,8 +284,8 @@ class Verifier:
                        f"{where}: COCO-style evaluation needs unique ids")
 
     def _check_image(self, features, report) -> tuple[int, int] | None:
-        """Decode as the decoder does; (height, width) of the pixels, or None."""
-        tf = self.tf
+        """Decode as the decoder does (or, without decoding, read the header); (height, width)
+        of the pixels, or None."""
         data = F.first(features, K.ENCODED)
         stored_h, stored_w = F.first(features, K.HEIGHT), F.first(features, K.WIDTH)
         if not isinstance(data, bytes) or not data:
@@ -291,14 +305,11 @@ class Verifier:
                        f"width x 3 ({stored_h} x {stored_w} x 3)")
                 return None
             return stored_h, stored_w
-        try:
-            image = tf.io.decode_image(data, channels=3, expand_animations=False)
-        except (tf.errors.OpError, ValueError) as exc:
-            message = (getattr(exc, "message", None) or str(exc)).strip().splitlines()[0]
-            report(ERROR, "image", f"the image does not decode ({info.format} bytes): "
-                   f"{message}")
+        pixels = self._decode_image(data, info, report) if self.decode else \
+            self._image_header(info, stored_h, stored_w, report)
+        if pixels is None:
             return None
-        height, width = int(image.shape[0]), int(image.shape[1])
+        height, width = pixels
         if isinstance(stored_h, int) and isinstance(stored_w, int) \
                 and (stored_h, stored_w) != (height, width):
             report(ERROR, "size", f"{K.HEIGHT} x {K.WIDTH} say {stored_h} x {stored_w}, "
@@ -314,6 +325,36 @@ class Verifier:
                 report(ERROR, "sha256", f"{K.KEY_SHA256} is {F.text(sha)[:16]}..., but the "
                        f"image bytes hash to {actual[:16]}...")
         return height, width
+
+    def _decode_image(self, data: bytes, info, report) -> tuple[int, int] | None:
+        tf = self.tf
+        try:
+            image = tf.io.decode_image(data, channels=3, expand_animations=False)
+        except (tf.errors.OpError, ValueError) as exc:
+            message = (getattr(exc, "message", None) or str(exc)).strip().splitlines()[0]
+            report(ERROR, "image", f"the image does not decode ({info.format} bytes): "
+                   f"{message}")
+            return None
+        return int(image.shape[0]), int(image.shape[1])
+
+    @staticmethod
+    def _image_header(info, stored_h, stored_w, report) -> tuple[int, int] | None:
+        """What the header says, where decoding would fail on it for sure; the header's size
+        (the stored one where the header has none, as for WebP)."""
+        if info.format in ("unknown", "tiff"):
+            what = "a TIFF" if info.format == "tiff" else "no image format the decoder knows"
+            report(ERROR, "image", f"the image bytes are {what} (it reads JPEG, PNG, GIF, BMP "
+                   "and WebP): decoding fails at training")
+            return None
+        if info.truncated:
+            report(ERROR, "image", f"the {info.format.upper()} has no end marker or a damaged "
+                   "header (truncated): the decoder fails on it")
+            return None
+        if info.format in HEADER_SIZED and info.width and info.height:
+            return info.height, info.width
+        if isinstance(stored_h, int) and isinstance(stored_w, int):
+            return stored_h, stored_w
+        return None
 
     def _check_lengths(self, features, pixels, report) -> int:
         """Equal list lengths; returns the number of boxes."""
@@ -464,20 +505,32 @@ class Verifier:
                    f"{_n(count, 'box', 'boxes')}")
         if pixels is None:
             return
-        tf = self.tf
         wrong = []
         for i, data in enumerate(masks):
-            try:
-                mask = tf.io.decode_png(data, channels=1)
-            except (tf.errors.OpError, ValueError):
-                wrong.append(f"#{i} does not decode as PNG")
+            shape = self._mask_shape(data)
+            if shape is None:
+                wrong.append(f"#{i} does not decode as PNG" if self.decode else
+                             f"#{i} is not a PNG (by its header)")
                 continue
-            shape = (int(mask.shape[0]), int(mask.shape[1]))
             if shape != pixels:
                 wrong.append(f"#{i} is {shape[0]} x {shape[1]}")
         if wrong:
             report(ERROR, "mask", f"{_n(len(wrong), 'mask does', 'masks do')} not match the "
                    f"{pixels[0]} x {pixels[1]} image ({_some(wrong)})")
+
+    def _mask_shape(self, data: bytes) -> tuple[int, int] | None:
+        """(height, width) of a PNG mask, decoded or from its header; None if it is none."""
+        if not self.decode:
+            info = sniff(data)
+            if info.format != "png" or info.truncated or not info.width:
+                return None
+            return info.height, info.width
+        tf = self.tf
+        try:
+            mask = tf.io.decode_png(data, channels=1)
+        except (tf.errors.OpError, ValueError):
+            return None
+        return int(mask.shape[0]), int(mask.shape[1])
 
     # -- the end ---------------------------------------------------------------------------
     def finish(self) -> None:
@@ -506,6 +559,7 @@ class Verifier:
             "objects": self.objects,
             "examples_with_errors": self.bad_examples,
             "label_map": label_map_origin,
+            "images_decoded": self.decode,
             "errors": self.severities[ERROR],
             "warnings": self.severities[WARNING],
             "counts": dict(sorted(self.counts.items())),
@@ -525,12 +579,14 @@ def _some(items: list[str]) -> str:
 
 # -- the command ---------------------------------------------------------------------------
 def verify_records(path_or_glob: str, *, label_map=None, label_map_origin: str | None = None,
-                   max_boxes: int = 100, stream: TextIO | None = None) -> dict[str, Any]:
-    """Verify every record of a path or glob; the report as `--json` prints it."""
+                   max_boxes: int = 100, stream: TextIO | None = None,
+                   decode: bool = True) -> dict[str, Any]:
+    """Verify every record of a path or glob; the report as `--json` prints it. With
+    `decode=False`, nothing is decoded and TensorFlow is not needed (see the module's doc)."""
     from .tfrecord import record_paths
 
     paths = record_paths(path_or_glob)
-    verifier = Verifier(label_map, max_boxes=max_boxes, stream=stream)
+    verifier = Verifier(label_map, max_boxes=max_boxes, stream=stream, decode=decode)
     for path in paths:
         verifier.check_file(path)
     verifier.finish()
@@ -572,7 +628,8 @@ def run(args) -> int:
     stream = None if args.json else sys.stdout
     label_map, origin, map_problems = load_verify_label_map(args.label_map, args.records)
     result = verify_records(args.records, label_map=label_map, label_map_origin=origin,
-                            max_boxes=args.max_boxes, stream=stream)
+                            max_boxes=args.max_boxes, stream=stream,
+                            decode=not getattr(args, "no_decode", False))
     for problem in map_problems:
         result["problems"].insert(0, problem.as_dict())
         result["errors"] += 1
@@ -596,6 +653,8 @@ def summary_line(result: dict[str, Any], failed: bool, target: str) -> str:
     checked = (f"classes checked against {result['label_map']}" if result["label_map"] else
                "no label map given or found beside the records, so class texts were not "
                "checked (use --label-map)")
+    if not result.get("images_decoded", True):
+        checked += "; images not decoded (--no-decode: headers, sizes and sha256 only)"
     warnings = result["warnings"]
     if not failed:
         note = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
