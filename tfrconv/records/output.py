@@ -25,7 +25,7 @@ from ..errors import DataError
 from ..labelmap import LabelMap
 from ..manifest import class_entries, label_map_entry, label_map_path, manifest_path, manifest_text
 from ..publish import Publication, remove_stale_shards, unlink_quietly, write_temp
-from ..sharding import ShardedWriter, shard_glob, shard_index
+from ..sharding import ShardedWriter, ShardStats, shard_glob, shard_index
 from ..tfrecord import Record, frame_parts, is_gzip
 
 # Framing around a payload: u64 length, u32 its CRC, ..., u32 the payload's CRC.
@@ -154,9 +154,7 @@ class RecordSetWriter:
                                       notes=list(notes), skipped_records=skipped_records,
                                       split=split)
         self.renames = list(self.writer.renames())
-        for final, text in ((label_map_path(self.output), label_map.to_text()),
-                            (manifest_path(self.output), manifest_text(self.manifest))):
-            self.renames.append((write_temp(final, text), final))
+        self.renames += stage_sidecars(self.output, label_map, self.manifest)
         return self.manifest
 
     def describe(self, label_map: LabelMap, *, command: str, inputs: list[str],
@@ -164,26 +162,11 @@ class RecordSetWriter:
                  skipped_records: int, split: str | None) -> dict[str, Any]:
         """The manifest: a conversion's fields, with the inputs and command in place of the
         source format, and the notes (label conflicts) and skipped records."""
-        return {
-            "manifest_version": 1,
-            "tfrconv_version": __version__,
-            "format": f"records {command}",
-            "inputs": inputs,
-            "options": options,
-            "split": split,
-            "output": os.path.basename(self.output),
-            "shard_glob": os.path.basename(shard_glob(self.output, self.num_shards)),
-            "num_shards": self.num_shards,
-            "compression": self.compression or "none",
-            "shards": [{"path": os.path.basename(s.path), "examples": s.examples,
-                        "bytes": s.bytes} for s in self.writer.stats],
-            "examples": self.examples,
-            "objects": self.objects,
-            "classes": class_entries(label_map, self.object_classes, self.image_classes),
-            "label_map": label_map_entry(label_map, self.output, label_map_source),
-            "notes": notes,
-            "skipped_records": skipped_records,
-        }
+        return set_manifest(self.output, self.num_shards, self.compression, self.writer.stats,
+                            self.examples, self.objects, self.object_classes,
+                            self.image_classes, label_map, command=command, inputs=inputs,
+                            options=options, label_map_source=label_map_source, notes=notes,
+                            skipped_records=skipped_records, split=split)
 
     def discard(self) -> None:
         """Remove every temporary file of this set (idempotent)."""
@@ -200,6 +183,42 @@ class RecordSetWriter:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.discard()
+
+
+def set_manifest(output: str, num_shards: int, compression: str | None,
+                 shards: list[ShardStats], examples: int, objects: int, object_classes: Counter,
+                 image_classes: Counter, label_map: LabelMap, *, command: str,
+                 inputs: list[str], options: dict[str, Any], label_map_source: str,
+                 notes: list[str], skipped_records: int, split: str | None) -> dict[str, Any]:
+    """A written record set's manifest (any runner's: `RecordSetWriter.describe`, Beam)."""
+    return {
+        "manifest_version": 1,
+        "tfrconv_version": __version__,
+        "format": f"records {command}",
+        "inputs": inputs,
+        "options": options,
+        "split": split,
+        "output": os.path.basename(output),
+        "shard_glob": os.path.basename(shard_glob(output, num_shards)),
+        "num_shards": num_shards,
+        "compression": compression or "none",
+        "shards": [{"path": os.path.basename(s.path), "examples": s.examples,
+                    "bytes": s.bytes} for s in shards],
+        "examples": examples,
+        "objects": objects,
+        "classes": class_entries(label_map, object_classes, image_classes),
+        "label_map": label_map_entry(label_map, output, label_map_source),
+        "notes": notes,
+        "skipped_records": skipped_records,
+    }
+
+
+def stage_sidecars(output: str, label_map: LabelMap, manifest: dict[str, Any]
+                   ) -> list[tuple[str, str]]:
+    """The label map and manifest beside `output`, under temporary names: (temp, final)."""
+    return [(write_temp(final, text), final)
+            for final, text in ((label_map_path(output), label_map.to_text()),
+                                (manifest_path(output), manifest_text(manifest)))]
 
 
 def publish_all(sets: list[RecordSetWriter]) -> None:

@@ -148,38 +148,21 @@ class BeamConversion:
     def _run_pipeline(self, pipeline, builder: Builder, plan: Plan, label_map: LabelMap
                       ) -> None:
         add_steps(pipeline, builder, plan, self.settings)
-        with _quiet_beam(pipeline.options):
-            try:
-                self._result = pipeline.run()
-                state = self._result.wait_until_finish()
-            except (KeyboardInterrupt, TfrconvError):
-                raise
-            except Exception as exc:  # noqa: BLE001 - runners wrap worker errors in any type
-                if _interrupted(exc):
-                    raise KeyboardInterrupt from None
-                raise self._translate(exc, plan, label_map) from None
-        if state is not None and str(state).split(".")[-1] not in ("DONE", "UNKNOWN"):
-            raise BeamRunError(f"the Beam pipeline ended in state {state}")
+        self._result = run_to_end(pipeline, lambda exc: self._translate(exc, plan, label_map),
+                                  on_start=lambda result: setattr(self, "_result", result))
         self.counters = _counters(self._result)
 
     def _translate(self, exc: Exception, plan: Plan, label_map: LabelMap) -> TfrconvError:
         """The local runner's error for a stop raised on a worker; else a one-line failure."""
         what = dofns.find_stop(_exception_text(exc))
-        if what is None:
-            error = BeamRunError(f"the Beam pipeline failed: {_headline(exc)} (--debug shows "
-                                 "the traceback)")
-            error.__cause__ = exc
-            return error
-        if what["kind"] == "problem":
-            problem = Problem(**what["problem"])
-            self._report_stop(plan, problem)
-            try:        # an unknown class: rescan the annotations here to name them all at once
-                return self.conversion.stop_error(problem, label_map)
-            except Exception:  # noqa: BLE001 - annotations only the workers can read
-                return fatal(problem)
-        cls = _ERROR_TYPES.get(what.get("type"), DataError)
-        return cls(what["message"], file=what.get("file"), line=what.get("line"),
-                   column=what.get("column"))
+        if what is None or what["kind"] != "problem":
+            return stopped_error(exc)
+        problem = Problem(**what["problem"])
+        self._report_stop(plan, problem)
+        try:            # an unknown class: rescan the annotations here to name them all at once
+            return self.conversion.stop_error(problem, label_map)
+        except Exception:  # noqa: BLE001 - annotations only the workers can read
+            return fatal(problem)
 
     def _report_stop(self, plan: Plan, problem: Problem) -> None:
         """With --report, the problem that stopped the run (the workers' others are lost)."""
@@ -281,6 +264,41 @@ def add_steps(pipeline, builder: Builder, plan: Plan, settings) -> None:
      | "Finish" >> beam.Impulse()
      | "WriteRunRecord" >> beam.ParDo(dofns.WriteRunRecord(plan.run_record, plan.report),
                                       *side))
+
+
+def run_to_end(pipeline, translate, on_start=None):
+    """Run `pipeline` and wait for it, Beam's log quiet on the DirectRunner; its result. A
+    signal that reached a step is KeyboardInterrupt; any other failure is `translate(exc)`
+    (e.g. `stopped_error`). `on_start(result)` runs once the job is submitted."""
+    with _quiet_beam(pipeline.options):
+        try:
+            result = pipeline.run()
+            if on_start is not None:
+                on_start(result)
+            state = result.wait_until_finish()
+        except (KeyboardInterrupt, TfrconvError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - runners wrap worker errors in any type
+            if _interrupted(exc):
+                raise KeyboardInterrupt from None
+            raise translate(exc) from None
+    if state is not None and str(state).split(".")[-1] not in ("DONE", "UNKNOWN"):
+        raise BeamRunError(f"the Beam pipeline ended in state {state}")
+    return result
+
+
+def stopped_error(exc: Exception) -> TfrconvError:
+    """The error a step stopped the run with (`beam_dofns.stop_for_error`), as the local code
+    raises it; else a one-line BeamRunError."""
+    what = dofns.find_stop(_exception_text(exc))
+    if what is None or what["kind"] != "error":
+        error = BeamRunError(f"the Beam pipeline failed: {_headline(exc)} (--debug shows "
+                             "the traceback)")
+        error.__cause__ = exc
+        return error
+    cls = _ERROR_TYPES.get(what.get("type"), DataError)
+    return cls(what["message"], file=what.get("file"), line=what.get("line"),
+               column=what.get("column"))
 
 
 def new_pipeline(beam_options: str | None):
