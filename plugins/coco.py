@@ -640,7 +640,9 @@ def decode_mask(segmentation: Any, width: int, height: int, what: str, path: str
     if decoded.shape[:2] != (height, width):
         raise DataError(f"{what}: the mask is {decoded.shape[1]}x{decoded.shape[0]}, the image "
                         f"{width}x{height}", file=path)
-    return np.ascontiguousarray(decoded.reshape(height, width), dtype=np.uint8)
+    # Kept in pycocotools' column-major order: the PNG encoder copies only the mask's
+    # non-zero rows and columns out of it, where a row-major copy here cost as much as zlib.
+    return decoded.reshape(height, width).astype(np.uint8, copy=False)
 
 
 def _polygons(segmentation: list, width: int, height: int, what: str, path: str) -> list:

@@ -184,21 +184,90 @@ def reencode(data: bytes, *, apply_orientation: bool = True, quality: int = 95) 
         return out.getvalue()
 
 
+# A mask PNG's IDAT is built from pieces (see encode_png_mask): a zlib header (deflate, 32 KB
+# window, no preset dictionary), raw deflate segments each ended by a sync flush, then a final
+# empty block (fixed Huffman codes: just the end-of-block code).
+_ZLIB_HEADER = b"\x78\x01"
+_FINAL_EMPTY_BLOCK = b"\x03\x00"
+_ADLER_MODULUS = 65521
+_zero_rows: dict[tuple[int, int], bytes] = {}     # (row bytes, log2 of rows) -> deflate segment
+
+
 def encode_png_mask(mask) -> bytes:
-    """A 2-D 0/1 uint8 array as an 8-bit grayscale PNG (values kept 0/1, as the OD API does)."""
+    """A 2-D 0/1 uint8 array (any memory order) as an 8-bit grayscale PNG, values kept 0/1 as
+    the OD API writes them.
+
+    Only the rows between the mask's first and last non-zero row go through zlib (run-length
+    strategy: a mask is runs of 0 and 1); the all-zero rows above and below are deflate
+    segments made once per row width and spliced in, and only the non-zero columns are copied
+    out of the array. The bytes differ from zlib's level-6 output of the whole image; the
+    decoded pixels are the same.
+    """
     import zlib
 
     import numpy as np
 
-    array = np.ascontiguousarray(mask, dtype=np.uint8)
+    array = np.asarray(mask, dtype=np.uint8)
     if array.ndim != 2:
         raise ValueError(f"a mask must be 2-D, got shape {array.shape}")
     height, width = array.shape
-    raw = np.zeros((height, width + 1), dtype=np.uint8)   # filter byte 0 per row
-    raw[:, 1:] = array
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (struct.pack(">I", len(body)) + kind + body
-                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+    row_bytes = width + 1                                   # filter byte 0, then the pixels
+    rows = np.flatnonzero(array.any(axis=1))
+    top, bottom = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (height, height)
+    raw = np.zeros((bottom - top, row_bytes), dtype=np.uint8)
+    if len(rows):
+        columns = np.flatnonzero(array[top:bottom].any(axis=0))
+        left, right = int(columns[0]), int(columns[-1]) + 1
+        raw[:, 1 + left:1 + right] = array[top:bottom, left:right]
+    pieces = [_ZLIB_HEADER, _zero_rows_deflate(row_bytes, top)]
+    if len(rows):
+        compressor = zlib.compressobj(1, zlib.DEFLATED, -15, 9, zlib.Z_RLE)
+        pieces += [compressor.compress(raw), compressor.flush(zlib.Z_SYNC_FLUSH)]
+    pieces += [_zero_rows_deflate(row_bytes, height - bottom), _FINAL_EMPTY_BLOCK]
+    adler = _adler32_of_zeros(1, top * row_bytes)
+    adler = _adler32_of_zeros(zlib.adler32(raw, adler), (height - bottom) * row_bytes)
+    pieces.append(struct.pack(">I", adler))
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (_PNG_SIGNATURE + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + chunk(b"IEND", b""))
+    return (_PNG_SIGNATURE + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", b"".join(pieces))
+            + _png_chunk(b"IEND", b""))
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    import zlib
+
+    return (struct.pack(">I", len(body)) + kind + body
+            + struct.pack(">I", zlib.crc32(body, zlib.crc32(kind))))
+
+
+def _adler32_of_zeros(adler: int, count: int) -> int:
+    """zlib.adler32 continued over `count` zero bytes, without the bytes: each adds the running
+    sum A (unchanged by a zero) to B."""
+    a, b = adler & 0xFFFF, adler >> 16
+    return (((b + count * a) % _ADLER_MODULUS) << 16) | a
+
+
+def _zero_rows_deflate(row_bytes: int, count: int) -> bytes:
+    """Raw deflate segments (sync-flushed, not final) for `count` rows of zeros: one cached
+    segment per set bit of `count`, so a width needs at most log2(height) of them."""
+    import zlib
+
+    pieces = []
+    power = 0
+    while count >> power:
+        if (count >> power) & 1:
+            segment = _zero_rows.get((row_bytes, power))
+            if segment is None:
+                compressor = zlib.compressobj(1, zlib.DEFLATED, -15, 9, zlib.Z_RLE)
+                left = row_bytes << power
+                segment = b""
+                while left:                       # in pieces: huge masks need no huge buffer
+                    step = min(left, 1 << 20)
+                    segment += compressor.compress(bytes(step))
+                    left -= step
+                segment += compressor.flush(zlib.Z_SYNC_FLUSH)
+                if len(_zero_rows) >= 256:
+                    _zero_rows.clear()
+                _zero_rows[(row_bytes, power)] = segment
+            pieces.append(segment)
+        power += 1
+    return b"".join(pieces)

@@ -6,7 +6,8 @@ whichever format it came from, and junk coordinates are refused before pycocotoo
 (it visits every pixel of every edge: a vertex a million pixels away would take minutes).
 
 - `polygon_mask(polygons, width, height)`: the union of polygons given in pixels, each flat
-  ``[x0, y0, x1, y1, ...]``, as a 2-D uint8 0/1 array of ``height x width``.
+  ``[x0, y0, x1, y1, ...]``, as a 2-D uint8 0/1 array of ``height x width`` (column-major,
+  as pycocotools decodes it).
 - `rectangle(x0, y0, x1, y1)`: a box as such a polygon.
 - `MaskError` (a ValueError): what is wrong, in one line, for the format to report with its
   file and line.
@@ -60,4 +61,5 @@ def polygon_mask(polygons: Iterable[Sequence[float]], width: int, height: int):
     if not kept:
         return np.zeros((height, width), dtype=np.uint8)
     rle = mask_api.merge(mask_api.frPyObjects(kept, height, width))
-    return np.ascontiguousarray(mask_api.decode(rle).reshape(height, width), dtype=np.uint8)
+    # pycocotools' column-major order, not copied: see tfrconv.images.encode_png_mask
+    return mask_api.decode(rle).reshape(height, width).astype(np.uint8, copy=False)
