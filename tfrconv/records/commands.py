@@ -88,6 +88,25 @@ def _common(args) -> dict[str, Any]:
     return {"compression": args.compression, "on_error": args.on_error}
 
 
+def _runner(parser) -> None:
+    """Conversion's --runner and --beam-options, for the commands that have a Beam runner."""
+    parser.add_argument("--runner", choices=("local", "beam"), default="local",
+                        help="where it runs: local (this process, the default) or beam (an "
+                        "Apache Beam pipeline reading the input files in parallel; the same "
+                        "output; docs/scaling.md)")
+    parser.add_argument("--beam-options", metavar="OPTIONS",
+                        help="Beam pipeline options for --runner beam, as one string, e.g. "
+                        "\"--runner=DirectRunner --direct_num_workers=2\"")
+
+
+def _where(args) -> dict[str, Any]:
+    from ..errors import UsageError
+
+    if args.beam_options and args.runner != "beam":
+        raise UsageError("--beam-options needs --runner beam")
+    return {"runner": args.runner, "beam_options": args.beam_options}
+
+
 # -- merge ---------------------------------------------------------------------------------
 def _merge_arguments(parser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="RECORDS",
@@ -96,13 +115,14 @@ def _merge_arguments(parser) -> None:
     _writing(parser)
     _label_map(parser, "the merged label map to use (default: the inputs' maps merged: the "
                "first set's ids kept, conflicts reported)")
+    _runner(parser)
 
 
 def _merge(args) -> dict[str, Any]:
     from .merge import merge_records
 
     return merge_records(args.inputs, args.output, label_map=args.label_map,
-                         num_shards=args.num_shards, **_common(args))
+                         num_shards=args.num_shards, **_common(args), **_where(args))
 
 
 # -- reshard -------------------------------------------------------------------------------
@@ -114,6 +134,7 @@ def _reshard_arguments(parser) -> None:
     size.add_argument("--shard-size", metavar="SIZE",
                       help="about this many bytes per shard (200MB, 1GiB, ...)")
     _label_map(parser, "label map to write beside the output (default: the inputs')")
+    _runner(parser)
 
 
 def _reshard(args) -> dict[str, Any]:
@@ -121,7 +142,7 @@ def _reshard(args) -> dict[str, Any]:
 
     return reshard_records(args.inputs, args.output, num_shards=args.num_shards,
                            shard_size=args.shard_size, label_map=args.label_map,
-                           **_common(args))
+                           **_common(args), **_where(args))
 
 
 # -- split ---------------------------------------------------------------------------------

@@ -23,25 +23,24 @@ from .reading import IDENTITY_KEYS, RecordSource, image_key, input_label_map, sh
 
 def merge_records(inputs: list[Any], output: str, *, label_map: Any = None,
                   num_shards: int = 1, compression: str | None = None,
-                  on_error: str = "error") -> dict[str, Any]:
+                  on_error: str = "error", runner: str = "local",
+                  beam_options: str | None = None) -> dict[str, Any]:
     """Merge the record sets `inputs` (each a path, glob or folder, or a list of them) into
     `output`; the manifest, whose ``notes`` list every label-map conflict met.
 
     Without `label_map`, classes a set's records name but no map has get the next free id.
-    With it, such a class is an error naming the set and record."""
+    With it, such a class is an error naming the set and record. `runner="beam"` runs it as
+    an Apache Beam pipeline (`beam_options`: Beam's options), with the same output."""
     if len(inputs) < 2:
         raise UsageError("merge needs at least two record sets")
     sources = [RecordSource(entry, on_error=on_error) for entry in inputs]
-    origins = [_describe(entry) for entry in inputs]
-    own_maps = [input_label_map(source.paths) for source in sources]
-    if label_map is not None:
-        book = LabelBook(load_label_map(label_map), grow=False, source=str(label_map))
-        notes = []
-        origin = str(label_map)
-    else:
-        book, notes = merge_label_maps(list(zip(origins, own_maps)))
-        origin = "merged from " + ", ".join(
-            f"{o} ({m.source})" for o, m in zip(origins, own_maps) if m is not None)
+    if runner != "local":
+        from .beam_runner import merge_on_beam
+
+        return merge_on_beam(inputs, sources, output, label_map=label_map,
+                             num_shards=num_shards, compression=compression,
+                             runner=runner, beam_options=beam_options)
+    book, notes, origin, own_maps = merged_book(inputs, sources, label_map)
     rewritten = 0
     images = SeenHashes()               # 16 bytes per example: repeated images are reported
     repeated: list[str] = []
@@ -69,14 +68,7 @@ def merge_records(inputs: list[Any], output: str, *, label_map: Any = None,
                     continue
                 out.write(encode(with_classes(everything, names, ids)), key, names)
                 rewritten += 1
-        notes = notes + [f"{name!r} is in no input's label map: given id "
-                         f"{book.map.resolve(name)}" for name in book.added]
-        notes.append(f"{rewritten} examples had their class ids rewritten; the rest were "
-                     "copied unchanged")
-        if repeated:
-            notes.append(f"{len(repeated)} examples repeat an image written before (same "
-                         f"sha256, else source id), kept: {', '.join(repeated[:5])}"
-                         + (" ..." if len(repeated) > 5 else ""))
+        notes = closing_notes(notes, book, rewritten, len(repeated), repeated[:5])
         manifest = out.stage(
             book.map, command="merge", inputs=[p for s in sources for p in s.paths],
             options={"num_shards": num_shards},
@@ -86,6 +78,35 @@ def merge_records(inputs: list[Any], output: str, *, label_map: Any = None,
     for source in sources:
         source.report_skipped()
     return manifest
+
+
+def merged_book(inputs: list[Any], sources: list[RecordSource], label_map: Any
+                ) -> tuple[LabelBook, list[str], str, list]:
+    """The book of the merged ids before any record (the given map, else the sets' maps
+    merged), the conflicts' notes, where it came from, and each set's own map."""
+    origins = [_describe(entry) for entry in inputs]
+    own_maps = [input_label_map(source.paths) for source in sources]
+    if label_map is not None:
+        book = LabelBook(load_label_map(label_map), grow=False, source=str(label_map))
+        return book, [], str(label_map), own_maps
+    book, notes = merge_label_maps(list(zip(origins, own_maps)))
+    origin = "merged from " + ", ".join(
+        f"{o} ({m.source})" for o, m in zip(origins, own_maps) if m is not None)
+    return book, notes, origin, own_maps
+
+
+def closing_notes(notes: list[str], book: LabelBook, rewritten: int, repeats: int,
+                  first_repeats: list[str]) -> list[str]:
+    """The manifest's notes: the conflicts, names no map had, rewritten ids, repeated images."""
+    notes = notes + [f"{name!r} is in no input's label map: given id "
+                     f"{book.map.resolve(name)}" for name in book.added]
+    notes.append(f"{rewritten} examples had their class ids rewritten; the rest were "
+                 "copied unchanged")
+    if repeats:
+        notes.append(f"{repeats} examples repeat an image written before (same "
+                     f"sha256, else source id), kept: {', '.join(first_repeats)}"
+                     + (" ..." if repeats > 5 else ""))
+    return notes
 
 
 def _describe(entry: Any) -> str:

@@ -50,18 +50,27 @@ def copy_label_map(source: RecordSource, given: Any):
 
 def reshard_records(inputs: Any, output: str, *, num_shards: int | None = None,
                     shard_size: str | int | None = None, label_map: Any = None,
-                    compression: str | None = None, on_error: str = "error") -> dict[str, Any]:
+                    compression: str | None = None, on_error: str = "error",
+                    runner: str = "local", beam_options: str | None = None) -> dict[str, Any]:
     """Rewrite the records of `inputs` (paths, globs, folders) as `output` in `num_shards`
     shards, or in as many as make shards of about `shard_size` (``"200MB"``); the manifest.
 
     Payload bytes are copied unchanged. The label map beside the inputs (or `label_map`) is
-    written beside the output, with any class the records name but it lacks added."""
+    written beside the output, with any class the records name but it lacks added.
+    `runner="beam"` runs it as an Apache Beam pipeline (`beam_options`: Beam's options), with
+    the same output."""
     if (num_shards is None) == (shard_size is None):
         raise UsageError("give exactly one of --num-shards and --shard-size")
     source = RecordSource(inputs, on_error=on_error)
     if shard_size is not None:
         num_shards = shards_for_size(source.paths, parse_size(shard_size))
     book, origin = copy_label_map(source, label_map)
+    if runner != "local":
+        from .beam_runner import reshard_on_beam
+
+        return reshard_on_beam(source, output, num_shards=num_shards, shard_size=shard_size,
+                               book=book, origin=origin, compression=compression,
+                               runner=runner, beam_options=beam_options)
     names_by_id = book.names_by_id()
     with RecordSetWriter(output, num_shards, compression) as out:
         for record, features in source.features(IDENTITY_KEYS):

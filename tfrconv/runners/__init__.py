@@ -17,14 +17,19 @@ if TYPE_CHECKING:  # pragma: no cover
 BEAM_INSTALL = "pip install 'tfrconv[beam]'"
 
 
-def run_beam(conversion: Conversion) -> Summary:
-    """Run `conversion` on Apache Beam; UsageError saying how to install Beam when it is absent."""
+def require_beam() -> None:
+    """Import Apache Beam; UsageError saying how to install it when it is absent."""
     try:
         with _quiet_root_logger():
             import apache_beam  # noqa: F401
     except ImportError as exc:
         raise UsageError(f"--runner beam needs Apache Beam, which cannot be imported ({exc}); "
                          f"install it with: {BEAM_INSTALL}") from None
+
+
+def run_beam(conversion: Conversion) -> Summary:
+    """Run `conversion` on Apache Beam; UsageError saying how to install Beam when it is absent."""
+    require_beam()
     from .beam import BeamConversion
 
     return BeamConversion(conversion).run()
