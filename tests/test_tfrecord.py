@@ -146,6 +146,18 @@ def test_a_truncated_gzip_file_ends_tolerant_reading_with_an_error(tmp_path):
         list(iter_records(str(path)))
 
 
+@pytest.mark.parametrize("cut", [1, 3, 4, 5])
+def test_a_whole_gzip_stream_of_a_cut_record_file_is_a_truncated_record(tmp_path, cut):
+    """GZIP files have no size to check a length against: a record that ends inside its
+    payload or its footer CRC is reported as truncated (no crash), the records before it read."""
+    path = tmp_path / "g.record"
+    write_records(str(path), [b"a" * 20, b"b" * 20])
+    path.write_bytes(gzip.compress(path.read_bytes()[:-cut]))
+    records = list(scan_records(str(path)))
+    assert [r.payload for r in records] == [b"a" * 20, None]
+    assert records[1].fatal and "truncated" in records[1].error and records[1].index == 1
+
+
 def test_a_plain_file_that_starts_like_gzip_is_not_taken_for_gzip(tmp_path):
     # A 0x8b1f-byte payload makes the length field begin with the GZIP magic bytes.
     payload = os.urandom(0x8B1F)

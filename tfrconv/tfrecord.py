@@ -222,17 +222,19 @@ def scan_records(path: str) -> Iterator[Record]:
                                  f"({length} bytes announced, {size - offset - 12} left; "
                                  "truncated file)", fatal=True)
                     return
-                body = stream.read(length + 4)
+                # Payload and footer read apart: slicing them out of one read would copy
+                # the payload (the image) a second time.
+                payload = stream.read(length)
+                footer = stream.read(4)
             except (OSError, EOFError, zlib.error) as exc:
                 yield Record(path, index, offset, None, f"cannot read ({where} {offset}): "
                              f"{exc}", fatal=True)
                 return
-            if len(body) < length + 4:
+            if len(payload) < length or len(footer) < 4:
                 yield Record(path, index, offset, None, "file ends inside the record "
                              "(truncated file)", fatal=True)
                 return
-            payload = body[:length]
-            if _U32.unpack(body[length:])[0] != masked_crc(payload):
+            if _U32.unpack(footer)[0] != masked_crc(payload):
                 yield Record(path, index, offset, None, "data CRC mismatch: the record's "
                              "bytes are corrupt (TensorFlow stops reading the file here)")
             else:

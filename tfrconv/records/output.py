@@ -30,6 +30,8 @@ from ..tfrecord import Record, frame_parts, is_gzip
 
 # Framing around a payload: u64 length, u32 its CRC, ..., u32 the payload's CRC.
 FRAMING = 16
+# Distinct per-image lists of class names held before they are added to the class counts.
+_NAME_LISTS = 4096
 
 
 class RecordSetWriter:
@@ -51,6 +53,7 @@ class RecordSetWriter:
         self.objects = 0
         self.object_classes: Counter = Counter()     # class name -> objects
         self.image_classes: Counter = Counter()      # class name -> images showing it
+        self._name_lists: dict[tuple, int] = {}      # an image's class names -> images
         self.renames: list[tuple[str, str]] = []
         self.manifest: dict[str, Any] = {}
         self.published = False
@@ -133,14 +136,25 @@ class RecordSetWriter:
         self._shard_fds.clear()
         self._input_fds.clear()
 
-    def _count(self, names: list[str]) -> None:
+    def _count(self, names: list[str] | tuple[str, ...]) -> None:
+        # Images repeat the same class names: each list is counted here once per image, and
+        # spread over the classes (`_fold`) when there are many lists or at the end.
         self.examples += 1
         self.objects += len(names)
+        lists = self._name_lists
+        key = tuple(names)
+        lists[key] = lists.get(key, 0) + 1
+        if len(lists) > _NAME_LISTS:
+            self._fold()
+
+    def _fold(self) -> None:
         objects, images = self.object_classes, self.image_classes
-        for name in names:                         # plain loops: Counter.update costs more
-            objects[name] += 1
-        for name in set(names):
-            images[name] += 1
+        for names, count in self._name_lists.items():
+            for name in names:
+                objects[name] += count
+            for name in set(names):
+                images[name] += count
+        self._name_lists.clear()
 
     def stage(self, label_map: LabelMap, *, command: str, inputs: list[str],
               options: dict[str, Any], label_map_source: str, notes: list[str] = (),
@@ -162,6 +176,7 @@ class RecordSetWriter:
                  skipped_records: int, split: str | None) -> dict[str, Any]:
         """The manifest: a conversion's fields, with the inputs and command in place of the
         source format, and the notes (label conflicts) and skipped records."""
+        self._fold()
         return set_manifest(self.output, self.num_shards, self.compression, self.writer.stats,
                             self.examples, self.objects, self.object_classes,
                             self.image_classes, label_map, command=command, inputs=inputs,

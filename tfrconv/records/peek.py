@@ -44,7 +44,11 @@ def _field(data: bytes, pos: int, tag: int, end: int) -> tuple[int, int]:
     """The (start, end) of a length-delimited field with `tag` at `pos`."""
     if pos >= end or data[pos] != tag:
         raise _Unusual
-    length, pos = _varint(data, pos + 1)
+    length = data[pos + 1]
+    if length < 0x80:                       # the usual one-byte length, without a call
+        pos += 2
+    else:
+        length, pos = _varint(data, pos + 1)
     if pos + length > end:
         raise _Unusual
     return pos, pos + length
@@ -82,16 +86,19 @@ def _values(data: bytes, start: int, end: int, kind: str) -> list:
     return out
 
 
-_WANTED: dict[frozenset, frozenset] = {}      # keys asked for → the same keys as bytes
+# keys asked for → ({key as bytes: key}, the lengths of those keys in bytes)
+_WANTED: dict[frozenset, tuple[dict[bytes, str], frozenset]] = {}
 
 
 def peek(payload: bytes, wanted: Collection[str]) -> Features | None:
     """{key: (kind, values)} for the `wanted` keys present, or None when the payload should
     be decoded with protobuf instead."""
     wanted = frozenset(wanted)
-    raw = _WANTED.get(wanted)
-    if raw is None:
-        raw = _WANTED[wanted] = frozenset(key.encode("utf-8") for key in wanted)
+    found_keys = _WANTED.get(wanted)
+    if found_keys is None:
+        raw = {key.encode("utf-8"): key for key in wanted}
+        found_keys = _WANTED[wanted] = (raw, frozenset(map(len, raw)))
+    raw, lengths = found_keys
     try:
         start, end = _field(payload, 0, 0x0A, len(payload))
         if end != len(payload):
@@ -109,15 +116,17 @@ def peek(payload: bytes, wanted: Collection[str]) -> Features | None:
                 entry, pos = _field(payload, pos, 0x0A, end)
             if pos > end or payload[entry] != 0x0A:
                 raise _Unusual
-            if payload[entry + 1] < 0x80:
+            key_length = payload[entry + 1]
+            if key_length < 0x80:
+                if key_length not in lengths:      # most keys: not even sliced out
+                    continue
                 key_start = entry + 2
-                key_end = key_start + payload[entry + 1]
+                key_end = key_start + key_length
             else:
                 key_start, key_end = _field(payload, entry, 0x0A, pos)
-            key = payload[key_start:key_end]
-            if key not in raw:
+            text = raw.get(payload[key_start:key_end])
+            if text is None:
                 continue
-            text = key.decode("utf-8")
             if text in found:
                 raise _Unusual                               # a repeated key: protobuf merges
             # The value: 0x12, its length, then one list (tag = its kind, length, values);
@@ -137,5 +146,5 @@ def peek(payload: bytes, wanted: Collection[str]) -> Features | None:
                 raise _Unusual
             found[text] = (kind, _values(payload, list_start, list_end, kind))
         return found
-    except (_Unusual, UnicodeDecodeError, struct.error, IndexError):
+    except (_Unusual, struct.error, IndexError):
         return None
