@@ -11,20 +11,24 @@ instead of passing for positives, PNG images work, images are read as binary, an
 image file follows --on-missing-image, and a non-hex ImageID gets the stable-hash shard instead
 of crashing. Shards of hex ids are `int(ImageID, 16) % N`, as the reference.
 
-The CSVs are read in chunks into a compact columnar index (integer codes, float32 boxes, int8
-flags: 33 bytes a box row, plus the image ids) instead of one pandas frame grouped by image;
-items are built one image at a time from it, so memory follows the number of box rows (about
-100 bytes of peak a row, half the cost of reading the whole CSV with pandas) and never the
-images.
+The CSVs are streamed (tfrconv.csvstream: the csv module, no pandas): one pass counts the
+labels (for the label-map check) and the images, and finds whether the rows are in ImageID order
+(Open Images' own files are). Then items are built as the rows stream past, grouped by image:
+from the file again when in order, else from the rows sorted once (tfrconv.spill: in memory up to
+SPILL_LIMIT rows, past it in sorted runs on disk). Nothing is kept per row, and per image only
+an 8-byte hash of its id while the images are counted.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import os
 import re
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from array import array
+from collections.abc import Iterator
+from operator import itemgetter
 from typing import Any
 
 from tfrconv import (
@@ -38,7 +42,9 @@ from tfrconv import (
     Option,
     Sample,
     UsageError,
+    csvstream,
     hookimpl,
+    spill,
     tables,
 )
 
@@ -48,7 +54,7 @@ LABEL_COLUMNS = ("ImageID", "LabelName")
 ATTRIBUTES = (("IsOccluded", "occluded"), ("IsTruncated", "truncated"), ("IsGroupOf", "group_of"),
               ("IsDepiction", "depiction"), ("IsInside", "inside"))
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
-CHUNK_ROWS = 1 << 18
+SPILL_LIMIT = spill.DEFAULT_LIMIT        # rows of an out-of-order CSV held in memory
 HEX_ID = re.compile(r"[0-9a-fA-F]+")
 
 OPTIONS = (
@@ -71,284 +77,238 @@ OPTIONS = (
 )
 
 
-# -- the index -----------------------------------------------------------------------------
-class _Codes:
-    """Strings → dense integer codes, shared by all chunks and both CSVs."""
-
-    def __init__(self) -> None:
-        self.index: dict[str, int] = {}
-        self.names: list[str] = []
-
-    def add(self, name: str) -> int:
-        code = self.index.get(name)
-        if code is None:
-            code = self.index[name] = len(self.names)
-            self.names.append(name)
-        return code
-
-    def encode(self, values):
-        import numpy as np
-        import pandas as pd
-
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        table = np.fromiter((self.add(str(u)) for u in uniques), dtype=np.int32,
-                            count=len(uniques))
-        out = np.full(len(codes), -1, dtype=np.int32)          # -1: an empty cell
-        known = codes >= 0
-        out[known] = table[codes[known]]
-        return out
+# -- reading the CSVs ----------------------------------------------------------------------
+# A row, as read and as spilled: (ImageID, row number, problem or None, entry). The entry is what
+# the item holds: boxes (label, line, xmin, xmax, ymin, ymax, flags), labels (label, confidence).
+# A problem is (rank, row number, message, line): an image with several takes the lowest rank
+# (the order of the checks below), then the first row.
+_FLAGS = {"0": 0, "1": 1, "-1": -1, "": -1}            # the usual cells; empty = unknown
+_NAN = float("nan")
 
 
-@dataclass
-class _Rows:
-    """One CSV as columns, sorted by image (stable: rows keep their file order per image)."""
+class _BoxReader:
+    what = "box annotations CSV"
 
-    path: str
-    image: Any                # int32 image codes
-    label: Any                # int32 label codes
-    line: Any                 # int32 CSV line of each row
-    values: dict[str, Any]    # column → array (boxes: float32 coordinates, int8 flags)
-    starts: Any = None        # per image rank r: rows starts[r]:starts[r + 1]
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.records = csvstream.CsvRecords(path, self.what)
+        columns = self.records.columns
+        missing = [c for c in BOX_COLUMNS if c not in columns]
+        if missing:
+            raise DataError(f"not an Open Images box CSV: no column {', '.join(missing)} "
+                            f"(found: {', '.join(self.records.header[:12])})", file=path, line=1)
+        self.image, self.label = columns["ImageID"], columns["LabelName"]
+        self.coordinates = [(columns[c], 2 + 2 * k, f"{c} is not a number",
+                             f"box row without {c}") for k, c in enumerate(BOX_COLUMNS[2:])]
+        present = [c for c, _attr in ATTRIBUTES if c in columns]
+        self.flags = [(columns[c], 10 + present.index(c), f"{c} must be 0, 1 or -1 (unknown)")
+                      if c in columns else None for c, _attr in ATTRIBUTES]
 
-    def sort(self, rank) -> None:
-        """Group rows by image rank, column by column so only one extra column is alive."""
-        import numpy as np
-
-        keys = rank[self.image]
-        if len(keys) and not (keys[1:] >= keys[:-1]).all():   # the real files are in order
-            order = np.argsort(keys, kind="stable")
-            del keys
-            self.image = self.image[order]
-            self.label = self.label[order]
-            self.line = self.line[order]
-            for column in list(self.values):
-                self.values[column] = self.values[column][order]
-            del order
-            keys = rank[self.image]
-        self.starts = np.searchsorted(keys, np.arange(len(rank) + 1))
-
-
-@dataclass
-class _Index:
-    images: _Codes
-    labels: _Codes
-    boxes: _Rows
-    image_labels: _Rows | None
-    ranked: Any                       # int32 image codes in ImageID order (pandas' groupby)
-    extensions: Any                   # int8 per image code: IMAGE_EXTENSIONS index, or -1
-    bad_rows: dict[int, tuple[str, str, int]]   # image code → (message, file, line)
-    label_rows: dict[int, list[int]]  # label code → [row count, first line, which CSV (0/1)]
-
-
-def _read_boxes(path: str, images: _Codes, labels: _Codes, bad: dict, label_rows: dict) -> _Rows:
-    import numpy as np
-
-    own_bad: dict[int, tuple[str, str, int]] = {}
-    columns = tables.header(path, "box annotations CSV")
-    missing = [c for c in BOX_COLUMNS if c not in columns]
-    if missing:
-        raise DataError(f"not an Open Images box CSV: no column {', '.join(missing)} (found: "
-                        f"{', '.join(columns[:12])})", file=path, line=1)
-    present = [c for c, _attr in ATTRIBUTES if c in columns]
-    parts: dict[str, list] = {k: [] for k in ("image", "label", "line", *BOX_COLUMNS[2:],
-                                                 *present)}
-    chunks = tables.chunks(path, "box annotations CSV", CHUNK_ROWS,
-                            usecols=list(BOX_COLUMNS) + present,
-                            dtype={"ImageID": str, "LabelName": str})
-    for first, frame in chunks:
-        lines = np.arange(first, first + len(frame), dtype=np.int32)
-        image, problems = _image_codes(frame, images, path, lines)
-        label = _label_codes(frame, labels, path, lines)
-        no_label = frame["LabelName"].isna().to_numpy()
-        problems.append((no_label, "box row without a LabelName"))
-        for column in BOX_COLUMNS[2:]:
-            values, not_number = tables.numbers(frame[column])
-            problems.append((not_number, f"{column} is not a number"))
-            problems.append((np.isnan(values) & ~not_number, f"box row without {column}"))
-            parts[column].append(values.astype(np.float32))
-        for column in present:
-            values, not_number = tables.numbers(frame[column])
-            values = np.where(np.isnan(values), -1.0, values)       # empty = unknown
-            invalid = not_number | ~np.isin(values, (-1.0, 0.0, 1.0))
-            problems.append((invalid, f"{column} must be 0, 1 or -1 (unknown)"))
-            parts[column].append(np.where(invalid, -1, values).astype(np.int8))
-        _flag_rows(problems, image, lines, path, own_bad)
-        _count_labels(label, lines, label_rows, 0)
-        parts["image"].append(image)
-        parts["label"].append(label)
-        parts["line"].append(lines)
-    _renumber_lines(path, parts["line"], own_bad, label_rows, 0)
-    for code, entry in own_bad.items():
-        bad.setdefault(code, entry)
-    return _columns(path, parts, BOX_COLUMNS[2:] + tuple(present))
+    def parse(self, number: int, line: int, cells: list[str]) -> tuple:
+        image_id, label = cells[self.image], cells[self.label]
+        if not image_id:
+            raise DataError("row without an ImageID", file=self.path, line=line)
+        problem = None
+        if "\x00" in image_id:
+            problem = (0, number, "the ImageID contains a NUL byte", line)
+        elif not label:
+            problem = (1, number, "box row without a LabelName", line)
+        box = []
+        for index, rank, not_number, empty in self.coordinates:
+            value = csvstream.number(cells[index])
+            if value is None:
+                problem = problem or (rank, number, not_number, line)
+                value = _NAN
+            elif value != value:
+                problem = problem or (rank + 1, number, empty, line)
+            box.append(value)
+        flags = []
+        for column in self.flags:
+            if column is None:
+                flags.append(None)
+                continue
+            index, rank, message = column
+            value = _FLAGS.get(cells[index])
+            if value is None:
+                value = csvstream.number(cells[index])
+                if value is not None and value != value:
+                    value = -1                                       # empty: unknown
+                elif value in (-1.0, 0.0, 1.0):
+                    value = int(value)
+                else:
+                    problem = problem or (rank, number, message, line)
+                    value = -1
+            flags.append(value)
+        xmin, xmax, ymin, ymax = array("f", box).tolist()
+        return image_id, number, problem, (label, line, xmin, xmax, ymin, ymax, tuple(flags))
 
 
-def _flag_rows(problems, image, lines, path: str, bad: dict) -> None:
-    """Mark the image of each row a problem mask selects as bad (its first problem kept)."""
-    import numpy as np
+class _LabelReader:
+    what = "image labels CSV"
 
-    for mask, message in problems:
-        for row in np.flatnonzero(mask):
-            bad.setdefault(int(image[row]), (message, path, int(lines[row])))
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.records = csvstream.CsvRecords(path, self.what)
+        columns = self.records.columns
+        missing = [c for c in LABEL_COLUMNS if c not in columns]
+        if missing:
+            raise DataError(f"not an Open Images image-level label CSV: no column "
+                            f"{', '.join(missing)} (found: {', '.join(self.records.header[:12])})",
+                            file=path, line=1)
+        self.image, self.label = columns["ImageID"], columns["LabelName"]
+        self.confidence = columns.get("Confidence")                # none: all positive
 
-
-def _read_image_labels(path: str, images: _Codes, labels: _Codes, bad: dict,
-                       label_rows: dict) -> _Rows:
-    import numpy as np
-
-    columns = tables.header(path, "image labels CSV")
-    missing = [c for c in LABEL_COLUMNS if c not in columns]
-    if missing:
-        raise DataError(f"not an Open Images image-level label CSV: no column "
-                        f"{', '.join(missing)} (found: {', '.join(columns[:12])})",
-                        file=path, line=1)
-    own_bad: dict[int, tuple[str, str, int]] = {}
-    usecols = list(LABEL_COLUMNS) + (["Confidence"] if "Confidence" in columns else [])
-    parts: dict[str, list] = {"image": [], "label": [], "line": [], "Confidence": []}
-    for first, frame in tables.chunks(path, "image labels CSV", CHUNK_ROWS, usecols=usecols,
-                                       dtype={"ImageID": str, "LabelName": str}):
-        lines = np.arange(first, first + len(frame), dtype=np.int32)
-        image, problems = _image_codes(frame, images, path, lines)
-        label = _label_codes(frame, labels, path, lines)
-        problems.append((frame["LabelName"].isna().to_numpy(), "label row without a LabelName"))
-        if "Confidence" in frame:
-            confidence, not_number = tables.numbers(frame["Confidence"])
-            invalid = not_number | np.isnan(confidence) | (confidence < 0) | (confidence > 1)
-            problems.append((invalid, "Confidence must be a number from 0 to 1"))
-        else:
-            confidence = np.ones(len(frame))                       # no column: all positive
-        _flag_rows(problems, image, lines, path, own_bad)
-        _count_labels(label, lines, label_rows, 1)
-        parts["image"].append(image)
-        parts["label"].append(label)
-        parts["line"].append(lines)
-        parts["Confidence"].append(confidence.astype(np.float32))
-    _renumber_lines(path, parts["line"], own_bad, label_rows, 1)
-    for code, entry in own_bad.items():
-        bad.setdefault(code, entry)
-    return _columns(path, parts, ("Confidence",))
+    def parse(self, number: int, line: int, cells: list[str]) -> tuple:
+        image_id, label = cells[self.image], cells[self.label]
+        if not image_id:
+            raise DataError("row without an ImageID", file=self.path, line=line)
+        problem = None
+        if "\x00" in image_id:
+            problem = (0, number, "the ImageID contains a NUL byte", line)
+        elif not label:
+            problem = (1, number, "label row without a LabelName", line)
+        confidence = 1.0
+        if self.confidence is not None:
+            confidence = csvstream.number(cells[self.confidence])
+            if confidence is None or not 0 <= confidence <= 1:        # NaN fails too
+                problem = problem or (2, number, "Confidence must be a number from 0 to 1",
+                                      line)
+                confidence = _NAN
+        return image_id, number, problem, (label, array("f", (confidence,))[0])
 
 
-def _image_codes(frame, images: _Codes, path: str, lines) -> tuple[Any, list]:
-    """The rows' image codes, and the problem of rows whose ImageID no file can have (a NUL)."""
-    import numpy as np
+class _Source:
+    """One CSV's rows grouped by image, in ImageID order: read again from the file when it is
+    in that order (Open Images' own files are), else from its rows sorted once (spilled to
+    temporary files past SPILL_LIMIT rows)."""
 
-    ids = frame["ImageID"]
-    empty = ids.isna().to_numpy()
-    if empty.any():
-        line = tables.line_of_row(path, int(lines[empty.argmax()]) - 2)
-        raise DataError("row without an ImageID", file=path, line=line)
-    known = len(images.names)
-    codes = images.encode(ids)
-    added = images.names[known:]           # checked once per distinct id, joined: cheap
-    unusable = [known + i for i, name in enumerate(added) if "\x00" in name] \
-        if "\x00" in "".join(added) else []
-    return codes, [(np.isin(codes, unusable), "the ImageID contains a NUL byte")]
+    def __init__(self, reader, which: int, label_rows: dict, ids: array) -> None:
+        self.reader, self.path, self.which = reader, reader.path, which
+        self.sorted: spill.SortedSpill | None = None
+        if not self._scan(label_rows, ids, sort=False):
+            self._scan(label_rows, ids, sort=True)
 
+    def _scan(self, label_rows: dict, ids: array, sort: bool) -> bool:
+        """One pass: the labels' row counts and first lines, every ImageID (hashed, to count
+        the images), every row into the sort when `sort`. False, early, when not `sort` and the
+        rows are not in ImageID order."""
+        reader, counts, mark = self.reader, {}, len(ids)
+        rows = spill.SortedSpill(SPILL_LIMIT) if sort else None
+        previous = ""
+        records = iter(reader.records)
+        try:
+            for number, (line, cells) in enumerate(records):
+                image_id, label = cells[reader.image], cells[reader.label]
+                if not image_id:
+                    raise DataError("row without an ImageID", file=self.path, line=line)
+                if label:
+                    entry = counts.get(label)
+                    if entry is None:
+                        self._check_label(label, line)
+                        counts[label] = [1, line, self.which]
+                    else:
+                        entry[0] += 1
+                if rows is not None:
+                    rows.add(reader.parse(number, line, cells))
+                if image_id != previous:
+                    if image_id < previous and rows is None:
+                        del ids[mark:]
+                        return False
+                    ids.append(hash(image_id))
+                    previous = image_id
+        except DataError:
+            if rows is not None:
+                rows.close()
+            for _record in records:      # a file that cannot be read (a quote that never
+                pass                     # closes) is reported before its rows, as pandas does
+            raise
+        for label, (count, line, which) in counts.items():
+            entry = label_rows.get(label)
+            if entry is None:
+                label_rows[label] = [count, line, which]
+            else:
+                entry[0] += count
+        self.sorted = rows.finish() if rows is not None else None
+        return True
 
-def _label_codes(frame, labels: _Codes, path: str, lines):
-    """The rows' label codes; a LabelName with a control character stops the run (the label
-    map is checked against the labels before any image is read)."""
-    known = len(labels.names)
-    codes = labels.encode(frame["LabelName"])
-    for offset, name in enumerate(labels.names[known:]):
-        control = tables.control_character(name)
+    def _check_label(self, label: str, line: int) -> None:
+        """A LabelName with a control character stops the run before any image is read."""
+        control = tables.control_character(label)
         if control is not None:
-            row = int((codes == known + offset).argmax())
-            raise DataError(f"LabelName {name!r} contains a control character ({control})",
-                            file=path, line=tables.line_of_row(path, int(lines[row]) - 2))
-    return codes
+            raise DataError(f"LabelName {label!r} contains a control character ({control})",
+                            file=self.path, line=line)
 
-
-def _renumber_lines(path: str, lines: list, bad: dict, label_rows: dict, which: int) -> None:
-    """Rows were numbered as if each were on its own line; where blank lines or quoted line
-    breaks moved them, put the lines an editor shows in their place."""
-    rows = sum(len(chunk) for chunk in lines)
-    table = tables.row_lines(path, rows)
-    if not rows or table[-1] == rows + 1:
-        return
-    for number, chunk in enumerate(lines):
-        lines[number] = table[chunk - 2].astype(chunk.dtype)
-    for code, (message, where, line) in bad.items():
-        bad[code] = (message, where, int(table[line - 2]))
-    for entry in label_rows.values():
-        if entry[2] == which:
-            entry[1] = int(table[entry[1] - 2])
-
-
-def _count_labels(label, lines, label_rows: dict, which: int) -> None:
-    import numpy as np
-
-    codes, first, counts = np.unique(label, return_index=True, return_counts=True)
-    for code, index, count in zip(codes.tolist(), first.tolist(), counts.tolist()):
-        if code < 0:
-            continue
-        entry = label_rows.get(code)
-        if entry is None:
-            label_rows[code] = [count, int(lines[index]), which]
+    def groups(self) -> Iterator[tuple[str, list[tuple]]]:
+        if self.sorted is not None:
+            rows = iter(self.sorted)
         else:
-            entry[0] += count
+            parse = self.reader.parse
+            rows = (parse(number, line, cells)
+                    for number, (line, cells) in enumerate(self.reader.records))
+        for image_id, group in itertools.groupby(rows, key=itemgetter(0)):
+            yield image_id, list(group)
+
+    def close(self) -> None:
+        if self.sorted is not None:
+            self.sorted.close()
 
 
-def _columns(path: str, parts: dict[str, list], value_columns: Sequence[str]) -> _Rows:
-    import numpy as np
-
-    def joined(key, dtype):
-        chunks = parts.pop(key)                # the chunks go as soon as they are joined
-        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=dtype)
-
-    return _Rows(path, joined("image", np.int32), joined("label", np.int32),
-                 joined("line", np.int32),
-                 {c: joined(c, np.float32) for c in value_columns})
-
-
-def _scan_images(folder: str, images: _Codes):
-    """Per image code, the IMAGE_EXTENSIONS index of its file in the folder (-1: none found).
-    With several files for one id the earliest extension wins: .jpg, as the reference."""
-    from array import array
-
-    import numpy as np
-
+def _image_files(folder: str, ids: array) -> spill.SortedSpill:
+    """(ImageID, IMAGE_EXTENSIONS index) of every image file in the folder, sorted: the
+    earliest extension of an id first (.jpg wins, as the reference)."""
     preference = {extension: rank for rank, extension in enumerate(IMAGE_EXTENSIONS)}
-    codes, ranks = array("i"), array("b")           # compact: a folder may hold millions
+    files = spill.SortedSpill(SPILL_LIMIT)
     try:
         with os.scandir(folder) as entries:
             for entry in entries:
                 stem, extension = os.path.splitext(entry.name)
                 if extension in preference and entry.is_file():
-                    codes.append(images.add(stem))
-                    ranks.append(preference[extension])
+                    files.add((stem, preference[extension]))
+                    ids.append(hash(stem))
     except OSError as exc:
+        files.close()
         raise UsageError(f"--images-dir {folder}: {exc.strerror or exc}") from None
-    found = np.full(len(images.names), len(IMAGE_EXTENSIONS), dtype=np.int8)
-    np.minimum.at(found, np.frombuffer(codes, dtype=np.int32),
-                  np.frombuffer(ranks, dtype=np.int8))
-    found[found == len(IMAGE_EXTENSIONS)] = -1
-    return found
+    return files.finish()
 
 
-def _build_index(opts) -> _Index:
+def _distinct(ids: array) -> int:
+    """How many different values (the hashed ImageIDs of all sources: the number of images)."""
+    if len(ids) <= 200_000:
+        return len(set(ids))
     import numpy as np
 
-    if not os.path.isdir(opts.images_dir):
-        raise UsageError(f"--images-dir {opts.images_dir}: no such folder")
-    images, labels = _Codes(), _Codes()
-    bad: dict[int, tuple[str, str, int]] = {}
-    label_rows: dict[int, list[int]] = {}
-    boxes = _read_boxes(opts.annotations_csv, images, labels, bad, label_rows)
-    image_labels = None
-    if opts.image_labels_csv:
-        image_labels = _read_image_labels(opts.image_labels_csv, images, labels, bad, label_rows)
-    extensions = None if opts.annotated_only else _scan_images(opts.images_dir, images)
-    ranked = np.asarray(sorted(range(len(images.names)), key=images.names.__getitem__),
-                        dtype=np.int32)
-    rank = np.empty(len(ranked), dtype=np.int64)
-    rank[ranked] = np.arange(len(ranked))
-    boxes.sort(rank)
-    if image_labels is not None:
-        image_labels.sort(rank)
-    images.index = {}                    # only needed while reading; ~100 bytes an image
-    return _Index(images, labels, boxes, image_labels, ranked, extensions, bad, label_rows)
+    return int(np.unique(np.frombuffer(ids, dtype=np.int64)).size)
+
+
+class _Index:
+    """Everything one pass over the CSVs learns: the sources, the image files, the number of
+    images and each label's row count and first line (label → [count, line, which CSV])."""
+
+    def __init__(self, opts) -> None:
+        if not os.path.isdir(opts.images_dir):
+            raise UsageError(f"--images-dir {opts.images_dir}: no such folder")
+        self.label_rows: dict[str, list[int]] = {}
+        self.sources: list[_Source] = []
+        self.files: spill.SortedSpill | None = None
+        ids = array("q")
+        try:
+            self.sources.append(_Source(_BoxReader(opts.annotations_csv), 0, self.label_rows,
+                                        ids))
+            if opts.image_labels_csv:
+                self.sources.append(_Source(_LabelReader(opts.image_labels_csv), 1,
+                                            self.label_rows, ids))
+            if not opts.annotated_only:
+                self.files = _image_files(opts.images_dir, ids)
+        except BaseException:
+            self.close()
+            raise
+        self.count = _distinct(ids)
+
+    def close(self) -> None:
+        for source in self.sources:
+            source.close()
+        if self.files is not None:
+            self.files.close()
 
 
 _cache: dict[str, Any] = {}
@@ -358,11 +318,14 @@ _cache_lock = threading.Lock()
 def _index(opts) -> _Index:
     """The index for these options, built once and reused by list_items and classes."""
     key = (opts.annotations_csv, opts.image_labels_csv, opts.images_dir, opts.annotated_only,
+           SPILL_LIMIT,
            *(_stamp(p) for p in (opts.annotations_csv, opts.image_labels_csv, opts.images_dir)))
     with _cache_lock:
         if _cache.get("key") != key:
+            if "index" in _cache:
+                _cache.pop("index").close()
             _cache.clear()
-            _cache["index"] = _build_index(opts)
+            _cache["index"] = _Index(opts)
             _cache["key"] = key
         return _cache["index"]
 
@@ -378,62 +341,52 @@ def _stamp(path: str | None):
 
 
 # -- items ---------------------------------------------------------------------------------
-class OidItems(Sequence):
-    """The images in ImageID order, each item built on demand: (id, file, boxes, labels, bad).
-
-    An item is small and self-contained (plain tuples), so it pickles to a worker process.
-    """
+class OidItems:
+    """The images in ImageID order, each item built as the CSVs stream past:
+    (id, file, boxes, labels, bad). An item is small and self-contained (plain tuples), so it
+    pickles to a worker process."""
 
     def __init__(self, index: _Index) -> None:
         self._index = index
 
     def __len__(self) -> int:
-        return len(self._index.ranked)
-
-    def __getitem__(self, rank):
-        if isinstance(rank, slice):
-            return [self[i] for i in range(*rank.indices(len(self)))]
-        index = self._index
-        code = int(index.ranked[rank])
-        image_id = index.images.names[code]
-        filename = None
-        if index.extensions is not None and index.extensions[code] >= 0:
-            filename = image_id + IMAGE_EXTENSIONS[index.extensions[code]]
-        bad = index.bad_rows.get(code)
-        if bad is not None:                    # the image's rows are not used: no need to read
-            return image_id, filename, (), (), bad
-        return image_id, filename, _box_rows(index, rank), _label_rows(index, rank), None
+        return self._index.count
 
     def __iter__(self) -> Iterator[tuple]:
-        for rank in range(len(self)):
-            yield self[rank]
+        index = self._index
+        streams = [_tagged(source.groups(), source.which) for source in index.sources]
+        if index.files is not None:
+            streams.append(_tagged(((stem, next(ranks)[1]) for stem, ranks in
+                                    itertools.groupby(index.files, key=itemgetter(0))), 2))
+        paths = [source.path for source in index.sources]
+        for image_id, parts in itertools.groupby(heapq.merge(*streams), key=itemgetter(0)):
+            rows: list[list[tuple]] = [[], []]
+            filename = None
+            for _id, which, payload in parts:
+                if which == 2:
+                    filename = image_id + IMAGE_EXTENSIONS[payload]
+                else:
+                    rows[which] = payload
+            yield _item(image_id, filename, rows, paths)
 
 
-def _box_rows(index: _Index, rank: int) -> tuple:
-    """(label, line, xmin, xmax, ymin, ymax, flags) per box row of the image, in file order."""
-    rows = index.boxes
-    start, stop = int(rows.starts[rank]), int(rows.starts[rank + 1])
-    if start == stop:
-        return ()
-    names = index.labels.names
-    window = slice(start, stop)
-    coords = [rows.values[c][window].tolist() for c in ("XMin", "XMax", "YMin", "YMax")]
-    flags = [rows.values[c][window].tolist() if c in rows.values else [None] * (stop - start)
-             for c, _attr in ATTRIBUTES]
-    return tuple((names[label], line, *box, flag)
-                 for label, line, box, flag in zip(rows.label[window].tolist(),
-                                                   rows.line[window].tolist(), zip(*coords),
-                                                   zip(*flags)))
+def _tagged(groups: Iterator[tuple[str, Any]], which: int) -> Iterator[tuple[str, int, Any]]:
+    """(ImageID, which stream, payload): ids are distinct within a stream, so merged streams
+    never compare payloads."""
+    for image_id, payload in groups:
+        yield image_id, which, payload
 
 
-def _label_rows(index: _Index, rank: int) -> tuple:
-    rows = index.image_labels
-    if rows is None:
-        return ()
-    window = slice(int(rows.starts[rank]), int(rows.starts[rank + 1]))
-    names = index.labels.names
-    return tuple((names[label], confidence) for label, confidence in
-                 zip(rows.label[window].tolist(), rows.values["Confidence"][window].tolist()))
+def _item(image_id: str, filename: str | None, rows: list[list[tuple]], paths: list[str]):
+    """(id, file, box entries, label entries, None), or (id, file, (), (), (message, path,
+    line)) for an image with a bad row (the box CSV's first)."""
+    for which, group in enumerate(rows):
+        problems = [row[2] for row in group if row[2] is not None]
+        if problems:
+            _rank, _number, message, line = min(problems)
+            return image_id, filename, (), (), (message, paths[which], line)
+    return (image_id, filename, tuple(row[3] for row in rows[0]),
+            tuple(row[3] for row in rows[1]), None)
 
 
 def list_items(opts) -> OidItems:
@@ -478,8 +431,8 @@ def classes(opts) -> dict[str, str]:
     index = _index(opts)
     paths = (opts.annotations_csv, opts.image_labels_csv)
     out = {}
-    for code, (count, line, which) in index.label_rows.items():
-        out[index.labels.names[code]] = f"{count} rows, first {paths[which]}:{line}"
+    for label, (count, line, which) in index.label_rows.items():
+        out[label] = f"{count} rows, first {paths[which]}:{line}"
     return out
 
 

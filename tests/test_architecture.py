@@ -274,7 +274,7 @@ ROOMS = {
               "errors", "sample", "keys", "wire", "tfrecord", "sharding", "seen", "images",
               "manifest", "summary", "proto", "protos", "problems", "labelmap", "example",
               "features", "stats", "progress", "shapes", "annotation_xml", "tables", "masks",
-              "jsonstream",
+              "jsonstream", "csvstream", "spill",
               "datafiles", "publish", "remote"],
     "plugin platform": ["formats", "commands", "hookspecs", "entrypoints", "plugin_code",
                         "plugins", "settings", "labelmap_refs", "transforms"],
@@ -288,7 +288,7 @@ ROOMS = {
 }
 # What a builtin plugin may import from tfrconv: what a third-party plugin may import.
 PLUGIN_API = {"tfrconv", "tfrconv.keys", "tfrconv.api", "tfrconv.tables", "tfrconv.masks",
-              "tfrconv.jsonstream",
+              "tfrconv.jsonstream", "tfrconv.csvstream", "tfrconv.spill",
               "tfrconv.transforms.builtin",
               "tfrconv.inspection_commands",
               "tfrconv.trainer.commands", "tfrconv.records.commands", "tfrconv.report_commands"}
