@@ -30,8 +30,9 @@ def cases(data: str) -> list[tuple[list[str], str]]:
          EXTRA),
         (["pets", "--data-dir", "gs://b/pets", "--output-dir", "gs://b/out"], EXTRA),
         (["voc", "--data-dir", data, "--output", "o.record", "--report", "gs://b/r.jsonl"],
-         "give a local path"),
-        (["convert", "SHAPES", "--output", "gs://b/out/"], "from and to local folders"),
+         EXTRA),
+        (["convert", "SHAPES", "--output", "gs://b/out/"], EXTRA),
+        (["convert", "gs://b/shapes", "--output", "out/"], EXTRA),
         (["inspect", "gs://b/out/x.record"], EXTRA),
         (["verify", "gs://b/out/x.record"], EXTRA),
     ]

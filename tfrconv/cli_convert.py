@@ -29,6 +29,7 @@ from .cli_options import CommandLineParser, add_format_arguments, collect_option
 from .errors import OptionHint, TfrconvError, UsageError
 from .formats import FormatSpec
 from .plugins import get_registry
+from .remote import is_url
 
 EPILOG = """\
 Every option of the detected format and every common option (--output, --label-map,
@@ -96,13 +97,33 @@ def dataset_parser(specs: list[FormatSpec]) -> argparse.ArgumentParser:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .detect import MATCH, ask, choose_format
-
     extra = list(getattr(args, "extra_args", []) or [])
-    registry = get_registry()
     data_dir = args.data_dir
     if data_dir is None and extra and not extra[0].startswith("-"):
         data_dir = extra.pop(0)                    # `tfrconv convert DIR --output OUT`
+    if data_dir is None or not is_url(data_dir):
+        return convert_folder(args, data_dir, extra, {})
+    # A URL: detection reads one download, and the conversion reads the same copy
+    # (remote.local_copy); what is shown and recorded names the URL.
+    from . import remote
+    from .runners.staging import in_urls
+
+    with remote.local_copy(data_dir) as local:
+        places = {local: data_dir.rstrip("/")}
+        try:
+            return convert_folder(args, local, extra, places)
+        except TfrconvError as exc:
+            raise in_urls(exc, places) from None
+
+
+def convert_folder(args: argparse.Namespace, data_dir: str | None, extra: list[str],
+                   places: dict[str, str]) -> int:
+    """`tfrconv convert` on a local folder; `places` maps a downloaded copy to its URL, which
+    the conversion is given (it reads the copy through `remote.local_copy`)."""
+    from .detect import MATCH, ask, choose_format
+    from .runners.staging import respell
+
+    registry = get_registry()
     if args.format:
         spec = registry.format(args.format)
         match = ask(spec, data_dir, registry.format_owner(spec.name)) if data_dir else None
@@ -110,13 +131,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
             match = None                           # named by the user: convert anyway
         note = f"converting as {spec.name} (--format)"
     elif data_dir and wants_whole_dataset(data_dir, extra):
-        return run_dataset(data_dir, extra, args.help, args.command_line)
+        return run_dataset(data_dir, extra, args.help, args.command_line, places)
     elif data_dir:
         spec, report = choose_format(data_dir, registry=registry)
         data_dir = report.searched
         match = report.matches[0]
-        note = (f"{data_dir} looks like {spec.name} (confidence {match.confidence:.2f}: "
-                f"{match.reason})")
+        note = respell(f"{data_dir} looks like {spec.name} (confidence "
+                       f"{match.confidence:.2f}: {match.reason})", places)
     else:
         if args.help:
             args.convert_parser.print_help()
@@ -129,10 +150,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
         parser.print_help()
         return 0
     # What detection found comes first, so the user's own options override it.
-    found = match.option_args(spec) if match is not None else []
+    detected = [respell(arg, places) for arg in match.option_args(spec)] if match else []
+    found = list(detected)
     if data_dir is not None and spec.option("data_dir") is not None \
             and not (match and "data_dir" in match.options):
-        found = ["--data-dir", data_dir, *found]
+        found = ["--data-dir", respell(data_dir, places), *found]
     elif data_dir is not None and not found and not _names_own_option(spec, extra):
         own = " ".join(o.flag for o in spec.options) or "none"
         raise UsageError(f"{note}, but {spec.name} does not read a --data-dir and its "
@@ -143,7 +165,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if not format_args.quiet:
         print(f"tfrconv: {note}", file=sys.stderr)
         if match is not None and match.options:
-            print(f"tfrconv: using {' '.join(match.option_args(spec))}", file=sys.stderr)
+            print(f"tfrconv: using {' '.join(detected)}", file=sys.stderr)
     return run_format(format_args)
 
 
@@ -183,10 +205,12 @@ def option_value(argv: list[str], flag: str) -> str | None:
 
 
 def run_dataset(data_dir: str, extra: list[str], show_help: bool,
-                command_line: list[str]) -> int:
-    """`tfrconv convert ROOT --output DIR/`: every split, one label map, one summary."""
+                command_line: list[str], places: dict[str, str]) -> int:
+    """`tfrconv convert ROOT --output DIR/`: every split, one label map, one summary (ROOT a
+    local copy of the URL `places` names for it, if it is one)."""
     from .dataset import convert_dataset
     from .layouts import find_layout
+    from .runners.staging import respell
 
     layout = find_layout(data_dir)
     if layout is None or not layout.splits:
@@ -195,18 +219,19 @@ def run_dataset(data_dir: str, extra: list[str], show_help: bool,
                          "as one dataset")
     registry = get_registry()
     parser = dataset_parser([registry.format(s.format) for s in layout.splits])
+    shown = [respell(line, places) for line in layout.lines()]
     if show_help:
-        print("\n".join(layout.lines()) + "\n")
+        print("\n".join(shown) + "\n")
         parser.print_help()
         return 0
     args = parser.parse_args(extra)
     own, common = collect_options(args)
     if not args.quiet:
-        print("\n".join("tfrconv: " + line for line in layout.lines()[:-1]), file=sys.stderr)
+        print("\n".join("tfrconv: " + line for line in shown[:-1]), file=sys.stderr)
     quiet = args.json or args.no_progress or args.quiet
     output = common.pop("output")
     try:
-        summary = convert_dataset(data_dir, output=output, splits=args.splits,
+        summary = convert_dataset(respell(data_dir, places), output=output, splits=args.splits,
                                   progress=not quiet, **own, **common)
     except TfrconvError as exc:
         raise with_exact_command(exc, command_line) from None

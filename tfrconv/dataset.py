@@ -12,10 +12,15 @@ and label map beside it, and one summary. The label map is, in this order:
 
 Splits are converted into a hidden folder inside DIR and renamed into place together only when
 every split succeeded: a failing split leaves DIR as it was.
+
+ROOT and DIR may be URLs (fsspec, docs/remote.md): ROOT is downloaded once into a temporary
+folder, DIR is written in a local staging folder and uploaded all or nothing (every split's
+files in one `publish.RemotePublication`); manifests and errors name the URLs given.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -24,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import remote
 from .conversion import check_label_map_clashes
 from .errors import DataError, TfrconvError, UsageError
 from .labelmap import LabelMap
@@ -31,8 +37,9 @@ from .labelmap_refs import load_label_map
 from .layouts import Layout, find_layout
 from .pipeline import Conversion
 from .plugins import get_registry
-from .publish import Publication, remove_stale_shards
+from .publish import Publication, RemotePublication, remove_stale_remote_shards, remove_stale_shards
 from .remote import is_url
+from .runners import staging
 from .settings import COMMON_NAMES, Settings
 from .summary import Summary
 
@@ -89,11 +96,42 @@ def convert_dataset(root: str | os.PathLike, *, output: str | os.PathLike,
     given to every split whose format has them."""
     start = time.perf_counter()
     root = os.fspath(root)
-    for path in (root, os.fspath(output)):
-        if is_url(path):                 # whole datasets are local for now (docs/remote.md)
-            raise UsageError(f"{path}: a whole dataset is converted from and to local folders; "
-                             "give URLs to a format command (tfrconv FORMAT --data-dir URL "
-                             "--output URL/split.record)")
+    output = None if output is None else os.fspath(output)
+    if not (is_url(root) or is_url(output)):
+        return convert_local(root, output, splits, progress, options, start, {})
+    for url in (root, output):
+        if is_url(url):
+            remote.filesystem(url)       # fsspec and the store's package, before any work
+    with contextlib.ExitStack() as stack:
+        places: dict[str, str] = {}      # local path → the URL it stands for
+        if is_url(root):
+            local_root = stack.enter_context(remote.local_copy(root))
+            places[local_root] = root.rstrip("/")
+            root = local_root
+        if not is_url(output):
+            try:
+                return in_urls_summary(convert_local(root, output, splits, progress, options,
+                                                     start, places), places)
+            except TfrconvError as exc:
+                raise staging.in_urls(exc, places) from None
+        stage = stack.enter_context(tempfile.TemporaryDirectory(prefix="tfrconv-stage-"))
+        local_out = os.path.join(stage, "output")
+        os.makedirs(local_out)
+        staging.fetch_manifests(output, local_out)   # the label map clash check reads them
+        places[local_out] = output.rstrip("/")
+        try:
+            summary = convert_local(root, local_out, splits, progress, options, start, places)
+        except TfrconvError as exc:
+            raise staging.in_urls(exc, places) from None
+        upload(summary, {local_out: places[local_out]}, options.get("num_shards") or 1)
+        summary.seconds = round(time.perf_counter() - start, 3)
+        return in_urls_summary(summary, places)
+
+
+def convert_local(root: str, output: Any, splits: Any, progress: bool,
+                  options: dict[str, Any], start: float,
+                  places: dict[str, str]) -> DatasetSummary:
+    """`convert_dataset` on local folders; manifests name the URLs of `places`."""
     if not os.path.isdir(root):
         raise UsageError(f"{root}: no such folder")
     layout = find_layout(root)
@@ -124,6 +162,8 @@ def convert_dataset(root: str | os.PathLike, *, output: str | os.PathLike,
                                       line=exc.line, column=exc.column, hint=exc.hint)
                 raise
             summary.splits[name] = moved_summary(result, work, out_dir)
+            for out in result.outputs:
+                staging.restore_urls(out.manifest, places)
         publication = Publication()
         for name in sorted(os.listdir(work)):
             publication.add(os.path.join(work, name), os.path.join(out_dir, name))
@@ -248,3 +288,23 @@ def moved_summary(summary: Summary, work: str, out_dir: str) -> Summary:
             label_map=moved(out.label_map),
             shards=[{**shard, "path": moved(shard["path"])} for shard in out.shards]))
     return dataclasses.replace(summary, outputs=outputs)
+
+
+def upload(summary: DatasetSummary, folders: dict[str, str], num_shards: int) -> None:
+    """Every split's staged files uploaded together, all or nothing; then the shards of an
+    earlier run with another --num-shards removed, as locally."""
+    publication = RemotePublication()
+    outputs = {}
+    for name, split in summary.splits.items():
+        outputs[name] = staging.add_outputs(publication, split, folders)
+    publication.commit()
+    for name, split in summary.splits.items():
+        split.removed_stale_shards = remove_stale_remote_shards(outputs[name], num_shards)
+
+
+def in_urls_summary(summary: DatasetSummary, places: dict[str, str]) -> DatasetSummary:
+    """The summary naming the URLs given rather than local copies."""
+    summary.root = staging.respell(summary.root, places)
+    summary.output = staging.respell(summary.output, places)
+    summary.label_map = staging.respell(summary.label_map, places)
+    return summary

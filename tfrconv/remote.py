@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO, Any
 
 from .errors import DataError, UsageError
@@ -120,10 +122,52 @@ def list_files(folder_url: str) -> list[tuple[str, str]]:
     return sorted(files, key=lambda pair: pair[1])
 
 
+# Folder URL → its local copy, while a `local_copy` block runs (one download per run).
+_COPIES: dict[str, str] = {}
+
+
+@contextmanager
+def local_copy(url: str) -> Iterator[str]:
+    """The file or folder at `url` downloaded once into a temporary folder, removed after the
+    block. Meanwhile `fetch` of `url`, or of anything under it, returns this copy instead of
+    downloading again: detection and conversion read one download."""
+    key = url.rstrip("/")
+    if key in _COPIES:
+        yield _COPIES[key]
+        return
+    import shutil
+    import tempfile
+
+    into = tempfile.mkdtemp(prefix="tfrconv-copy-")
+    try:
+        _COPIES[key] = fetch(url, into)
+        yield _COPIES[key]
+    finally:
+        _COPIES.pop(key, None)
+        shutil.rmtree(into, ignore_errors=True)
+
+
+def copied(url: str) -> str | None:
+    """The local copy of `url` made by an open `local_copy` block, if any."""
+    key = url.rstrip("/")
+    for folder, local in _COPIES.items():
+        if key == folder:
+            return local
+        parts = key[len(folder) + 1:].split("/")
+        if key.startswith(folder + "/") and not any(p in ("", ".", "..") for p in parts):
+            inside = os.path.join(local, *parts)
+            if os.path.exists(inside):
+                return inside
+    return None
+
+
 def fetch(url: str, into: str) -> str:
     """Download the file or folder at `url` into the new local folder `into`; the local path
-    that stands for `url` (a folder is copied with everything under it). A URL naming nothing
-    is a one-line DataError naming it."""
+    that stands for `url` (a folder is copied with everything under it; an open `local_copy`
+    of it is used as it is). A URL naming nothing is a one-line DataError naming it."""
+    already = copied(url)
+    if already is not None:
+        return already
     fs, path = filesystem(url)
     try:
         if fs.isfile(path):

@@ -10,6 +10,7 @@ nothing). The temporary folder goes in every case. docs/remote.md says why this 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
@@ -20,10 +21,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .. import remote
-from ..errors import TfrconvError, UsageError
+from ..errors import TfrconvError
 from ..formats import Options
 from ..manifest import manifest_text
-from ..publish import RemotePublication, remove_stale_remote_shards
+from ..publish import RemotePublication, remove_stale_remote_shards, write_temp
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..conversion import Conversion
@@ -46,11 +47,11 @@ def is_output_option(name: str) -> bool:
 
 
 def run_staged(conversion: Conversion, run: Callable[[Conversion], Summary]) -> Summary:
-    """Run `conversion` (with URLs) through `run` on local copies; its `Summary`, in URLs."""
+    """Run `conversion` (with URLs) through `run` on local copies; its `Summary`, in URLs.
+
+    A --report URL is written locally and uploaded with the outputs (all or nothing); when the
+    run fails it is uploaded alone, as a local report stays behind a failed run."""
     urls = url_options(conversion)
-    if "report" in urls:
-        raise UsageError(f"--report {urls['report']}: the problem report is written locally; "
-                         "give a local path (URLs are for the dataset and --output)")
     for url in urls.values():
         remote.filesystem(url)           # fsspec and the store's package, before any work
     stage = tempfile.mkdtemp(prefix="tfrconv-stage-")
@@ -58,14 +59,53 @@ def run_staged(conversion: Conversion, run: Callable[[Conversion], Summary]) -> 
         folders = output_folders(urls, stage)
         places = dict(folders)           # local path → the URL it stands for, in messages
         local = localised(conversion, urls, stage, places)
+        report = (local.settings.report, urls["report"]) if "report" in urls else None
         try:
             summary = run(local)
         except TfrconvError as exc:
+            upload_failed_run_report(report, places)
             raise in_urls(exc, places) from None
-        publish(local, summary, folders, places)
+        publish(local, summary, folders, places, report)
         return summary
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def staged_report(url: str, stage: str, folders: dict[str, str],
+                  places: dict[str, str]) -> str:
+    """Where the run writes --report URL locally: in the staged output folder when the URL is
+    in the output's folder (so the clash check sees a report named like an output), else in
+    a folder of its own."""
+    folder_url, name = remote.split(url)
+    for folder, output_url in folders.items():
+        if output_url.rstrip("/") == folder_url.rstrip("/"):
+            return os.path.join(folder, name or "report.jsonl")
+    folder = os.path.join(stage, "report")
+    os.makedirs(folder, exist_ok=True)
+    places[folder] = folder_url
+    return os.path.join(folder, name or "report.jsonl")
+
+
+def upload_failed_run_report(report: tuple[str, str] | None, places: dict[str, str]) -> None:
+    """A failed run's report (what went wrong), uploaded whole; the run's own error is what
+    the user sees, so an upload failing here is not reported over it."""
+    if report is None or not os.path.exists(report[0]):
+        return
+    publication = RemotePublication()
+    publication.add(report_in_urls(report[0], places), report[1])
+    with contextlib.suppress(TfrconvError, OSError):
+        publication.commit()
+
+
+def report_in_urls(path: str, places: dict[str, str]) -> str:
+    """A copy of the staged report whose problems name the URLs given, not the local copies
+    (line by line: a report can be long)."""
+    copied = path + ".in-urls"
+    with open(path, encoding="utf-8") as source, \
+            open(copied, "w", encoding="utf-8") as target:
+        for line in source:
+            target.write(respell(line, places))
+    return copied
 
 
 def localised(conversion: Conversion, urls: dict[str, str], stage: str,
@@ -74,16 +114,20 @@ def localised(conversion: Conversion, urls: dict[str, str], stage: str,
     local copy is added to `places`)."""
     values = dict(conversion.opts.items())
     settings = conversion.settings
+    folders = output_folders(urls, stage)
     for name, url in urls.items():
-        if name == "output":
+        if name == "report":
+            settings = dataclasses.replace(settings, report=staged_report(url, stage, folders,
+                                                                          places))
+        elif name == "output":
             folder = os.path.join(stage, "output")
-            os.makedirs(folder)
+            os.makedirs(folder, exist_ok=True)
             fetch_manifests(remote.split(url)[0], folder)
             settings = dataclasses.replace(settings, output=os.path.join(
                 folder, remote.split(url)[1] or "output.record"))
         elif is_output_option(name):
             folder = os.path.join(stage, name)
-            os.makedirs(folder)
+            os.makedirs(folder, exist_ok=True)
             fetch_manifests(url, folder)
             values[name] = folder
         else:
@@ -124,15 +168,32 @@ def fetch_manifests(folder_url: str, into: str) -> None:
 
 
 def publish(conversion: Conversion, summary: Summary, folders: dict[str, str],
-            places: dict[str, str]) -> None:
-    """Upload what the run wrote (shards, manifests, label maps) into place, all or nothing;
-    the summary then names the URLs."""
-    if not folders:
-        return
-    publication = RemotePublication()
-    outputs = {}
+            places: dict[str, str], report: tuple[str, str] | None = None) -> None:
+    """Upload what the run wrote (shards, manifests, label maps, the report) into place, all or
+    nothing; the summary then names the URLs. Manifests name the URLs given even when only the
+    inputs were URLs."""
     for out in summary.outputs:
         restore_urls(out.manifest, places)
+    if not folders and report is None:
+        return
+    publication = RemotePublication()
+    outputs = add_outputs(publication, summary, folders)
+    if report is not None and os.path.exists(report[0]):
+        publication.add(report_in_urls(report[0], places), report[1])
+    publication.commit()
+    if outputs:
+        summary.removed_stale_shards = remove_stale_remote_shards(
+            outputs, conversion.settings.num_shards)
+
+
+def add_outputs(publication: RemotePublication, summary: Summary,
+                folders: dict[str, str]) -> dict[str | None, str]:
+    """Add the staged files of `summary`'s outputs to `publication`, and name their URLs in
+    the summary; {split: output URL}."""
+    outputs = {}
+    for out in summary.outputs:
+        if not any(out.manifest.startswith(folder + os.sep) for folder in folders):
+            continue                     # a local output: already in place
         for shard in out.shards:
             shard["path"] = add_staged(publication, folders, shard["path"])
         out.manifest = add_staged(publication, folders, out.manifest)
@@ -140,9 +201,7 @@ def publish(conversion: Conversion, summary: Summary, folders: dict[str, str],
             out.label_map = add_staged(publication, folders, out.label_map)
         out.path, out.glob = as_url(folders, out.path), as_url(folders, out.glob)
         outputs[out.split] = out.path
-    publication.commit()
-    summary.removed_stale_shards = remove_stale_remote_shards(outputs, conversion.settings
-                                                              .num_shards)
+    return outputs
 
 
 def add_staged(publication: RemotePublication, folders: dict[str, str], path: str) -> str:
@@ -173,8 +232,7 @@ def restore_urls(manifest_path: str, places: dict[str, str]) -> None:
     source = manifest.get("label_map", {}).get("source")
     if isinstance(source, str):
         manifest["label_map"]["source"] = respell(source, places)
-    with open(manifest_path, "w", encoding="utf-8") as fileobj:
-        fileobj.write(manifest_text(manifest))
+    os.replace(write_temp(manifest_path, manifest_text(manifest)), manifest_path)
 
 
 def respell(text: str, places: dict[str, str]) -> str:
