@@ -9,6 +9,7 @@ TensorFlow.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from . import keys as K
@@ -119,11 +120,127 @@ def expected_kinds(key: str) -> tuple[str, ...] | None:
 _EXAMPLE = None
 # Feature's oneof fields by name → kind (ListFields gives the one set, if any, in one call).
 _KIND_OF_FIELD = {"bytes_list": "bytes", "float_list": "float", "int64_list": "int"}
+# Feature's oneof fields by their tag byte (field number << 3 | length-delimited).
+_KIND_OF_TAG = {0x0A: "bytes", 0x12: "float", 0x1A: "int"}
 
 
 def decode_typed(payload: bytes) -> dict[str, tuple[str | None, list]]:
     """A serialized `tf.train.Example` as {key: (kind, values)}; kind is None for a feature with
     no list set. Raises `ValueError` when the bytes are not an Example."""
+    try:
+        fast = decode_canonical(payload)
+    except (IndexError, ValueError):            # out of bounds or not UTF-8: protobuf decides
+        fast = None
+    return fast if fast is not None else _decode_protobuf(payload)
+
+
+def decode_canonical(payload: bytes) -> dict[str, tuple[str | None, list]] | None:
+    """`decode_typed` in plain Python for an Example laid out as every writer lays it out
+    (tfrconv, TensorFlow, protobuf): one Features field, map entries of key then value, one
+    list per Feature, numbers packed. None for any other layout (unknown or repeated fields,
+    unpacked numbers, a key twice...): protobuf's parser then decides. About twice as fast as
+    building the protobuf message and reading it back (a dozen features per record)."""
+    size = len(payload)
+    if not size or payload[0] != 0x0A:
+        return None
+    length, pos = _varint(payload, 1)
+    if pos + length != size:
+        return None
+    out: dict[str, tuple[str | None, list]] = {}
+    while pos < size:
+        if payload[pos] != 0x0A:                # Features.feature, a map entry
+            return None
+        length, pos = _varint(payload, pos + 1)
+        entry_end = pos + length
+        if entry_end > size or payload[pos] != 0x0A:
+            return None
+        length, pos = _varint(payload, pos + 1)
+        key = payload[pos:pos + length].decode("utf-8")
+        pos += length
+        if key in out or pos > entry_end:
+            return None
+        if pos == entry_end:                    # an entry without its value: an empty Feature
+            out[key] = (None, [])
+            continue
+        if payload[pos] != 0x12:
+            return None
+        length, pos = _varint(payload, pos + 1)
+        if pos + length != entry_end:
+            return None
+        if not length:
+            out[key] = (None, [])
+            continue
+        kind = _KIND_OF_TAG.get(payload[pos])
+        if kind is None:
+            return None
+        length, pos = _varint(payload, pos + 1)
+        if pos + length != entry_end:
+            return None
+        values = _bytes_values(payload, pos, entry_end) if kind == "bytes" else \
+            _packed_values(payload, pos, entry_end, kind)
+        if values is None:
+            return None
+        out[key] = (kind, values)
+        pos = entry_end
+    return out
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    """(value, position after it) of the unsigned varint at `pos` (ValueError past 64 bits)."""
+    byte = data[pos]
+    if byte < 0x80:
+        return byte, pos + 1
+    value = byte & 0x7F
+    shift = 7
+    while True:
+        pos += 1
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            if value >> 64:
+                raise ValueError("varint past 64 bits")
+            return value, pos + 1
+        shift += 7
+
+
+def _bytes_values(data: bytes, pos: int, end: int) -> list[bytes] | None:
+    values = []
+    while pos < end:
+        if data[pos] != 0x0A:
+            return None
+        length, pos = _varint(data, pos + 1)
+        if pos + length > end:
+            return None
+        values.append(data[pos:pos + length])
+        pos += length
+    return values
+
+
+def _packed_values(data: bytes, pos: int, end: int, kind: str) -> list | None:
+    """A FloatList's or Int64List's values: empty, or one packed field filling the list."""
+    if pos == end:
+        return []
+    if data[pos] != 0x0A:
+        return None
+    length, pos = _varint(data, pos + 1)
+    if pos + length != end:
+        return None
+    if kind == "float":
+        if length % 4:
+            return None
+        return list(struct.unpack_from(f"<{length // 4}f", data, pos))
+    chunk = data[pos:end]
+    if chunk.isascii():                         # every value below 128: one byte each
+        return list(chunk)
+    values = []
+    while pos < end:
+        value, pos = _varint(data, pos)
+        values.append(value - (1 << 64) if value >> 63 else value)    # int64's sign
+    return values if pos == end else None
+
+
+def _decode_protobuf(payload: bytes) -> dict[str, tuple[str | None, list]]:
+    """`decode_typed` by protobuf's own parser: any valid layout, and its errors."""
     global _EXAMPLE
     if _EXAMPLE is None:
         from .proto import example_class
