@@ -371,7 +371,9 @@ def lint_label_map(label_map: LabelMap, text: str | None = None) -> list[LintMes
     for item in label_map.items:
         names_to_ids.setdefault(item.name, set()).add(item.id)
     for index, item in enumerate(label_map.items):
-        others = names_to_ids.get(item.display_name or "", set()) - {item.id}
+        if item.display_name is None:       # unset, so no text that could match a name ""
+            continue
+        others = names_to_ids.get(item.display_name, set()) - {item.id}
         if others:
             messages.append(LintMessage(
                 "error", f"display_name {item.display_name!r} of id {item.id} is also the name "
