@@ -25,7 +25,9 @@ KEYS = st.text(min_size=0, max_size=12)
 INT64 = st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1)
 FLOAT32 = st.floats(width=32, allow_nan=True, allow_infinity=True)
 FEATURE = st.one_of(
-    st.tuples(st.just("bytes"), st.lists(st.binary(max_size=300), max_size=4)),
+    st.tuples(st.just("bytes"), st.lists(st.binary(max_size=20) | st.binary(min_size=128,
+                                                                         max_size=400),
+                                         max_size=4)),
     st.tuples(st.just("float"), st.lists(FLOAT32, max_size=6)),
     st.tuples(st.just("int"), st.lists(st.one_of(st.integers(0, 127), INT64), max_size=6)),
     st.tuples(st.none(), st.just([])),
@@ -146,6 +148,11 @@ def test_known_answers_on_the_fast_path():
     assert decode_canonical(payload) == {"n": ("int", [-1]), "big": ("int", [300]),
                                          "f": ("float", [0.25]), "e": (None, []),
                                          "s": ("bytes", [b"hi", b"\xff"])}
+    image = bytes(range(256)) * 2                                      # lengths of 2 bytes
+    # Example 527 bytes, entry 524, key "k", Feature 518, BytesList 515, the value 512
+    payload = (b"\x0a\x8f\x04\x0a\x8c\x04\x0a\x01k\x12\x86\x04\x0a\x83\x04\x0a\x80\x04"
+               + image)
+    assert decode_canonical(payload) == {"k": ("bytes", [image])}
 
 
 def test_a_key_that_is_not_utf8_is_protobuf_s_error():
