@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import UsageError
@@ -30,20 +31,17 @@ from ..runners import require_beam
 from ..sharding import ShardStats, shard_paths
 from ..tally import SplitCounts
 from .labels import LabelBook
-from .merge import closing_notes, merged_book
 from .output import set_manifest, stage_sidecars
 from .reading import RecordSource, Skipped
-from .reshard import parse_size, shards_for_size
 
 RUN_RECORD = "_run.json"
 
 
-def reshard_on_beam(source: RecordSource, output: str, *, num_shards: int | None,
+def reshard_on_beam(source: RecordSource, output: str, *, num_shards: int,
                     shard_size: Any, book: LabelBook, origin: str, compression: str | None,
                     runner: str, beam_options: str | None) -> dict[str, Any]:
-    """`reshard_records` on Beam: `source` and `book` prepared as the local command does."""
-    if shard_size is not None:
-        num_shards = shards_for_size(source.paths, parse_size(shard_size))
+    """`reshard_records` on Beam: `source`, `num_shards` and `book` prepared as the local
+    command does."""
     run = _Run("reshard", [source], output, num_shards, compression, runner, beam_options)
     names_by_id = {0: book.names_by_id()}
     result = run.execute(book, names_by_id)
@@ -53,20 +51,23 @@ def reshard_on_beam(source: RecordSource, output: str, *, num_shards: int | None
                        label_map_source=origin, notes=[])
 
 
-def merge_on_beam(inputs: list[Any], sources: list[RecordSource], output: str, *,
-                  label_map: Any, num_shards: int, compression: str | None, runner: str,
+def merge_on_beam(sources: list[RecordSource], output: str, *, book: LabelBook,
+                  own_maps: list, origin: str, given_map: bool,
+                  closing_notes: Callable[[LabelBook, int, int, list[str]], list[str]],
+                  num_shards: int, compression: str | None, runner: str,
                   beam_options: str | None) -> dict[str, Any]:
-    """`merge_records` on Beam: the book merged as the local command merges it."""
-    book, notes, origin, own_maps = merged_book(inputs, sources, label_map)
+    """`merge_records` on Beam: the book, the sets' own maps and the notes' wording
+    (`closing_notes(final book, rewritten, repeats, first repeats)`) from the local
+    command."""
     run = _Run("merge", sources, output, num_shards, compression, runner, beam_options)
     names_by_id = {index: ({i: item.name for i, item in own.by_id().items()} if own else {})
                    for index, own in enumerate(own_maps)}
-    result = run.execute(book, names_by_id, rewrite=True, check_known=label_map is not None,
+    result = run.execute(book, names_by_id, rewrite=True, check_known=given_map,
                          repeats=True)
     totals = result["totals"]
     final = run.job.final_book(totals["firsts"])
     rewritten = sum(shard.get("rewritten", 0) for shard in result["shards"])
-    notes = closing_notes(notes, final, rewritten, totals["repeats"], totals["first_repeats"])
+    notes = closing_notes(final, rewritten, totals["repeats"], totals["first_repeats"])
     return run.publish(final, inputs=[p for s in sources for p in s.paths],
                        options={"num_shards": num_shards}, label_map_source=origin,
                        notes=notes)

@@ -34,13 +34,15 @@ def merge_records(inputs: list[Any], output: str, *, label_map: Any = None,
     if len(inputs) < 2:
         raise UsageError("merge needs at least two record sets")
     sources = [RecordSource(entry, on_error=on_error) for entry in inputs]
+    book, notes, origin, own_maps = merged_book(inputs, sources, label_map)
     if runner != "local":
         from .beam_runner import merge_on_beam
 
-        return merge_on_beam(inputs, sources, output, label_map=label_map,
-                             num_shards=num_shards, compression=compression,
-                             runner=runner, beam_options=beam_options)
-    book, notes, origin, own_maps = merged_book(inputs, sources, label_map)
+        return merge_on_beam(
+            sources, output, book=book, own_maps=own_maps, origin=origin,
+            given_map=label_map is not None, num_shards=num_shards, compression=compression,
+            closing_notes=lambda *counts: closing_notes(notes, *counts), runner=runner,
+            beam_options=beam_options)
     rewritten = 0
     images = SeenHashes()               # 16 bytes per example: repeated images are reported
     repeated: list[str] = []
