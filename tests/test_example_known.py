@@ -116,6 +116,21 @@ def test_extra_features_take_the_kind_of_their_values():
     assert [type(v) for v in extra["o/float"][1]] == [float, float]
 
 
+def test_list_valued_object_extras_are_flattened_with_their_values_kind():
+    # (the kind used to be taken from the objects' lists, not their values: numbers crashed)
+    objects = [Object("a", 0, 0, 1, 1, extra={"o/ints": [1, 2], "o/floats": [0.5],
+                                              "o/texts": ["x"], "o/empty": []}),
+               Object("a", 0, 0, 1, 1, extra={"o/ints": [3], "o/floats": [1, 2],
+                                              "o/texts": ["y", "z"], "o/empty": []})]
+    features = build_features(sample(objects=objects), JPEG, [(0, 0, 1, 1)] * 2, [1, 1])
+    assert {k: v for k, v in features.items() if k.startswith("o/")} == {
+        "o/ints": ("int", [1, 2, 3]),
+        "o/floats": ("float", [0.5, 1.0, 2.0]),
+        "o/texts": ("bytes", [b"x", b"y", b"z"]),
+        "o/empty": ("bytes", []),
+    }
+
+
 def test_an_extra_feature_on_some_objects_only_is_an_error():
     objects = [Object("a", 0, 0, 1, 1, extra={"o/x": 1}), Object("a", 0, 0, 1, 1)]
     with pytest.raises(ValueError, match="^extra feature 'o/x' is set on some objects but "

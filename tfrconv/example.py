@@ -88,13 +88,13 @@ def build_features(sample: Sample, image: EncodedImage, boxes: Sequence[tuple[fl
 
     extra_keys = sorted({key for o in objects for key in o.extra})
     for key in extra_keys:
-        values = [o.extra.get(key) for o in objects]
-        kind = _kind_of([v for v in values if v is not None])
         flat: list = []
-        for value in values:
+        for o in objects:
+            value = o.extra.get(key)
             if value is None:
                 raise ValueError(f"extra feature {key!r} is set on some objects but not all")
             flat.extend(value if isinstance(value, list) else [value])
+        kind = _kind_of(flat)               # of the values, not of the objects' lists
         features[key] = (kind, [_typed(kind, v) for v in flat])
 
     if sample.image_labels:
