@@ -162,3 +162,23 @@ def test_help_names_the_mode(capsys):
     with pytest.raises(SystemExit):
         main(["verify", "--help"])
     assert "--no-decode" in capsys.readouterr().out
+
+
+def test_many_records_hashed_in_batches_report_in_record_order(tmp_path):
+    """Images are hashed a batch ahead in a thread: each digest meets its own record, and
+    problems still come in record order around a damaged record."""
+    examples = [good_features(f"{i}.jpg", image=image_bytes(colour=(i, 2 * i % 256, 0)))
+                for i in range(150)]
+    examples[70]["image/key/sha256"] = ("bytes", [b"0" * 64])
+    examples[140]["image/object/bbox/xmax"] = ("float", [1.5, 0.9])
+    path = write(tmp_path / "x.record", examples)
+    data = bytearray(Path(path).read_bytes())
+    offset = 0
+    for _ in range(100):                                 # to record 100
+        offset += 16 + int.from_bytes(data[offset:offset + 8], "little")
+    data[offset + 12 + 100] ^= 0x04
+    Path(path).write_bytes(bytes(data))
+    result = check(path)
+    assert result["examples"] == 149                   # record 100 is unreadable
+    assert [(p["record"], p["kind"]) for p in result["problems"]] == [
+        (70, "sha256"), (100, "crc"), (140, "box")]

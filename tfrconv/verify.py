@@ -38,7 +38,14 @@ SHOW_PER_PROBLEM = 5            # boxes or classes named in one problem line
 # The formats TensorFlow's decode_image reads whose headers `sniff` can size (WebP it reads too).
 HEADER_SIZED = ("jpeg", "png", "gif", "bmp")
 BATCH = 256                     # records TensorFlow parses in one call
+HASH_BATCH = 64                 # without decoding: records whose images one thread hashes
 _NOT_PARSED = object()
+_NO_VALUES = (None, ())
+# Per decoder key: the kinds it may have and whether it is a fixed-length scalar.
+_EXPECTED = {key: (F.expected_kinds(key), spec.fixed) for key, spec in F.DECODER_KEYS.items()}
+# Per-object keys besides the boxes: one value per box each.
+_PER_OBJECT = [key for key, spec in F.DECODER_KEYS.items()
+               if spec.per_object and key not in K.BOX_KEYS] + list(F.OTHER_OBJECT_KEYS)
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,8 @@ class Verifier:
         self.missing: Counter = Counter()      # optional keys absent, per example
         self.source_ids: dict[int, tuple[str, int]] = {}
         self._specs: dict[frozenset, dict] = {}
+        self._hasher = None                     # decode=False: the thread hashing images
+        self._hashing: tuple | None = None      # (batch, decoded, future of their digests)
 
     # -- reporting -------------------------------------------------------------------------
     def report(self, severity: str, kind: str, message: str, file: str | None = None,
@@ -112,37 +121,46 @@ class Verifier:
         info: dict[str, Any] = {"path": path, "records": 0}
         self.files.append(info)
         batch: list = []
+        size = BATCH if self.decode else HASH_BATCH
         for record in scan_records(path):
             if record.payload is None:
                 self._check_batch(batch)                # keep the report in record order
+                self._check_hashed()
                 self.report(ERROR, "crc", f"{record.error} (offset {record.offset})", path,
                             record.index)
                 if record.fatal:
                     info["error"] = record.error
                 continue
             info["records"] += 1
-            if not self.decode:                         # nothing to batch for TensorFlow
-                self.check_record(record.payload, path, record.index)
-                continue
             batch.append(record)
-            if len(batch) >= BATCH:
+            if len(batch) >= size:
                 self._check_batch(batch)
         self._check_batch(batch)
+        self._check_hashed()
+
+    def close(self) -> None:
+        """Stop the hashing thread (decode=False), if one was started."""
+        if self._hasher is not None:
+            self._hasher.shutdown()
+            self._hasher = None
 
     def _check_batch(self, batch: list) -> None:
         """Parse a batch with TensorFlow in one call (a call per record costs about a hundred
         times more), then check each record in order."""
         if not batch:
             return
-        tf = self.tf
         decoded: list = []
-        groups: dict[frozenset, list[int]] = {}
-        for i, record in enumerate(batch):
+        for record in batch:
             try:
-                features = F.decode_typed(record.payload)
+                decoded.append(F.decode_typed(record.payload))
             except ValueError as exc:
-                features = exc
-            decoded.append(features)
+                decoded.append(exc)
+        if not self.decode:
+            self._hash_then_check(batch, decoded)
+            return
+        tf = self.tf
+        groups: dict[frozenset, list[int]] = {}
+        for i, features in enumerate(decoded):
             if isinstance(features, dict) and not self._type_problems(features):
                 groups.setdefault(self._signature(features), []).append(i)
         parse_errors: dict[int, str | None] = {}
@@ -160,11 +178,34 @@ class Verifier:
                               parse_error=parse_errors.get(i, _NOT_PARSED))
         batch.clear()
 
+    def _hash_then_check(self, batch: list, decoded: list) -> None:
+        """Without decoding, hashing the images is a third of the work: a thread hashes this
+        batch's (hashlib lets go of the GIL) while this one checks the batch before it."""
+        if self._hasher is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._hasher = ThreadPoolExecutor(1, thread_name_prefix="verify-sha256")
+        images = [_image_to_hash(features) for features in decoded]
+        hashing = (list(batch), decoded, self._hasher.submit(_sha256_hex, images))
+        batch.clear()
+        self._check_hashed()
+        self._hashing = hashing
+
+    def _check_hashed(self) -> None:
+        """Check the batch whose images are being hashed, once they are."""
+        if self._hashing is None:
+            return
+        batch, decoded, digests = self._hashing
+        self._hashing = None
+        for record, features, digest in zip(batch, decoded, digests.result()):
+            self.check_record(record.payload, record.path, record.index, decoded=features,
+                              digest=digest)
+
     # -- one record ------------------------------------------------------------------------
     def check_record(self, payload: bytes, path: str, index: int, *, decoded=None,
-                     parse_error=None) -> None:
+                     parse_error=None, digest: str | None = None) -> None:
         """Check one record. `decoded` and `parse_error` come from `_check_batch`; without
-        them the record is decoded and parsed here."""
+        them the record is decoded and parsed here. `digest`: the image's sha256, if known."""
         before = self.severities[ERROR]
         self.examples += 1
         features = decoded
@@ -193,7 +234,7 @@ class Verifier:
                 report(ERROR, "type", "TensorFlow cannot parse the record with the decoder's "
                        f"spec: {parse_error}")
         self._check_presence(features, source_id, path, index, report)
-        pixels = self._check_image(features, report)
+        pixels = self._check_image(features, report, digest)
         count = self._check_lengths(features, pixels, report)
         self.objects += count
         self._check_boxes(features, count, report)
@@ -208,19 +249,21 @@ class Verifier:
     @staticmethod
     def _type_problems(features) -> list[str]:
         problems = []
-        for key, (kind, values) in sorted(features.items()):
-            expected = F.expected_kinds(key)
-            if expected is None:
+        for key, (kind, values) in features.items():
+            expect = _EXPECTED.get(key)
+            if expect is None:
                 continue
+            expected, fixed = expect
             if kind is not None and kind not in expected:
                 want = " or ".join(F.TF_TYPE_NAMES[k] for k in expected)
-                problems.append(f"{key} is stored as {F.TF_TYPE_NAMES[kind]}, but the decoder "
-                                f"parses {want}: training fails with \"Data types don't "
-                                "match\"")
-            elif F.DECODER_KEYS[key].fixed and len(values) != 1:
-                problems.append(f"{key} holds {len(values)} values; the decoder reads exactly "
-                                "one (a fixed-length feature) and fails on this record")
-        return problems
+                problems.append((key, f"{key} is stored as {F.TF_TYPE_NAMES[kind]}, but the "
+                                 f"decoder parses {want}: training fails with \"Data types "
+                                 "don't match\""))
+            elif fixed and len(values) != 1:
+                problems.append((key, f"{key} holds {len(values)} values; the decoder reads "
+                                 "exactly one (a fixed-length feature) and fails on this "
+                                 "record"))
+        return [message for _key, message in sorted(problems)]
 
     def _parse_error(self, payload: bytes, spec: dict) -> str | None:
         """TensorFlow's complaint when it parses one record with the decoder's spec."""
@@ -283,7 +326,7 @@ class Verifier:
                 report(WARNING, "source_id", f"source id {source_id!r} also belongs to "
                        f"{where}: COCO-style evaluation needs unique ids")
 
-    def _check_image(self, features, report) -> tuple[int, int] | None:
+    def _check_image(self, features, report, digest=None) -> tuple[int, int] | None:
         """Decode as the decoder does (or, without decoding, read the header); (height, width)
         of the pixels, or None."""
         data = F.first(features, K.ENCODED)
@@ -320,7 +363,7 @@ class Verifier:
                    "(convert with --reencode to apply the rotation)")
         sha = F.first(features, K.KEY_SHA256)
         if isinstance(sha, bytes) and sha:
-            actual = hashlib.sha256(data).hexdigest()
+            actual = digest or hashlib.sha256(data).hexdigest()
             if sha.decode("ascii", "replace").lower() != actual:
                 report(ERROR, "sha256", f"{K.KEY_SHA256} is {F.text(sha)[:16]}..., but the "
                        f"image bytes hash to {actual[:16]}...")
@@ -358,16 +401,15 @@ class Verifier:
 
     def _check_lengths(self, features, pixels, report) -> int:
         """Equal list lengths; returns the number of boxes."""
-        lengths = {key: len(F.values(features, key)) for key in K.BOX_KEYS}
+        get = features.get
+        lengths = {key: len(get(key, _NO_VALUES)[1]) for key in K.BOX_KEYS}
         count = max(lengths.values())
         if len(set(lengths.values())) > 1:
             listed = ", ".join(f"{key.rsplit('/', 1)[1]} {n}" for key, n in lengths.items())
             report(ERROR, "lengths", f"the four box lists differ in length ({listed}): the "
                    "decoder cannot stack them")
-        per_object = [k for k, s in F.DECODER_KEYS.items() if s.per_object
-                      and k not in K.BOX_KEYS] + list(F.OTHER_OBJECT_KEYS)
-        for key in per_object:
-            n = len(F.values(features, key))
+        for key in _PER_OBJECT:
+            n = len(get(key, _NO_VALUES)[1])
             if n and n != count:
                 report(ERROR, "lengths", f"{key} has {n} values for {count} boxes")
         xs = len(F.values(features, K.OBJECT_KEYPOINT_X))
@@ -567,6 +609,18 @@ class Verifier:
         }
 
 
+def _image_to_hash(features) -> bytes | None:
+    """The image bytes of a record that states their sha256 (None: nothing to hash)."""
+    if not isinstance(features, dict) or not F.first(features, K.KEY_SHA256):
+        return None
+    data = F.first(features, K.ENCODED)
+    return data if isinstance(data, bytes) and data else None
+
+
+def _sha256_hex(images: list) -> list[str | None]:
+    return [hashlib.sha256(data).hexdigest() if data else None for data in images]
+
+
 def _n(count: int, singular: str, plural: str) -> str:
     return f"{count} {singular if count == 1 else plural}"
 
@@ -587,8 +641,11 @@ def verify_records(path_or_glob: str, *, label_map=None, label_map_origin: str |
 
     paths = record_paths(path_or_glob)
     verifier = Verifier(label_map, max_boxes=max_boxes, stream=stream, decode=decode)
-    for path in paths:
-        verifier.check_file(path)
+    try:
+        for path in paths:
+            verifier.check_file(path)
+    finally:
+        verifier.close()
     verifier.finish()
     return verifier.result(label_map_origin)
 
