@@ -20,7 +20,7 @@ from .formats import FormatSpec, Options
 from .labelmap import LabelMap
 from .plugin_code import READ_ITEM_DATA_ERRORS
 from .problems import Problem
-from .sample import Sample
+from .sample import Object, Sample
 from .settings import Settings
 from .transforms import Context
 from .transforms.prepared import Prepared
@@ -200,10 +200,7 @@ class Builder:
                            encoded: example_lib.EncodedImage, boxes, kept, notes):
         """Run the "after" transforms on the checked sample (normalized boxes, the image's
         bytes and size): (what to encode, None), or (None, the transform that dropped it)."""
-        objects = [replace(obj, xmin=box[0], ymin=box[1], xmax=box[2], ymax=box[3])
-                   for obj, box in zip(kept, boxes)]
-        checked = replace(sample, objects=objects, image_bytes=encoded.data,
-                          width=encoded.width, height=encoded.height, normalized=True)
+        checked = _checked_copy(sample, encoded, boxes, kept)
         out, dropped_by = prepared.apply(prepared.after, checked,
                                          Context("after", encoded.sha256, notes))
         if out is None:
@@ -388,6 +385,32 @@ class Builder:
             return True
         self._record(result, kind, message, where, source_id, "skipped")
         return False
+
+
+def _checked_copy(sample: Sample, encoded: example_lib.EncodedImage, boxes, kept) -> Sample:
+    """The sample the "after" transforms get: a copy (objects too: the reader's stay as read)
+    with the normalized boxes, the image's bytes and its real size."""
+    objects = []
+    for obj, (xmin, ymin, xmax, ymax) in zip(kept, boxes):
+        copy = _shallow_copy(obj)
+        copy.xmin, copy.ymin, copy.xmax, copy.ymax = xmin, ymin, xmax, ymax
+        objects.append(copy)
+    checked = _shallow_copy(sample)
+    checked.objects = objects
+    checked.image_bytes = encoded.data
+    checked.width, checked.height = encoded.width, encoded.height
+    checked.normalized = True
+    return checked
+
+
+def _shallow_copy(value):
+    """`copy.copy` of a plain `Object` or `Sample`, several times cheaper than `replace`
+    (it runs once per object per image); a subclass (slots, its own __init__) gets `replace`."""
+    if type(value) not in (Object, Sample):
+        return replace(value)
+    copy = object.__new__(type(value))
+    copy.__dict__ = value.__dict__.copy()      # (a dict copy: 10x faster than an update)
+    return copy
 
 
 def _reencoded(data: bytes, what: str):

@@ -108,7 +108,9 @@ class DuplicateImages:
               source_id: str | None) -> Problem | None:
         """None for a first occurrence; else the problem, its action the policy's."""
         digest = int(sha256[:16], 16)
-        own = self.seen.setdefault(split, SeenHashes())
+        own = self.seen.get(split)
+        if own is None:              # (not setdefault: a new table is 16 KB to zero)
+            own = self.seen[split] = SeenHashes()
         if digest in own:
             what = "an earlier image" + (f" of split {split!r}" if split is not None else "")
         else:
