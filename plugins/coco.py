@@ -505,8 +505,9 @@ class CocoItems:
 _readers: dict[tuple, jsonstream.SpanReader] = {}
 
 
-def resolve(item: CocoRef, path: str) -> CocoItem:
-    """The image and its annotations parsed again from their spans in the file."""
+def resolve(item: CocoRef, path: str, masks: bool = True) -> CocoItem:
+    """The image and its annotations parsed again from their spans in the file; without
+    `masks`, polygon segmentations are cut out unparsed (see without_polygons)."""
     stat = os.stat(path)
     key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
     reader = _readers.get(key)
@@ -515,9 +516,39 @@ def resolve(item: CocoRef, path: str) -> CocoItem:
             old.close()
         _readers.clear()
         reader = _readers[key] = jsonstream.SpanReader(path)
-    return CocoItem(item.position, reader.read(*item.image_span),
-                    [reader.read(*span) for span in item.annotation_spans],
-                    item.category_names)
+    pieces = reader.read_bytes((item.image_span, *item.annotation_spans))
+    if masks:
+        image, *annotations = jsonstream.parse_many(pieces)
+        return CocoItem(item.position, image, annotations, item.category_names)
+    cut = [without_polygons(piece) for piece in pieces[1:]]
+    image, *annotations = jsonstream.parse_many([pieces[0], *cut])
+    for number, annotation in enumerate(annotations):
+        if cut[number] is not pieces[number + 1] and not (
+                isinstance(annotation, dict) and annotation.get("segmentation") == []):
+            annotations[number] = json.loads(pieces[number + 1])     # it was not its own
+    return CocoItem(item.position, image, annotations, item.category_names)
+
+
+# An annotation's polygons: "segmentation": then a value of brackets and number characters.
+_POLYGONS = re.compile(rb'"segmentation"[ \t\n\r]*:[ \t\n\r]*(\[[\[\]0-9.,eE+\- \t\n\r]*\])')
+
+
+def without_polygons(annotation: bytes) -> bytes:
+    """The annotation's JSON with its polygon segmentation replaced by [] (unread without
+    --include-masks: its numbers were most of the parsing), or the same object when it cannot
+    be cut for sure.
+
+    The streamed index parsed every annotation whole, so the text is valid JSON. A list of
+    number lists has only the characters matched above; the match is taken only when its
+    brackets balance (a shorter match, cut off by a string or null inside, cannot) and
+    "segmentation" occurs once (read_item then checks the parsed object has it, as [])."""
+    found = _POLYGONS.search(annotation)
+    if found is None or annotation.count(b'"segmentation"') != 1:
+        return annotation
+    start, end = found.span(1)
+    if annotation.count(b"[", start, end) != annotation.count(b"]", start, end):
+        return annotation
+    return annotation[:start] + b"[]" + annotation[end:]
 
 
 def read_item(item, opts) -> Sample:
@@ -527,7 +558,7 @@ def read_item(item, opts) -> Sample:
         raise DataError(f"{item.count} annotations belong to no image of images[]: {shown}",
                         file=path)
     if isinstance(item, CocoRef):
-        item = resolve(item, path)
+        item = resolve(item, path, masks=bool(opts.include_masks))
     image = item.image
     where = f"images[{item.position}]"
     if not isinstance(image, dict):
@@ -586,32 +617,49 @@ def _number(value: Any) -> float | None:
 
 def _object(annotation: dict, item: CocoItem, image_id, width, height, include_masks: bool,
             path: str) -> Object:
-    what = f"annotation {_describe_id(annotation, None)} of image {image_id}"
+    def what() -> str:                     # only on the way to an error: most objects have none
+        return f"annotation {_describe_id(annotation, None)} of image {image_id}"
+
     bbox = annotation.get("bbox")
-    coords = [_number(v) for v in bbox] if isinstance(bbox, list) and len(bbox) == 4 else None
-    if coords is None or any(v is None for v in coords):
-        raise DataError(f"{what}: bbox must be [x, y, width, height] numbers, found "
+    coords = _coordinates(bbox)
+    if coords is None:
+        raise DataError(f"{what()}: bbox must be [x, y, width, height] numbers, found "
                         f"{bbox!r:.60}", file=path)
     x, y, w, h = coords
     raw_category = annotation.get("category_id")
-    category = _as_int(raw_category)
+    category = raw_category if type(raw_category) is int else _as_int(raw_category)
     name = item.category_names.get(category)
     if name is None:
-        raise DataError(f"{what}: category_id {raw_category!r:.40} is not one of the file's "
+        raise DataError(f"{what()}: category_id {raw_category!r:.40} is not one of the file's "
                         "categories", file=path)
     is_crowd = annotation.get("iscrowd", 0)
     if isinstance(is_crowd, str) or is_crowd not in (0, 1):
-        raise DataError(f"{what}: iscrowd must be 0 or 1, found {is_crowd!r:.40}", file=path)
+        raise DataError(f"{what()}: iscrowd must be 0 or 1, found {is_crowd!r:.40}", file=path)
     area = annotation.get("area")
     if area is None:
         area = w * h                       # exports without area: the box's
-    elif _number(area) is None:
-        raise DataError(f"{what}: area must be a number, found {area!r:.40}", file=path)
+    elif type(area) is not float and _number(area) is None:
+        raise DataError(f"{what()}: area must be a number, found {area!r:.40}", file=path)
     mask = None
     if include_masks:
-        mask = decode_mask(annotation.get("segmentation"), width, height, what, path)
+        mask = decode_mask(annotation.get("segmentation"), width, height, what(), path)
     return Object(name, x, y, x + w, y + h, is_crowd=int(is_crowd), area=float(area),
                   mask=mask)
+
+
+_PLAIN_NUMBERS = frozenset({int, float})   # bool is an int subclass, not a number here
+
+
+def _coordinates(bbox: Any) -> tuple[float, float, float, float] | None:
+    """[x, y, width, height] as floats, or None unless it is four numbers."""
+    if not isinstance(bbox, list) or len(bbox) != 4:
+        return None
+    x, y, w, h = bbox
+    if type(x) in _PLAIN_NUMBERS and type(y) in _PLAIN_NUMBERS and \
+            type(w) in _PLAIN_NUMBERS and type(h) in _PLAIN_NUMBERS:
+        return float(x), float(y), float(w), float(h)
+    coords = tuple(_number(v) for v in bbox)
+    return None if None in coords else coords
 
 
 # -- masks ---------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def streamed(path, names=("images", "annotations")):
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(doc=st.dictionaries(st.sampled_from(["images", "annotations", "info", "x\u00e9"]),
                            st.lists(VALUES, max_size=6) | VALUES, max_size=4),
-       indent=st.sampled_from([None, 1]), bom=st.booleans(), chunk=st.sampled_from([3, 64]))
+       indent=st.sampled_from([None, 1]), bom=st.booleans(), chunk=st.sampled_from([3, 64, 4096]))
 def test_members_give_what_json_loads_gives(tmp_path, monkeypatch, doc, indent, bom, chunk):
     monkeypatch.setattr(jsonstream, "CHUNK", chunk)      # many window refills
     data = json.dumps(doc, indent=indent, ensure_ascii=False).encode()
@@ -188,3 +188,61 @@ def test_a_broken_file_is_still_located(tmp_path):
     coco.INDEX.clear()
     with pytest.raises(DataError, match=r"not valid JSON.*truncated"):
         tfrconv.convert("coco", annotations_file=path, output=str(tmp_path / "x.record"))
+
+
+# -- boxes without parsing polygons ------------------------------------------------------------
+@pytest.mark.parametrize("text, cut", [
+    (b'{"segmentation": [[1, 2.5, -3e-2, 4E+1, 5, 6]], "bbox": [1, 2, 3, 4]}', True),
+    (b'{"id": 1,"segmentation":[[1,2,3,4,5,6],[7,8,9,10,11,12]]}', True),
+    (b'{"segmentation" :\n [ [1, 2, 3, 4, 5, 6] ] , "area": 2}', True),
+    (b'{"segmentation": [], "area": 2}', True),
+    # Not a list of number lists: left whole.
+    (b'{"segmentation": [[1, 2], [null]], "area": 2}', False),
+    (b'{"segmentation": [[1, 2], "x"], "area": 2}', False),
+    (b'{"segmentation": {"counts": [1, 2], "size": [1, 3]}}', False),
+    (b'{"segmentation": "[[1]]"}', False),
+    # Said twice: left whole. (Inside a string its quotes are escaped: not said again.)
+    (b'{"segmentation": [[1, 2, 3]], "x": {"segmentation": [[4]]}}', False),
+    (b'{"segmentation": [[1, 2, 3]], "note": "\\"segmentation\\": [[4]]"}', True),
+])
+def test_polygons_cut_only_when_sure(text, cut):
+    result = coco.without_polygons(text)
+    if not cut:
+        assert result is text
+        return
+    expected = json.loads(text)
+    expected["segmentation"] = []
+    assert json.loads(result) == expected
+
+
+def test_a_nested_segmentation_key_is_parsed_whole(tmp_path):
+    """Cut, but not the annotation's own: read_item parses the original text instead."""
+    path = dataset(str(tmp_path / "coco"), extra_images=[
+        {"id": 200, "file_name": "0000.jpg", "width": 32, "height": 24}], extra_annotations=[
+        {"id": 1, "image_id": 200, "category_id": 1, "bbox": [1, 1, 5, 5],
+         "attributes": {"segmentation": [[1, 2, 3, 4, 5, 6]]}}])
+    index = coco.stream_index(path)
+    item = list(index.items)[-1]
+    resolved = coco.resolve(item, path, masks=False)
+    assert resolved.annotations[0]["attributes"] == {"segmentation": [[1, 2, 3, 4, 5, 6]]}
+    assert resolved.annotations == coco.resolve(item, path, masks=True).annotations
+
+
+@reaches("parsed")
+@settings(max_examples=150, deadline=None)
+@given(segmentation=VALUES | st.lists(st.lists(st.floats(allow_nan=False, allow_infinity=False)
+                                                | st.integers(-10**6, 10**6), max_size=8),
+                                       max_size=3),
+       rest=st.dictionaries(st.sampled_from(["id", "bbox", "area", "note"]), VALUES, max_size=3),
+       indent=st.sampled_from([None, 1]))
+def test_a_cut_annotation_parses_as_the_whole_one_without_its_polygons(segmentation, rest,
+                                                                       indent):
+    annotation = {"segmentation": segmentation, **rest}
+    text = json.dumps(annotation, indent=indent).encode()
+    result = coco.without_polygons(text)
+    expected = dict(annotation)
+    if result is not text:
+        branch("cut")
+        expected["segmentation"] = []
+    assert json.loads(result) == expected
+    branch("parsed")

@@ -3,7 +3,7 @@
 `members(path, streamed)` yields the top-level members in file order; a member named in
 `streamed` whose value is a list comes as an iterator of `(element, start, end)`, the element
 parsed and `start`/`end` its byte span in the file, so a caller can keep the span and parse the
-element again later (`read_span`) instead of keeping it.
+element again later (`SpanReader`) instead of keeping it.
 
 The parsing is the standard library's C scanner (`json.JSONDecoder.raw_decode`) on a sliding
 window of the file, so every value is exactly what `json.loads` gives. Anything that is not
@@ -181,7 +181,20 @@ class SpanReader:
             self.fd = os.open(self.path, os.O_RDONLY)
         return json.loads(os.pread(self.fd, end - start, start))
 
+    def read_bytes(self, spans) -> list[bytes]:
+        """The bytes of each (start, end) span."""
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_RDONLY)
+        fd = self.fd
+        return [os.pread(fd, end - start, start) for start, end in spans]
+
     def close(self) -> None:
         if self.fd is not None:
             os.close(self.fd)
         self.fd = None
+
+
+def parse_many(pieces: list[bytes]) -> list:
+    """json.loads of each piece, in one parse: the pieces joined as the elements of one list
+    (each is one whole JSON value of a UTF-8 file, so each parses as it would alone)."""
+    return json.loads(b"[" + b",".join(pieces) + b"]")
