@@ -14,8 +14,6 @@ from __future__ import annotations
 import heapq
 import os
 import pickle
-import shutil
-import tempfile
 import weakref
 from collections.abc import Iterable, Iterator
 
@@ -81,6 +79,8 @@ class SortedSpill:
 
     def _write_run(self) -> None:
         if self._folder is None:
+            import tempfile  # only once rows spill: every run imports this module
+
             self._folder = tempfile.mkdtemp(prefix="tfrconv-spill-", dir=self.directory)
             self._cleanup = weakref.finalize(self, _remove, self._folder, os.getpid())
         self._held.sort()
@@ -104,5 +104,7 @@ def _read_run(path: str) -> Iterator[tuple]:
 
 
 def _remove(folder: str, owner: int) -> None:
+    import shutil
+
     if os.getpid() == owner:               # a forked worker exiting leaves its parent's files
         shutil.rmtree(folder, ignore_errors=True)
