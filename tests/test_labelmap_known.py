@@ -337,3 +337,68 @@ def test_reading_files(tmp_path):
     with pytest.raises(LabelMapError) as info:
         read_label_map_file(missing)
     assert str(info.value) == f"{missing}: cannot read label map: No such file or directory"
+
+
+def test_item_lines_with_hashes_and_quotes_inside_names_and_comments():
+    # (a '#' inside a name used to hide the braces after it, and with them the next items)
+    text = ("item { id: 1 name: 'a#b' }\n"
+            "item { id: 2 name: \"it's\" }  # item 'x' # item\n"
+            "item { id: 3 name: 'c\\'d}' }  # it's {\n"
+            "item { id: 4 name: '#{' display_name: \"}#\" }\n")
+    assert parse_label_map(text).item_lines == [1, 2, 3, 4]
+    label_map = parse_label_map("item { id: 1 name: 'a#b' }\nitem { id: 1 name: 'c' }\n")
+    assert [str(m) for m in lint_label_map(label_map)] == [
+        "error: line 2: duplicate id 1 (first at line 1)"]
+
+
+def test_a_curly_quote_after_two_hashes_is_still_a_comment():
+    text = "item { id: 1 name: 'x' } # \u201ca\u201d # b"
+    assert items(parse_label_map(text)) == [(1, "x", None)]
+
+
+@pytest.mark.parametrize("text,protobufs", [
+    ("item {\n  id: '1'\n}\n", "Couldn't parse integer"),
+    ("item {\n  nam: 'cat'\n}\n", "has no field named"),
+])
+def test_a_hint_is_added_to_text_formats_message_not_put_in_its_place(text, protobufs):
+    with pytest.raises(LabelMapError) as info:
+        parse_label_map(text, "h.pbtxt")
+    assert protobufs in info.value.reason and info.value.reason.endswith(")")
+
+
+def test_binary_maps_are_validated_and_named():
+    # StringIntLabelMap{item{name: "x", id: 0}, item{name: "y", id: 200}}
+    data = b"\x0a\x05\x0a\x01x\x10\x00" b"\x0a\x06\x0a\x01y\x10\xc8\x01"
+    with pytest.raises(LabelMapError) as info:
+        parse_label_map(data, "b.pb")
+    assert str(info.value) == ("b.pb: item 'x' has id 0, which the OD API reserves for "
+                               "'background': number classes from 1")
+    label_map = parse_label_map(data, "b.pb", validate=False)
+    assert items(label_map) == [(0, "x", None), (200, "y", None)]
+    assert (label_map.source, label_map.item_lines) == ("b.pb", [])
+
+
+def test_a_binary_label_map_file(tmp_path):
+    path = tmp_path / "m.pb"
+    path.write_bytes(b"\x0a\x06\x0a\x01y\x10\xc8\x01")
+    assert items(read_label_map_file(path)) == [(200, "y", None)]
+
+
+def test_plain_maps_need_no_text_format(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("text_format used for a plain map")
+
+    monkeypatch.setattr(text_format, "Merge", refuse)
+    assert items(parse_label_map("item { id: 1 name: 'a' }")) == [(1, "a", None)]
+
+
+def test_text_format_maps_write_utf8_names_as_they_are():
+    label_map = parse_label_map("item { id: 1 name: '\u00e9t\u00e9' frequency: RARE }")
+    assert label_map.to_text() == 'item {\n  name: "\u00e9t\u00e9"\n  id: 1\n  frequency: RARE\n}\n'
+
+
+def test_lint_gaps_from_one_and_empty_names_are_no_duplicates():
+    label_map = LabelMap([LabelMapItem(2, ""), LabelMapItem(3, "")])
+    assert [str(m) for m in lint_label_map(label_map)] == [
+        "warning: item with id 2 has no name", "warning: item with id 3 has no name",
+        "warning: ids have gaps (1); num_classes must still be 3"]

@@ -299,18 +299,22 @@ def _parse_error(exc, text: str, source: str | None) -> LabelMapError:
     return LabelMapError(f"syntax error: {message}", file=source, line=line, column=column)
 
 
+# Strings (escapes included) and comments are matched whole, so a `#`, brace or `item` inside a
+# name is never taken for code (a name with a `#` used to hide the braces after it).
+_LINE_TOKENS = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\#.*|[{}]|\bitem\b""")
+
+
 def _item_lines(text: str) -> list[int]:
     """Line number of each top-level `item` block, for lint messages."""
     lines: list[int] = []
     depth = 0
     for line_no, line in enumerate(text.splitlines(), start=1):
-        code = re.sub(r"(['\"]).*?\1", "''", line.split("#", 1)[0])
-        for token in re.finditer(r"[{}]|\bitem\b", code):
+        for token in _LINE_TOKENS.finditer(line):
             if token.group() == "{":
                 depth += 1
             elif token.group() == "}":
                 depth -= 1
-            elif depth == 0:
+            elif token.group() == "item" and depth == 0:
                 lines.append(line_no)
     return lines
 
