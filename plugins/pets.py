@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import io
 import os
-import random
 import re
 
 from tfrconv import (
@@ -94,6 +93,8 @@ def splits(opts) -> dict[str, list[str]]:
         if missing:
             raise UsageError(f"--split official needs {' and '.join(missing)}")
         return {"trainval": read_list(trainval), "test": read_list(test)}
+    import random  # the trainval split only
+
     names = _reference_list(opts, trainval)
     random.Random(SEED).shuffle(names)     # same sequence as random.seed(42); random.shuffle
     cut = int(TRAIN_FRACTION * len(names))

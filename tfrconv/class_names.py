@@ -4,7 +4,6 @@ and `--ignore-class-case`, which rewrites each class to the map's own spelling a
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -27,6 +26,8 @@ def suggestions(unknown: str, label_map: LabelMap) -> list[str]:
     """The map's names closest to `unknown`: those equal but for case first, then difflib's."""
     names = map_names(label_map)
     folded = [n for n in names if n.casefold() == unknown.casefold()]
+    import difflib  # only when a class is unknown
+
     close = difflib.get_close_matches(unknown, names, n=SUGGESTIONS, cutoff=0.6)
     return list(dict.fromkeys(folded + close))[:SUGGESTIONS]
 

@@ -4,7 +4,6 @@ Both keep their books in one `Tally`. Beam is an optional extra, imported only b
 
 from __future__ import annotations
 
-import logging
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -39,7 +38,10 @@ def run_beam(conversion: Conversion) -> Summary:
 def _quiet_root_logger():
     """Importing Beam logs a warning about optional BigQuery clients through the root logger,
     which would also install a stderr handler on the root logger for good; a NullHandler during
-    the import keeps both from happening (an application's own logging setup is left alone)."""
+    the import keeps both from happening (an application's own logging setup is left alone).
+    (logging is imported here: every conversion imports this package, few run Beam.)"""
+    import logging
+
     root = logging.getLogger()
     if root.handlers:
         yield

@@ -15,8 +15,6 @@ import copy
 import dataclasses
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -51,6 +49,9 @@ def run_staged(conversion: Conversion, run: Callable[[Conversion], Summary]) -> 
 
     A --report URL is written locally and uploaded with the outputs (all or nothing); when the
     run fails it is uploaded alone, as a local report stays behind a failed run."""
+    import shutil  # here: every local run imports this module, few stage
+    import tempfile
+
     urls = url_options(conversion)
     for url in urls.values():
         remote.filesystem(url)           # fsspec and the store's package, before any work
