@@ -132,15 +132,15 @@ class Inspector:
             if key not in seen:
                 seen.add(key)
                 entry[1] += 1
-        for i in range(min(len(b) for b in boxes)):
+        for xmin, ymin, xmax, ymax in zip(*boxes):      # as many as the shortest list
             try:
-                xmin, ymin, xmax, ymax = (float(b[i]) for b in boxes)
+                xmin, ymin, xmax, ymax = float(xmin), float(ymin), float(xmax), float(ymax)
             except (TypeError, ValueError):
                 continue
-            if any(v != v for v in (xmin, ymin, xmax, ymax)):
+            if xmin != xmin or ymin != ymin or xmax != xmax or ymax != ymax:
                 self.nan_boxes += 1
                 continue
-            if min(xmin, ymin, xmax, ymax) < 0 or max(xmin, ymin, xmax, ymax) > 1:
+            if not (0 <= xmin <= 1 and 0 <= ymin <= 1 and 0 <= xmax <= 1 and 0 <= ymax <= 1):
                 self.outside += 1
             width, height = xmax - xmin, ymax - ymin
             if width <= 0 or height <= 0:
