@@ -104,6 +104,48 @@ def test_merge_rewrites_only_the_ids_that_change(tmp_path):
     assert on_disk["examples"] == 3 and on_disk["format"] == "records merge"
 
 
+@pytest.mark.parametrize("remembered", [1, 4096])
+def test_merge_decides_per_example_whatever_it_remembers(tmp_path, monkeypatch, remembered):
+    """Examples with the same class texts but other ids are decided apart (copied or
+    rewritten), and the class counts are the same however many class lists are remembered
+    (`ClassMemo`) or held before counting (the record writer)."""
+    import tfrconv.records.output as output
+    import tfrconv.records.reading as reading
+
+    monkeypatch.setattr(reading, "_MEMO_SIZE", remembered)
+    monkeypatch.setattr(output, "_NAME_LISTS", remembered)
+    a = record_set(tmp_path / "a", "a", "item { id: 1 name: 'cat' }\nitem { id: 2 name: 'dog' }\n",
+                   [example("a0", [("cat", 1), ("dog", 2)])])
+    b_examples = [example("b0", [("dog", 1)], colour=(200, 0, 0)),      # a stale id: rewritten
+                  example("b1", [("dog", 2)], colour=(0, 200, 0)),      # the merged id: copied
+                  example("b2", [("dog", 1)], colour=(0, 0, 200)),
+                  example("b3", [("dog", 2), ("cat", 1)], colour=(9, 9, 9))]
+    b = record_set(tmp_path / "b", "b", "item { id: 1 name: 'dog' }\n", b_examples)
+    out = str(tmp_path / "m" / "all.record")
+
+    manifest = merge_records([a, b], out)
+
+    got = payloads(out)
+    originals = payloads(b)
+    assert got[2] == originals[1] and got[4] == originals[3]
+    assert [parsed(p)["image/object/class/label"] for p in got] == [
+        [1, 2], [2], [2], [2], [2, 1]]
+    assert got[1] != originals[0] and got[3] != originals[2]
+    assert "2 examples had their class ids rewritten" in "\n".join(manifest["notes"])
+    assert [(c["name"], c["objects"], c["images"]) for c in manifest["classes"]] == [
+        ("cat", 2, 2), ("dog", 5, 5)]
+
+
+def test_the_class_memo_stays_small(monkeypatch):
+    import tfrconv.records.reading as reading
+
+    monkeypatch.setattr(reading, "_MEMO_SIZE", 2)
+    memo = reading.ClassMemo()
+    for n in range(5):
+        assert memo.keep(((b"c%d" % n,), ()), n) == n
+        assert len(memo) <= 2 and memo[((b"c%d" % n,), ())] == n
+
+
 def test_merge_with_a_given_label_map_refuses_unknown_classes_and_leaves_nothing(tmp_path):
     a = record_set(tmp_path / "a", "a", "item { id: 1 name: 'cat' }\n",
                    [example("a0", [("cat", 1)])])

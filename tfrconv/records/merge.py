@@ -18,7 +18,14 @@ from ..sharding import stable_hash
 from .edit import encode, with_classes
 from .labels import LabelBook, merge_label_maps, object_labels, object_names, unnamed_ids
 from .output import RecordSetWriter, publish_all
-from .reading import IDENTITY_KEYS, RecordSource, image_key, input_label_map, shard_key
+from .reading import (
+    IDENTITY_KEYS,
+    ClassMemo,
+    RecordSource,
+    image_key,
+    input_label_map,
+    shard_key,
+)
 
 
 def merge_records(inputs: list[Any], output: str, *, label_map: Any = None,
@@ -45,24 +52,25 @@ def merge_records(inputs: list[Any], output: str, *, label_map: Any = None,
             beam_options=beam_options)
     rewritten = 0
     images = SeenHashes()               # 16 bytes per example: repeated images are reported
-    repeated: list[str] = []
+    repeats = 0
+    first_repeats: list[str] = []
     with RecordSetWriter(output, num_shards, compression) as out:
         for source, own in zip(sources, own_maps):
             names_by_id = {i: item.name for i, item in own.by_id().items()} if own else {}
+            known = ClassMemo()          # class texts and ids → (names, merged ids, unchanged)
             for record, features in source.features(IDENTITY_KEYS):
-                where = f"{record.path} record {record.index}"
-                names = object_names(features, names_by_id)
-                if names is None:
-                    raise unnamed_ids(features, where)
-                ids = [book.id_for(name) for name in names]
-                if None in ids:
-                    missing = sorted({n for n, i in zip(names, ids) if i is None})
-                    raise DataError(f"classes {missing} are not in the label map "
-                                    f"{label_map}", file=where)
+                classes = known.key(features)
+                decided = known.get(classes)
+                if decided is None:
+                    decided = known.keep(classes, _merged_classes(
+                        features, names_by_id, book, label_map, record))
+                names, ids, unchanged = decided
                 key = shard_key(record, features)
                 if not images.add(stable_hash(image_key(features, key))):
-                    repeated.append(where)
-                if ids == object_labels(features):
+                    repeats += 1
+                    if len(first_repeats) < 5:
+                        first_repeats.append(f"{record.path} record {record.index}")
+                if unchanged:
                     out.copy(record, key, names)
                     continue
                 everything = source.decode(record)
@@ -70,7 +78,7 @@ def merge_records(inputs: list[Any], output: str, *, label_map: Any = None,
                     continue
                 out.write(encode(with_classes(everything, names, ids)), key, names)
                 rewritten += 1
-        notes = closing_notes(notes, book, rewritten, len(repeated), repeated[:5])
+        notes = closing_notes(notes, book, rewritten, repeats, first_repeats)
         manifest = out.stage(
             book.map, command="merge", inputs=[p for s in sources for p in s.paths],
             options={"num_shards": num_shards},
@@ -80,6 +88,21 @@ def merge_records(inputs: list[Any], output: str, *, label_map: Any = None,
     for source in sources:
         source.report_skipped()
     return manifest
+
+
+def _merged_classes(features, names_by_id: dict[int, str], book: LabelBook, label_map: Any,
+                    record) -> tuple[tuple[str, ...], list[int], bool]:
+    """An example's class names, their ids in the merged map, and whether those are the ids
+    it has; DataError for a class without a name or (with a given map) without an id."""
+    where = f"{record.path} record {record.index}"
+    names = object_names(features, names_by_id)
+    if names is None:
+        raise unnamed_ids(features, where)
+    ids = [book.id_for(name) for name in names]
+    if None in ids:
+        missing = sorted({n for n, i in zip(names, ids) if i is None})
+        raise DataError(f"classes {missing} are not in the label map {label_map}", file=where)
+    return tuple(names), ids, ids == object_labels(features)
 
 
 def merged_book(inputs: list[Any], sources: list[RecordSource], label_map: Any

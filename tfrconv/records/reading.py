@@ -203,6 +203,28 @@ def shard_key(record: Record, features: Features) -> str:
     return f"{record.path}:{record.index}"
 
 
+_NONE: tuple = (None, ())
+# Distinct class lists remembered by `ClassMemo` before it starts over (memory stays flat).
+_MEMO_SIZE = 4096
+
+
+class ClassMemo(dict):
+    """What a command worked out from an example's classes, kept per distinct pair of class
+    texts and ids: images repeat the same few, and names, ids and counts then cost one lookup.
+    `key(features)` is the pair; `keep(key, value)` stores, forgetting all past `_MEMO_SIZE`."""
+
+    @staticmethod
+    def key(features: Features) -> tuple:
+        return (tuple(features.get(K.OBJECT_CLASS_TEXT, _NONE)[1]),
+                tuple(features.get(K.OBJECT_CLASS_LABEL, _NONE)[1]))
+
+    def keep(self, key: tuple, value: Any) -> Any:
+        if len(self) >= _MEMO_SIZE:
+            self.clear()
+        self[key] = value
+        return value
+
+
 def image_key(features: Features, fallback: str) -> str:
     """What identifies an example's image: its stated sha256, else `fallback`."""
     found = features.get(K.KEY_SHA256, (None, []))[1]

@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import UsageError
 from .labels import LabelBook, object_labels, object_names, unnamed_ids
 from .output import RecordSetWriter, publish_all
-from .reading import IDENTITY_KEYS, RecordSource, input_label_map, shard_key
+from .reading import IDENTITY_KEYS, ClassMemo, RecordSource, input_label_map, shard_key
 
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
@@ -72,13 +72,18 @@ def reshard_records(inputs: Any, output: str, *, num_shards: int | None = None,
                                book=book, origin=origin, compression=compression,
                                runner=runner, beam_options=beam_options)
     names_by_id = book.names_by_id()
+    known = ClassMemo()                  # class texts and ids → names, already learnt
     with RecordSetWriter(output, num_shards, compression) as out:
         for record, features in source.features(IDENTITY_KEYS):
-            names = object_names(features, names_by_id)
+            classes = known.key(features)
+            names = known.get(classes)
             if names is None:
-                raise unnamed_ids(features, f"{record.path} record {record.index}")
-            for name, label in zip(names, object_labels(features) or [None] * len(names)):
-                book.learn(name, label)
+                names = object_names(features, names_by_id)
+                if names is None:
+                    raise unnamed_ids(features, f"{record.path} record {record.index}")
+                for name, label in zip(names, object_labels(features) or [None] * len(names)):
+                    book.learn(name, label)
+                names = known.keep(classes, tuple(names))
             out.copy(record, shard_key(record, features), names)
         manifest = out.stage(book.map, command="reshard", inputs=source.paths,
                              options={"num_shards": num_shards, "shard_size": shard_size},
