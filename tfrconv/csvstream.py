@@ -45,27 +45,27 @@ class CsvRecords:
             self.columns.setdefault(name, index)     # pandas renames a repeat ("X.1")
 
     def __iter__(self) -> Iterator[tuple[int, list[str]]]:
-        width = len(self.header)
-        records = self._records(header=False)
-        for line, cells in records:
-            if len(cells) < width:
-                cells.extend([""] * (width - len(cells)))
-            yield line, cells
+        return self._records(header=False)
 
     def _records(self, header: bool) -> Iterator[tuple[int, list[str]]]:
-        """Every record that is not blank, the header's first when `header`."""
+        """Every record that is not blank, the header first when `header`; else the data
+        records, padded to the header's width."""
         reader, previous, start, last = None, 0, 0, None
+        width = 0 if header else len(self.header)
         try:
             with open(self.path, encoding="utf-8-sig", newline="") as fileobj:
                 reader = csv.reader(fileobj)
                 skip = not header
                 for cells in reader:
                     start, previous = previous + 1, reader.line_num
-                    if not cells or (len(cells) == 1 and not cells[0].strip(" \t")):
-                        continue
+                    if not cells or (len(cells) == 1 and cells[0] and
+                                     not cells[0].strip(" \t")):
+                        continue                      # blank (a lone "" is a record)
                     if skip:                          # the header
                         skip = False
                         continue
+                    if len(cells) < width:
+                        cells.extend([""] * (width - len(cells)))
                     last = (start, previous)
                     yield start, cells
         except UnicodeDecodeError:
@@ -106,10 +106,12 @@ class CsvRecords:
 def number(cell: str) -> float | None:
     """The cell as pandas reads a column of such cells: a float, NaN when empty, None
     (NOT_A_NUMBER) when it is no number."""
+    if len(cell) <= 15 and _PLAIN_NUMBER(cell):              # the usual cell: no strip
+        return float(cell)
     text = cell.strip()
     if not text:
         return float("nan")
-    if _PLAIN_NUMBER(text) and (len(text) <= 15 or sum(c.isdigit() for c in text) <= 15):
+    if _PLAIN_NUMBER(text) and sum(c.isdigit() for c in text) <= 15:
         return float(text)
     return _pandas_number(text)
 
