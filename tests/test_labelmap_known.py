@@ -55,6 +55,7 @@ def text_format_items(text: str) -> list[tuple]:
     ("item { id: 1 name: 'n' frequency: RARE }", [(1, "n", None)]),
     ("item { name: 'no id' }", [(0, "no id", None)]),
     ("", []),
+    ("item { id: 1; name: 'a', } ;item { id: 2, name: 'b'; },", [(1, "a", None), (2, "b", None)]),
     ("\ufeffitem { id: 1 name: 'bom' }", [(1, "bom", None)]),
 ])
 def test_parsed_items(text, expected):
@@ -63,7 +64,7 @@ def test_parsed_items(text, expected):
 
 
 @pytest.mark.parametrize("text", [
-    "item { id: 1 name: 'a' }", "item: { id: 1, name: \"a\"; }", ";item { id: 1 name: 'a' },",
+    "item { id: 1 name: 'a' }", "item: { id: 1, name: \"a\"; }", "item { id: 1 name: 'a' };",
     "item { id: 1 name: 'a' display_name: 'A' }", "item{id:-5 name:'a'}", "",
     "# only a comment",
 ])
@@ -82,12 +83,28 @@ def test_plain_maps_take_the_fast_path(text):
     "item { id: 1 name: a }", "item { id 1 name: 'a' }", "item { 'id': 1 }",
     "item { id: 1 name: 'a' } ?", "item { id: 1 name: 'a' }}", "item { id: 1 name: \"a' }",
     "item { id: 1 name: 'a\nb' }", "item { id: 1 display_name: 2 name: 'a' }",
-    "item { id: 'a' name: 'a' }", "item {", "item",
+    "item { id: 'a' name: 'a' }", "item {", "item", "item:", "item { id", "item { id:",
+    "item { name:", "item { id: 1 name: 'a' } item",
 ])
 def test_everything_else_is_left_to_text_format(text):
     from tfrconv.labelmap import _parse_plain
 
     assert _parse_plain(text) is None
+
+
+# A separator goes after a field (or an item) once; text_format rejects any other.
+@pytest.mark.parametrize("text", [
+    ";item { id: 1 name: 'a' }", ",item { id: 1 name: 'a' }", "item { id: 1 name: 'a' };;",
+    "item { id: 1 name: 'a' };,", "item { ; id: 1 name: 'a' }", "item { id: 1;; name: 'a' }",
+    "item { id: 1,; name: 'a' }", "item { id: 1 name: 'a' }; ;", ";",
+])
+def test_separators_where_text_format_rejects_them(text):
+    from tfrconv.labelmap import _parse_plain
+
+    # (the fast path used to skip any run of them, so the OD API then failed on such a map)
+    assert _parse_plain(text) is None
+    with pytest.raises(LabelMapError, match="^syntax error: .*Expected identifier or number"):
+        parse_label_map(text)
 
 
 def test_a_binary_label_map_is_read_too():

@@ -211,6 +211,7 @@ _TOKENS = re.compile(r"""
   | (?P<punct>[{}:;,])
 """, re.X)
 _INT32 = range(-(2**31), 2**31)
+_SEPARATORS = (("punct", ";"), ("punct", ","))
 
 
 def _parse_plain(text: str) -> list[LabelMapItem] | None:
@@ -228,8 +229,10 @@ def _parse_plain(text: str) -> list[LabelMapItem] | None:
             tokens.append((match.lastgroup, match.group()))
     items: list[LabelMapItem] = []
     stream = iter(tokens)
+    separator_allowed = False       # text_format: one ';' or ',' after a field, nowhere else
     for token in stream:
-        if token in (("punct", ";"), ("punct", ",")):
+        if token in _SEPARATORS and separator_allowed:
+            separator_allowed = False
             continue
         if token != ("word", "item"):
             return None
@@ -239,11 +242,14 @@ def _parse_plain(text: str) -> list[LabelMapItem] | None:
         if token != ("punct", "{"):
             return None
         fields: dict[str, Any] = {}
+        separator_allowed = False
         for token in stream:
             if token == ("punct", "}"):
                 break
-            if token in (("punct", ";"), ("punct", ",")):
+            if token in _SEPARATORS and separator_allowed:
+                separator_allowed = False
                 continue
+            separator_allowed = True
             kind, name = token
             if kind != "word" or next(stream, None) != ("punct", ":"):
                 return None
@@ -259,6 +265,7 @@ def _parse_plain(text: str) -> list[LabelMapItem] | None:
         if "id" not in fields or "name" not in fields:
             return None                         # proto2 presence: text_format handles it
         items.append(LabelMapItem(fields["id"], fields["name"], fields.get("display_name")))
+        separator_allowed = True
     return items
 
 
