@@ -35,6 +35,7 @@ from tfrconv import (
     UsageError,
     hookimpl,
     jsonstream,
+    masks,
     open_dataset_file,
 )
 
@@ -505,9 +506,9 @@ class CocoItems:
 _readers: dict[tuple, jsonstream.SpanReader] = {}
 
 
-def resolve(item: CocoRef, path: str, masks: bool = True) -> CocoItem:
+def resolve(item: CocoRef, path: str, with_masks: bool = True) -> CocoItem:
     """The image and its annotations parsed again from their spans in the file; without
-    `masks`, polygon segmentations are cut out unparsed (see without_polygons)."""
+    `with_masks`, polygon segmentations are cut out unparsed (see without_polygons)."""
     stat = os.stat(path)
     key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
     reader = _readers.get(key)
@@ -517,7 +518,7 @@ def resolve(item: CocoRef, path: str, masks: bool = True) -> CocoItem:
         _readers.clear()
         reader = _readers[key] = jsonstream.SpanReader(path)
     pieces = reader.read_bytes((item.image_span, *item.annotation_spans))
-    if masks:
+    if with_masks:
         image, *annotations = jsonstream.parse_many(pieces)
         return CocoItem(item.position, image, annotations, item.category_names)
     cut = [without_polygons(piece) for piece in pieces[1:]]
@@ -558,7 +559,7 @@ def read_item(item, opts) -> Sample:
         raise DataError(f"{item.count} annotations belong to no image of images[]: {shown}",
                         file=path)
     if isinstance(item, CocoRef):
-        item = resolve(item, path, masks=bool(opts.include_masks))
+        item = resolve(item, path, with_masks=bool(opts.include_masks))
     image = item.image
     where = f"images[{item.position}]"
     if not isinstance(image, dict):
@@ -642,7 +643,7 @@ def _object(annotation: dict, item: CocoItem, image_id, width, height, include_m
         raise DataError(f"{what()}: area must be a number, found {area!r:.40}", file=path)
     mask = None
     if include_masks:
-        mask = decode_mask(annotation.get("segmentation"), width, height, what(), path)
+        mask = mask_png(annotation.get("segmentation"), width, height, what(), path)
     return Object(name, x, y, x + w, y + h, is_crowd=int(is_crowd), area=float(area),
                   mask=mask)
 
@@ -669,14 +670,37 @@ def decode_mask(segmentation: Any, width: int, height: int, what: str, path: str
     import numpy as np
     from pycocotools import mask as mask_api
 
+    rle = mask_rle(segmentation, width, height, what, path)
+    if rle is None:
+        return np.zeros((height, width), dtype=np.uint8)
+    decoded = _pycocotools(lambda: mask_api.decode(rle), what, path)
+    # Kept in pycocotools' column-major order: the PNG encoder copies only the mask's
+    # non-zero rows and columns out of it, where a row-major copy here cost as much as zlib.
+    return decoded.reshape(height, width).astype(np.uint8, copy=False)
+
+
+def mask_png(segmentation: Any, width: int, height: int, what: str, path: str):
+    """decode_mask's mask as its PNG (what the record holds), without decoding the whole
+    image (tfrconv.masks.rle_png); the all-zero mask of sub-3-point polygons as an array."""
+    rle = mask_rle(segmentation, width, height, what, path)
+    if rle is None:
+        return decode_mask(segmentation, width, height, what, path)
+    return masks.rle_png(rle)
+
+
+def mask_rle(segmentation: Any, width: int, height: int, what: str, path: str):
+    """The segmentation as one pycocotools RLE of the image's size (compressed counts), or
+    None for polygons that all have fewer than 3 points (they cover nothing)."""
+    from pycocotools import mask as mask_api
+
     if width * height > MAX_MASK_PIXELS:
         raise DataError(f"{what}: {width}x{height} is too large for instance masks", file=path)
     if segmentation is None or segmentation == []:
         raise DataError(f"{what}: no segmentation, which --include-masks needs", file=path)
     if isinstance(segmentation, list):
         polygons = _polygons(segmentation, width, height, what, path)
-        if not polygons:                   # only sub-3-point polygons: they cover nothing
-            return np.zeros((height, width), dtype=np.uint8)
+        if not polygons:
+            return None
         rle = _pycocotools(lambda: mask_api.merge(
             mask_api.frPyObjects(polygons, height, width)), what, path)
     elif isinstance(segmentation, dict):
@@ -684,13 +708,11 @@ def decode_mask(segmentation: Any, width: int, height: int, what: str, path: str
     else:
         raise DataError(f"{what}: segmentation must be polygons or RLE, found a "
                         f"{_json_type(segmentation)}", file=path)
-    decoded = _pycocotools(lambda: mask_api.decode(rle), what, path)
-    if decoded.shape[:2] != (height, width):
-        raise DataError(f"{what}: the mask is {decoded.shape[1]}x{decoded.shape[0]}, the image "
+    size = [int(v) for v in rle["size"]]
+    if size != [height, width]:
+        raise DataError(f"{what}: the mask is {size[1]}x{size[0]}, the image "
                         f"{width}x{height}", file=path)
-    # Kept in pycocotools' column-major order: the PNG encoder copies only the mask's
-    # non-zero rows and columns out of it, where a row-major copy here cost as much as zlib.
-    return decoded.reshape(height, width).astype(np.uint8, copy=False)
+    return rle
 
 
 def _polygons(segmentation: list, width: int, height: int, what: str, path: str) -> list:

@@ -657,8 +657,14 @@ def test_malformed_files_give_samples_or_data_errors(tmp_path, document, masks):
         branch("objects checked" if sample.objects else "a sample without objects")
         for obj in sample.objects:
             assert isinstance(obj.label, str) and isinstance(obj.xmin, float)
-            if masks:
-                assert obj.mask.shape == (sample.height, sample.width)
+            if masks:                      # an array, or its PNG (Sample allows both)
+                mask = obj.mask
+                if isinstance(mask, bytes):
+                    from PIL import Image
+
+                    mask = np.asarray(Image.open(io.BytesIO(mask)))
+                assert mask.shape == (sample.height, sample.width)
+                assert set(np.unique(mask)) <= {0, 1}
 
 
 numbers = st.integers(-50, 50) | st.floats(allow_nan=True, allow_infinity=True) | st.integers()

@@ -223,9 +223,9 @@ def test_a_nested_segmentation_key_is_parsed_whole(tmp_path):
          "attributes": {"segmentation": [[1, 2, 3, 4, 5, 6]]}}])
     index = coco.stream_index(path)
     item = list(index.items)[-1]
-    resolved = coco.resolve(item, path, masks=False)
+    resolved = coco.resolve(item, path, with_masks=False)
     assert resolved.annotations[0]["attributes"] == {"segmentation": [[1, 2, 3, 4, 5, 6]]}
-    assert resolved.annotations == coco.resolve(item, path, masks=True).annotations
+    assert resolved.annotations == coco.resolve(item, path, with_masks=True).annotations
 
 
 @reaches("parsed")

@@ -114,3 +114,51 @@ def test_a_large_mask_with_a_small_object():
 def test_not_two_dimensional_is_refused():
     with pytest.raises(ValueError, match="2-D"):
         encode_png_mask(np.zeros((2, 2, 1), dtype=np.uint8))
+
+
+# -- RLE straight to PNG (tfrconv.masks.rle_png) -------------------------------------------------
+@st.composite
+def rles(draw):
+    """A pycocotools RLE of random runs (zero-length first run, runs that wrap columns, a
+    whole-image run), compressed by pycocotools itself."""
+    from pycocotools import mask as mask_api
+
+    height, width = draw(st.integers(1, 40)), draw(st.integers(1, 40))
+    left = height * width
+    counts = []
+    while left:
+        run = min(left, draw(st.integers(0 if not counts else 1, max(1, left // 2))))
+        counts.append(run)
+        left -= run
+        if draw(st.booleans()) and left:
+            counts.append(left)
+            left = 0
+    return mask_api.frPyObjects({"counts": counts, "size": [height, width]}, height, width)
+
+
+@reaches("decoded")
+@settings(max_examples=200, deadline=None)
+@given(rle=rles())
+def test_rle_png_is_the_png_of_pycocotools_decode(rle):
+    from pycocotools import mask as mask_api
+
+    from tfrconv.masks import rle_png
+
+    decoded = mask_api.decode(rle)
+    png = rle_png(rle)
+    branch("empty" if not decoded.any() else "full" if decoded.all() else "partial")
+    assert np.array_equal(pillow_pixels(png), decoded)
+    assert png == encode_png_mask(decoded)
+    branch("decoded")
+
+
+def test_rle_png_of_polygons():
+    from pycocotools import mask as mask_api
+
+    from tfrconv.masks import rle_png
+
+    polygons = [[10.5, 3, 600, 20, 300, 470.2], [0, 0, 5, 0, 5, 479, 0, 479]]
+    rle = mask_api.merge(mask_api.frPyObjects(polygons, 480, 640))
+    decoded = mask_api.decode(rle)
+    assert decoded.sum() > 1000
+    assert np.array_equal(pillow_pixels(rle_png(rle)), decoded)

@@ -203,29 +203,43 @@ def encode_png_mask(mask) -> bytes:
     out of the array. The bytes differ from zlib's level-6 output of the whole image; the
     decoded pixels are the same.
     """
-    import zlib
-
     import numpy as np
 
     array = np.asarray(mask, dtype=np.uint8)
     if array.ndim != 2:
         raise ValueError(f"a mask must be 2-D, got shape {array.shape}")
     height, width = array.shape
-    row_bytes = width + 1                                   # filter byte 0, then the pixels
     rows = np.flatnonzero(array.any(axis=1))
-    top, bottom = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (height, height)
-    raw = np.zeros((bottom - top, row_bytes), dtype=np.uint8)
-    if len(rows):
-        columns = np.flatnonzero(array[top:bottom].any(axis=0))
-        left, right = int(columns[0]), int(columns[-1]) + 1
-        raw[:, 1 + left:1 + right] = array[top:bottom, left:right]
+    if not len(rows):
+        return encode_png_mask_region(array[:0, :0], 0, 0, height, width)
+    top, bottom = int(rows[0]), int(rows[-1]) + 1
+    columns = np.flatnonzero(array[top:bottom].any(axis=0))
+    left, right = int(columns[0]), int(columns[-1]) + 1
+    return encode_png_mask_region(array[top:bottom, left:right], top, left, height, width)
+
+
+def encode_png_mask_region(region, top: int, left: int, height: int, width: int) -> bytes:
+    """encode_png_mask of a height x width mask that is zero outside `region` (a 2-D uint8
+    array, any memory order), whose top-left pixel is at (top, left). An empty region: an
+    all-zero mask."""
+    import zlib
+
+    import numpy as np
+
+    row_bytes = width + 1                                   # filter byte 0, then the pixels
+    rows, columns = region.shape
+    if not rows or not columns:
+        top = rows = 0
+    raw = np.zeros((rows, row_bytes), dtype=np.uint8)
+    raw[:, 1 + left:1 + left + columns] = region
+    below = height - top - rows
     pieces = [_ZLIB_HEADER, _zero_rows_deflate(row_bytes, top)]
-    if len(rows):
+    if rows:
         compressor = zlib.compressobj(1, zlib.DEFLATED, -15, 9, zlib.Z_RLE)
         pieces += [compressor.compress(raw), compressor.flush(zlib.Z_SYNC_FLUSH)]
-    pieces += [_zero_rows_deflate(row_bytes, height - bottom), _FINAL_EMPTY_BLOCK]
+    pieces += [_zero_rows_deflate(row_bytes, below), _FINAL_EMPTY_BLOCK]
     adler = _adler32_of_zeros(1, top * row_bytes)
-    adler = _adler32_of_zeros(zlib.adler32(raw, adler), (height - bottom) * row_bytes)
+    adler = _adler32_of_zeros(zlib.adler32(raw, adler), below * row_bytes)
     pieces.append(struct.pack(">I", adler))
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return (_PNG_SIGNATURE + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", b"".join(pieces))
