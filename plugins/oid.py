@@ -465,11 +465,19 @@ def default_label_map(opts):
 
 def read_class_descriptions(path: str) -> LabelMap:
     """`MID,display name` rows (no header, or a LabelName,DisplayName header) → LabelMap."""
-    frame = tables.read(path, "class descriptions", header=None, dtype=str)
-    if frame.shape[1] < 2:
+    records = csvstream.CsvRecords(path, "class descriptions")   # the "header": row 1
+    width = len(records.header)
+    if width < 2:
         raise DataError("class descriptions need two columns: MID,display name", file=path,
                         line=1)
-    rows = frame.iloc[:, :2].itertuples(index=False, name=None)
+    rows = [records.header[:2]]
+    for _line, cells in records:          # all read first: a broken file is reported first
+        if len(cells) > width:
+            line, column, why = tables.malformed_place(path, f"Expected {width} fields") or (
+                _line, None, f"a row has more than the first row's {width} fields")
+            raise DataError(f"cannot read the class descriptions: {why}", file=path,
+                            line=line, column=column)
+        rows.append(cells[:2])
     items: list[LabelMapItem] = []
     seen: dict[str, int] = {}
     for line, (mid, name) in enumerate(rows, start=1):
