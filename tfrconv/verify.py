@@ -145,8 +145,9 @@ class Verifier:
             self._hasher = None
 
     def _check_batch(self, batch: list) -> None:
-        """Parse a batch with TensorFlow in one call (a call per record costs about a hundred
-        times more), then check each record in order."""
+        """Decode a batch, parse it with TensorFlow in one call (a call per record costs about a
+        hundred times more), then check each record in order; without decoding, hand it to the
+        hashing thread."""
         if not batch:
             return
         decoded: list = []
