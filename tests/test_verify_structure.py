@@ -182,3 +182,19 @@ def test_many_records_hashed_in_batches_report_in_record_order(tmp_path):
     assert result["examples"] == 149                   # record 100 is unreadable
     assert [(p["record"], p["kind"]) for p in result["problems"]] == [
         (70, "sha256"), (100, "crc"), (140, "box")]
+
+
+@pytest.mark.parametrize("decode", [False, True])
+def test_a_zero_size_box_and_a_box_on_the_border(tmp_path, monkeypatch, decode):
+    if decode:
+        monkeypatch.delitem(sys.modules, "tensorflow")
+        pytest.importorskip("tensorflow")
+    edges = good_features("edge.jpg")
+    edges["image/object/bbox/xmin"] = ("float", [0.0, 0.5])
+    edges["image/object/bbox/xmax"] = ("float", [1.0, 0.5])         # #1: zero width
+    edges["image/object/bbox/ymin"] = ("float", [0.0, 0.25])
+    edges["image/object/bbox/ymax"] = ("float", [1.0, 0.75])
+    result = verify_records(write(tmp_path / "x.record", [edges]), label_map=LM,
+                            decode=decode)
+    assert [p["kind"] for p in result["problems"]] == ["box"]
+    assert "1 box not ordered min < max (#1 xmin 0.5 >= xmax 0.5)" in messages(result)

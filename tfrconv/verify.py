@@ -429,10 +429,12 @@ class Verifier:
     def _check_boxes(self, features, count, report) -> None:
         boxes = [F.values(features, key) for key in K.BOX_KEYS]
         outside, unordered, nans = [], [], []
-        for i in range(min(len(b) for b in boxes)):
-            xmin, ymin, xmax, ymax = (b[i] for b in boxes)
-            if not all(isinstance(v, float) for v in (xmin, ymin, xmax, ymax)):
+        for i, (xmin, ymin, xmax, ymax) in enumerate(zip(*boxes)):
+            if not (isinstance(xmin, float) and isinstance(ymin, float)
+                    and isinstance(xmax, float) and isinstance(ymax, float)):
                 return                                     # wrong types: reported already
+            if 0.0 <= xmin < xmax <= 1.0 and 0.0 <= ymin < ymax <= 1.0:
+                continue                                   # a good box (NaN is not)
             if any(v != v for v in (xmin, ymin, xmax, ymax)):
                 nans.append(f"#{i}")
                 continue
