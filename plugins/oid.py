@@ -202,17 +202,17 @@ class _Source:
     in that order (Open Images' own files are), else from its rows sorted once (spilled to
     temporary files past SPILL_LIMIT rows)."""
 
-    def __init__(self, reader, which: int, label_rows: dict, ids: array) -> None:
+    def __init__(self, reader, which: int, label_rows: dict, ids: _ImageCount) -> None:
         self.reader, self.path, self.which = reader, reader.path, which
         self.sorted: spill.SortedSpill | None = None
         if not self._scan(label_rows, ids, sort=False):
             self._scan(label_rows, ids, sort=True)
 
-    def _scan(self, label_rows: dict, ids: array, sort: bool) -> bool:
+    def _scan(self, label_rows: dict, ids: _ImageCount, sort: bool) -> bool:
         """One pass: the labels' row counts and first lines, every ImageID (hashed, to count
         the images), every row into the sort when `sort`. False, early, when not `sort` and the
         rows are not in ImageID order."""
-        reader, counts, mark = self.reader, {}, len(ids)
+        reader, counts = self.reader, {}
         rows = spill.SortedSpill(SPILL_LIMIT) if sort else None
         previous = ""
         records = iter(reader.records)
@@ -232,9 +232,8 @@ class _Source:
                     rows.add(reader.parse(number, line, cells))
                 if image_id != previous:
                     if image_id < previous and rows is None:
-                        del ids[mark:]
-                        return False
-                    ids.append(hash(image_id))
+                        return False             # (the ids seen are seen again: no harm)
+                    ids.add(image_id)
                     previous = image_id
         except DataError:
             if rows is not None:
@@ -273,7 +272,7 @@ class _Source:
             self.sorted.close()
 
 
-def _image_files(folder: str, ids: array) -> spill.SortedSpill:
+def _image_files(folder: str, ids: _ImageCount) -> spill.SortedSpill:
     """(ImageID, IMAGE_EXTENSIONS index) of every image file in the folder, sorted: the
     earliest extension of an id first (.jpg wins, as the reference)."""
     preference = {extension: rank for rank, extension in enumerate(IMAGE_EXTENSIONS)}
@@ -284,20 +283,50 @@ def _image_files(folder: str, ids: array) -> spill.SortedSpill:
                 stem, extension = os.path.splitext(entry.name)
                 if extension in preference and entry.is_file():
                     files.add((stem, preference[extension]))
-                    ids.append(hash(stem))
+                    ids.add(stem)
     except OSError as exc:
         files.close()
         raise UsageError(f"--images-dir {folder}: {exc.strerror or exc}") from None
     return files.finish()
 
 
-def _distinct(ids: array) -> int:
-    """How many different values (the hashed ImageIDs of all sources: the number of images)."""
-    if len(ids) <= 200_000:
-        return len(set(ids))
-    import numpy as np
+class _ImageCount:
+    """How many different ImageIDs all sources name, in about 8 bytes an image: their hashes
+    gathered in batches, each folded into one sorted array of distinct hashes (numpy, only
+    for large sets)."""
 
-    return int(np.unique(np.frombuffer(ids, dtype=np.int64)).size)
+    BATCH = 1 << 20
+
+    def __init__(self) -> None:
+        self.batch = array("q")
+        self.seen = None                     # sorted distinct hashes, once a batch was full
+
+    def add(self, image_id: str) -> None:
+        self.batch.append(hash(image_id))
+        if len(self.batch) >= self.BATCH:
+            self._fold()
+
+    def total(self) -> int:
+        if self.seen is None:
+            return len(set(self.batch))
+        self._fold()
+        return len(self.seen)
+
+    def _fold(self) -> None:
+        import numpy as np
+
+        hashes = np.frombuffer(self.batch, dtype=np.int64)
+        if self.seen is not None:
+            hashes = np.concatenate((self.seen, hashes))
+            self.seen = None
+        else:
+            hashes = hashes.copy()
+        self.batch = array("q")
+        hashes.sort()
+        keep = np.empty(len(hashes), dtype=bool)
+        keep[:1] = True
+        np.not_equal(hashes[1:], hashes[:-1], out=keep[1:])
+        self.seen = hashes[keep]
 
 
 class _Index:
@@ -310,7 +339,7 @@ class _Index:
         self.label_rows: dict[str, list[int]] = {}
         self.sources: list[_Source] = []
         self.files: spill.SortedSpill | None = None
-        ids = array("q")
+        ids = _ImageCount()
         try:
             self.sources.append(_Source(_BoxReader(opts.annotations_csv), 0, self.label_rows,
                                         ids))
@@ -322,7 +351,7 @@ class _Index:
         except BaseException:
             self.close()
             raise
-        self.count = _distinct(ids)
+        self.count = ids.total()
 
     def close(self) -> None:
         for source in self.sources:

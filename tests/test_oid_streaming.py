@@ -86,6 +86,7 @@ def test_items_count_every_image_once(tmp_path, monkeypatch):
     from tfrconv.formats import Options
 
     monkeypatch.setattr(oid, "SPILL_LIMIT", 2)
+    monkeypatch.setattr(oid._ImageCount, "BATCH", 3)        # counted in folded batches too
     options = write_set(tmp_path, interleaved(BOXES), interleaved(LABELS))
     opts = Options({"annotations_csv": options["annotations_csv"],
                     "images_dir": options["images_dir"],
