@@ -6,8 +6,9 @@ stable source-id shard rule of conversion); the label map and manifest sit besid
 the names a conversion gives them. Uncompressed output is placed the way the local runner's
 workers place theirs: room is reserved in the shard and the framed record written there with
 `pwritev`; an unchanged record from an uncompressed input is not even read back into Python to
-be written: its framed bytes are copied file to file by the kernel (`copy_file_range`), which
-is what lets reshard and merge run close to the speed of `cp`.
+be written: its framed bytes are copied file to file by the kernel (`copy_file_range`), past
+the first `_PROCESS_AFTER` bytes by a helper process (`copier.py`) so that the copying overlaps
+the reading, which is what lets reshard and merge run close to the speed of `cp`.
 
 `publish_all` renames every set's files into place with one `Publication`, as the local runner
 does, only when the command has finished: an exception (the commands turn SIGTERM into one)
@@ -27,9 +28,14 @@ from ..manifest import class_entries, label_map_entry, label_map_path, manifest_
 from ..publish import Publication, remove_stale_shards, unlink_quietly, write_temp
 from ..sharding import ShardedWriter, ShardStats, shard_glob, shard_index
 from ..tfrecord import Record, frame_parts, is_gzip
+from .copier import CopierProcess, copy_range
 
 # Framing around a payload: u64 length, u32 its CRC, ..., u32 the payload's CRC.
 FRAMING = 16
+# Copies go to a copier process once this much has been copied here (small jobs never start
+# one), in runs of at most `_RUN` bytes (so that it copies while the reading goes on).
+_PROCESS_AFTER = 64 << 20
+_RUN = 8 << 20
 # Distinct per-image lists of class names held before they are added to the class counts.
 _NAME_LISTS = 4096
 
@@ -48,7 +54,9 @@ class RecordSetWriter:
         self.direct = self.compression is None and hasattr(os, "pwritev")
         self._shard_fds: dict[int, int] = {}
         self._input_fds: dict[str, int | None] = {}    # None: GZIP, its bytes cannot be copied
-        self._runs: dict[int, list[int]] = {}           # shard → records still to copy
+        self._runs: dict[int, list] = {}                # shard → records still to copy
+        self._copier: CopierProcess | None = None
+        self._copied = 0                                # bytes copied (or queued to copy)
         self.examples = 0
         self.objects = 0
         self.object_classes: Counter = Counter()     # class name -> objects
@@ -87,27 +95,30 @@ class RecordSetWriter:
         offset = self.writer.reserve(shard, length)[1]
         run = self._runs.get(shard)
         if run is not None and run[0] == source and run[2] == record.offset and \
-                run[3] + run[2] - run[1] == offset:
+                run[3] + run[2] - run[1] == offset and run[2] - run[1] < _RUN:
             run[2] += length                       # the run grows by this record
         else:
             self._copy_run(shard)
-            self._runs[shard] = [source, record.offset, record.offset + length, offset]
+            self._runs[shard] = [source, record.offset, record.offset + length, offset,
+                                 record.path]
         self._count(names)
 
     def _copy_run(self, shard: int) -> None:
-        """Copy the pending run of records of one shard (input fd, start, end, offset)."""
+        """Copy the pending run of records of one shard (input fd, start, end, offset, input
+        path): here, or past the first `_PROCESS_AFTER` bytes by the copier process."""
         run = self._runs.pop(shard, None)
         if run is None:
             return
-        source, start, end, offset = run
+        source, start, end, offset, path = run
         try:
-            target = self._shard_fd(shard)
-            while start < end:
-                copied = os.copy_file_range(source, target, end - start, start, offset)
-                if copied == 0:
-                    raise OSError("the input file ended while copying records")
-                start += copied
-                offset += copied
+            if self._copier is None and self._copied >= _PROCESS_AFTER:
+                self._copier = CopierProcess()
+            self._copied += end - start
+            if self._copier is not None:
+                self._copier.copy(path, self.writer.temp_paths[shard], start, end - start,
+                                  offset)
+            else:
+                copy_range(source, self._shard_fd(shard), start, end - start, offset)
         except OSError as exc:
             raise self._failed(exc) from None
 
@@ -127,9 +138,21 @@ class RecordSetWriter:
             self._input_fds[path] = os.open(path, os.O_RDONLY) if usable else None
         return self._input_fds[path]
 
-    def _close_fds(self) -> None:
+    def _finish_copies(self) -> None:
         for shard in list(self._runs):
             self._copy_run(shard)
+        if self._copier is not None:
+            try:
+                self._copier.finish()
+            except OSError as exc:
+                raise self._failed(exc) from None
+            finally:
+                self._copier = None
+
+    def _close_fds(self) -> None:
+        if self._copier is not None:             # nothing may still copy to what is removed
+            self._copier.cancel()
+            self._copier = None
         for fd in [*self._shard_fds.values(), *self._input_fds.values()]:
             if fd is not None:
                 os.close(fd)
@@ -161,6 +184,7 @@ class RecordSetWriter:
               skipped_records: int = 0, split: str | None = None) -> dict[str, Any]:
         """Finish the shards and write the label map and manifest under temporary names; the
         manifest."""
+        self._finish_copies()
         self._close_fds()
         self.writer.finish()
         self.manifest = self.describe(label_map, command=command, inputs=inputs,

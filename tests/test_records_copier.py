@@ -1,0 +1,98 @@
+"""The copier process of `records reshard` and `merge` (tfrconv/records/copier.py): the bytes
+it copies, its failures as one error, and a command stopped midway leaving nothing behind."""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+import pytest
+from recordmaker import good_features, write
+
+import tfrconv.records.output as output
+from tfrconv.errors import DataError
+from tfrconv.example import serialize
+from tfrconv.records.copier import CopierProcess
+from tfrconv.records.merge import merge_records
+from tfrconv.records.reshard import reshard_records
+from tfrconv.tfrecord import frame
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "copy_file_range"),
+                                reason="copies are made by copy_file_range (Linux)")
+
+
+def test_copies_byte_ranges_between_files(tmp_path):
+    source = tmp_path / "in"
+    source.write_bytes(bytes(range(256)) * 4)
+    target = tmp_path / "out"
+    target.write_bytes(b"")
+    copier = CopierProcess()
+    copier.copy(str(source), str(target), 10, 5, 0)
+    copier.copy(str(source), str(target), 300, 3, 5)           # (300 % 256 = 44)
+    copier.copy(str(source), str(target), 0, 2, 8)
+    copier.finish()
+    assert target.read_bytes() == bytes([10, 11, 12, 13, 14, 44, 45, 46, 0, 1])
+
+
+def test_a_failed_copy_is_one_oserror_with_the_reason(tmp_path):
+    target = tmp_path / "out"
+    target.write_bytes(b"")
+    copier = CopierProcess()
+    copier.copy(str(tmp_path / "missing"), str(target), 0, 5, 0)
+    with pytest.raises(OSError, match="No such file"):
+        copier.finish()
+
+
+def test_copying_past_the_end_of_the_input_fails(tmp_path):
+    (tmp_path / "in").write_bytes(b"abc")
+    (tmp_path / "out").write_bytes(b"")
+    copier = CopierProcess()
+    copier.copy(str(tmp_path / "in"), str(tmp_path / "out"), 0, 10, 0)
+    with pytest.raises(OSError, match="input file ended"):
+        copier.finish()
+
+
+@pytest.fixture
+def copier_from_the_start(monkeypatch):
+    """Every copy through the copier process, in runs of at most one record."""
+    monkeypatch.setattr(output, "_PROCESS_AFTER", 0)
+    monkeypatch.setattr(output, "_RUN", 1)
+
+
+def framed_records(path: str) -> list[bytes]:
+    """The framed records of a file, cut by their length fields (no tfrconv reader)."""
+    with open(path, "rb") as fileobj:
+        data = fileobj.read()
+    out, pos = [], 0
+    while pos < len(data):
+        length = int.from_bytes(data[pos:pos + 8], "little")
+        out.append(data[pos:pos + 16 + length])
+        pos += 16 + length
+    return out
+
+
+def test_reshard_through_the_copier_copies_every_record_unchanged(tmp_path,
+                                                                  copier_from_the_start):
+    examples = [good_features(f"{i}.jpg") for i in range(12)]
+    src = write(tmp_path / "in.record", examples)
+    manifest = reshard_records(src, str(tmp_path / "o" / "x.record"), num_shards=3)
+    shards = sorted(glob.glob(str(tmp_path / "o" / "x.record-*")))
+    got = [record for shard in shards for record in framed_records(shard)]
+    expected = [frame(serialize(e)) for e in examples]
+    assert sorted(got) == sorted(expected)
+    assert framed_records(src) == expected
+    assert [s["examples"] for s in manifest["shards"]] == [len(framed_records(s)) for s in shards]
+    assert not [p for p in os.listdir(tmp_path / "o") if p.startswith(".")]
+
+
+def test_a_damaged_record_after_copies_began_leaves_nothing(tmp_path, copier_from_the_start):
+    a = write(tmp_path / "a.record", [good_features(f"a{i}.jpg") for i in range(4)])
+    b = write(tmp_path / "b.record", [good_features(f"b{i}.jpg") for i in range(4)])
+    data = bytearray(Path(b).read_bytes())
+    data[len(framed_records(b)[0]) + 40] ^= 0xFF               # record 1's payload
+    Path(b).write_bytes(bytes(data))
+    out = tmp_path / "m"
+    with pytest.raises(DataError, match=r"record 1 .*CRC"):
+        merge_records([a, b], str(out / "all.record"))
+    assert not out.exists() or os.listdir(out) == []
