@@ -735,3 +735,45 @@ def test_absolute_file_name_outside_the_image_folder(tmp_path):
     with pytest.raises(DataError, match="outside the dataset folder"):
         convert(json_path, tmp_path / "o.record")
     assert convert(json_path, tmp_path / "o.record", allow_outside_paths=True).examples == 1
+
+
+def polygons_one_by_one(segmentation, width, height):
+    """The polygon checks written out value by value (the oracle of the numpy path): the kept
+    polygons as float lists, or the error's start."""
+    import math
+
+    reach = coco.POLYGON_REACH * max(width, height) + 1024
+    kept = []
+    for polygon in segmentation:
+        values = [float(v) for v in polygon]
+        if any(not math.isfinite(v) or abs(v) > reach for v in values):
+            return "a polygon must be a list of finite coordinates"
+        if len(values) < 6:
+            continue
+        xs, ys = values[0:len(values) - 1:2], values[1::2]
+        perimeter = 0
+        for i in range(len(ys)):
+            perimeter += max(abs(xs[i] - xs[i - 1]), abs(ys[i] - ys[i - 1]))
+        if perimeter > coco.POLYGON_PERIMETER * (width + height):
+            return f"a polygon is {perimeter:.0f} pixels long"
+        kept.append(values)
+    return kept
+
+
+@reaches("compared")
+@settings(max_examples=200, deadline=None)
+@given(segmentation=st.lists(st.lists(st.integers(-50, 400) | st.floats(-50, 400)
+                                      | st.sampled_from([float("inf"), float("nan"), 2000]),
+                                      min_size=6, max_size=20), min_size=1, max_size=3),
+       width=st.integers(1, 50), height=st.integers(1, 50))
+def test_polygon_checks_match_the_value_by_value_rules(segmentation, width, height):
+    expected = polygons_one_by_one(segmentation, width, height)
+    try:
+        found = coco._polygons(segmentation, width, height, "annotation 1", "x.json")
+    except DataError as error:
+        branch("refused")
+        assert isinstance(expected, str) and expected in str(error)
+    else:
+        branch("kept")
+        assert found == expected
+    branch("compared")
