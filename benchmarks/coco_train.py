@@ -76,17 +76,22 @@ def train_shaped(root: str, num_images: int, objects_per_image: float = 7.0) -> 
     return path
 
 
-def bench(args, out_dir: str, run) -> dict:
+MODES = {"boxes": ([], []), "masks": (["--include-masks"], ["--include_masks"])}
+
+
+def bench(args, out_dir: str, run, modes: tuple[str, ...] = ("boxes", "masks")) -> dict:
     """tfrconv against the reference-style converter on the train2017 shape at --images
-    images, without and with masks; best of --repeat for each (the reference once)."""
+    images, without and with masks (or only `modes`); best of --repeat for each (the
+    reference once)."""
     path = train_shaped(os.path.join(args.cache, f"coco-train-{args.images}"), args.images)
     image_dir = os.path.join(os.path.dirname(os.path.dirname(path)), "train2017")
     run.warm(os.path.dirname(path))
     run.warm(os.path.join(os.path.dirname(image_dir), "pool"))
     result = {"case": "coco-train", "images": args.images,
-              "json_mb": round(os.path.getsize(path) / 1e6, 1)}
-    for label, ours, theirs in (("boxes", [], []),
-                                ("masks", ["--include-masks"], ["--include_masks"])):
+              "json_mb": round(os.path.getsize(path) / 1e6, 1),
+              "load_before": round(os.getloadavg()[0], 2)}
+    for label in modes:
+        ours, theirs = MODES[label]
         output = os.path.join(out_dir, f"coco-{label}.record")
         tfrconv = min((run.timed(run.tfrconv_cmd() + [
             "coco", "--annotations-file", path, "--output", output, "--no-progress", *ours])
@@ -101,6 +106,7 @@ def bench(args, out_dir: str, run) -> dict:
             entry["speedup_wall"] = round(reference["wall_s"] / tfrconv["wall_s"], 1)
             entry["speedup_cpu"] = round(reference["cpu_s"] / tfrconv["cpu_s"], 1)
         result[label] = entry
+    result["load_after"] = round(os.getloadavg()[0], 2)
     return result
 
 
