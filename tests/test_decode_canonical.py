@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reach import branch, reaches
 
-from tfrconv.features import _decode_protobuf, decode_canonical, decode_typed
+from tfrconv.features import decode_by_protobuf, decode_canonical, decode_typed
 from tfrconv.proto import example_class
 
 EXAMPLE = example_class()
@@ -64,7 +64,7 @@ def same(a, b) -> bool:
 
 def protobuf_reads(payload: bytes):
     try:
-        return _decode_protobuf(payload)
+        return decode_by_protobuf(payload)
     except ValueError:
         return ValueError
 
@@ -78,8 +78,8 @@ def test_protobuf_written_examples_take_the_fast_path_and_read_the_same(features
     if payload:                                  # b"" (no features) is protobuf's to read
         assert fast is not None
         branch("fast path")
-        assert same(fast, _decode_protobuf(payload))
-    assert same(decode_typed(payload), _decode_protobuf(payload))
+        assert same(fast, decode_by_protobuf(payload))
+    assert same(decode_typed(payload), decode_by_protobuf(payload))
 
 
 @reaches("compared")

@@ -131,7 +131,7 @@ def decode_typed(payload: bytes) -> dict[str, tuple[str | None, list]]:
         fast = decode_canonical(payload)
     except (IndexError, ValueError):            # out of bounds or not UTF-8: protobuf decides
         fast = None
-    return fast if fast is not None else _decode_protobuf(payload)
+    return fast if fast is not None else decode_by_protobuf(payload)
 
 
 def decode_canonical(payload: bytes) -> dict[str, tuple[str | None, list]] | None:
@@ -258,7 +258,7 @@ def _packed_values(data: bytes, pos: int, end: int, kind: str) -> list | None:
     return values if pos == end else None
 
 
-def _decode_protobuf(payload: bytes) -> dict[str, tuple[str | None, list]]:
+def decode_by_protobuf(payload: bytes) -> dict[str, tuple[str | None, list]]:
     """`decode_typed` by protobuf's own parser: any valid layout, and its errors."""
     global _EXAMPLE
     if _EXAMPLE is None:
