@@ -714,7 +714,7 @@ def summary_line(result: dict[str, Any], failed: bool, target: str) -> str:
                "no label map given or found beside the records, so class texts were not "
                "checked (use --label-map)")
     if not result.get("images_decoded", True):
-        checked += "; images not decoded (--no-decode: headers, sizes and sha256 only)"
+        checked += "; images not decoded (--no-decode: their headers and sha256 checked)"
     warnings = result["warnings"]
     if not failed:
         note = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
