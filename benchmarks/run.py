@@ -23,8 +23,9 @@ slower machine changes both sides alike:
 - coco-train: `tfrconv coco` on a COCO-train2017-shaped file of --images images (7 objects each,
   polygons, 80 sparse category ids) without and with masks, against benchmarks/reference_coco.py
   (benchmarks/coco_train.py); coco-train-memory: peak RSS at the full shape (118,287 images).
-- read: reading the report case's records back: `read_examples` and `tfrconv inspect` against
-  tf.data + tf.io.parse_example with the decoder's spec (benchmarks/read_side.py).
+- read: reading the report case's records back: `read_examples`, `tfrconv inspect` and
+  `tfrconv verify --no-decode` against tf.data + tf.io.parse_example with the decoder's spec
+  (benchmarks/read_side.py).
 - startup: `tfrconv --help`, `tfrconv formats` and `tfrconv voc --help`, median of 10 runs.
 - report: `tfrconv report` on the voc case's records (converted once into 4 shards, reported as
   two splits: shards 0-2 and shard 3) against reading the same records (framing, CRC and
