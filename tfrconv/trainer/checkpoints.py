@@ -103,11 +103,12 @@ def check_model_dir(model_dir: str, identity: dict) -> str | None:
     return latest
 
 
-def new_checkpoint(*, model, identity: dict, step=None, optimizer=None):
+def new_checkpoint(*, model, identity: dict, step=None, optimizer=None, extra=None):
     import tensorflow as tf
 
     parts = {"model": model,
-             "tfrconv_model": tf.Variable(json.dumps(identity, sort_keys=True), trainable=False)}
+             "tfrconv_model": tf.Variable(json.dumps(identity, sort_keys=True), trainable=False),
+             **(extra or {})}
     if step is not None:
         parts["step"] = step
     if optimizer is not None:

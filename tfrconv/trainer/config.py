@@ -67,6 +67,7 @@ class Optimizer:
     momentum: float = 0.9
     decay: float = 0.9
     epsilon: float = 1e-7
+    moving_average_decay: float | None = None   # None: no moving average of the weights
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,9 @@ class PipelineSettings:
 
         return ModelSpec(num_classes=self.num_classes, width=self.width,
                          depthwise=self.depthwise, heatmap_bias=self.heatmap_bias,
-                         max_detections=self.max_detections, peak_kernel=self.peak_kernel)
+                         max_detections=self.max_detections, peak_kernel=self.peak_kernel,
+                         flip_test=any(step.name == "random_horizontal_flip"
+                                       for step in self.augmentations))
 
     def loss_weights(self):
         from .losses import LossWeights
@@ -350,15 +353,18 @@ def _optimizer(message, notes: list[str], path) -> Optimizer:
         raise UsageError("pipeline config: train_config has no optimizer { }", file=path)
     value = getattr(message, kind)
     rate = _learning_rate(value.learning_rate, path)
-    if message.use_moving_average:
-        notes.append("optimizer.use_moving_average is true (the OD API's default): the built-in "
-                     "trainer keeps no moving averages and evaluates the trained weights")
+    # use_moving_average is true by default in the OD API's proto, as here.
+    average = float(message.moving_average_decay) if message.use_moving_average else None
+    if average is not None and not 0.0 < average < 1.0:
+        raise UsageError("pipeline config: optimizer.moving_average_decay must be between 0 "
+                         "and 1", file=path)
     if kind == "adam_optimizer":
-        return Optimizer("adam", rate, epsilon=value.epsilon)
+        return Optimizer("adam", rate, epsilon=value.epsilon, moving_average_decay=average)
     if kind == "momentum_optimizer":
-        return Optimizer("momentum", rate, momentum=value.momentum_optimizer_value)
+        return Optimizer("momentum", rate, momentum=value.momentum_optimizer_value,
+                         moving_average_decay=average)
     return Optimizer("rms_prop", rate, momentum=value.momentum_optimizer_value,
-                     decay=value.decay, epsilon=value.epsilon)
+                     decay=value.decay, epsilon=value.epsilon, moving_average_decay=average)
 
 
 def _augmentations(steps, notes: list[str]) -> list[Augmentation]:

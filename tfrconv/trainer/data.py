@@ -36,7 +36,8 @@ class Augmentation:
 
 SUPPORTED_AUGMENTATIONS = ("random_horizontal_flip", "random_vertical_flip",
                            "random_adjust_brightness", "random_adjust_contrast",
-                           "random_adjust_hue", "random_adjust_saturation")
+                           "random_adjust_hue", "random_adjust_saturation",
+                           "random_scale_crop_and_pad_to_square")
 
 
 def match_files(patterns: list[str], *, what: str, config: str | None = None) -> list[str]:
@@ -100,7 +101,9 @@ def augment(image, boxes, augmentations: list[Augmentation], seed):
         p = step.params
         draw_seed = tf.random.experimental.stateless_fold_in(seed, position)
 
-        def uniform(low, high, draw_seed=draw_seed):
+        def uniform(low, high, draw_seed=draw_seed, draw=0):
+            if draw:      # a step's further draws; its first is the one it always made
+                draw_seed = tf.random.experimental.stateless_fold_in(draw_seed, draw)
             return tf.random.stateless_uniform([], draw_seed, low, high)
 
         if step.name in ("random_horizontal_flip", "random_vertical_flip"):
@@ -128,7 +131,34 @@ def augment(image, boxes, augmentations: list[Augmentation], seed):
         elif step.name == "random_adjust_saturation":
             factor = uniform(p.get("min_delta", 0.8), p.get("max_delta", 1.25))
             image = tf.image.adjust_saturation(image / 255.0, factor) * 255.0
+        elif step.name == "random_scale_crop_and_pad_to_square":
+            image, boxes = scale_crop_and_pad(
+                image, boxes, uniform(p.get("scale_min", 0.1), p.get("scale_max", 2.0)),
+                uniform(0.0, 1.0, draw=1), uniform(0.0, 1.0, draw=2))
     return tf.clip_by_value(image, 0.0, 255.0), boxes
+
+
+def scale_crop_and_pad(image, boxes, scale, where_y, where_x):
+    """The OD API's random_scale_crop_and_pad_to_square on an image already at the model's input
+    size (which stands for its output_size): resize by `scale`, crop a random window of the input
+    size (`where_*` in 0..1 place it) from an enlarged image, pad a reduced one at the bottom and
+    right with zeros; boxes follow and are clipped to the image (those left empty are dropped
+    with the other empty boxes when the targets are built)."""
+    import tensorflow as tf
+
+    size = tf.shape(image)[:2]
+    scaled = tf.maximum(tf.cast(tf.round(tf.cast(size, tf.float32) * scale), tf.int32), 1)
+    image = tf.image.resize(image, scaled)
+    spare = tf.maximum(scaled - size, 0)
+    offset = tf.cast(tf.round(tf.cast(spare, tf.float32) * tf.stack([where_y, where_x])),
+                     tf.int32)
+    kept = tf.minimum(scaled, size)
+    image = tf.slice(image, tf.concat([offset, [0]], 0), tf.concat([kept, [-1]], 0))
+    image = tf.image.pad_to_bounding_box(image, 0, 0, size[0], size[1])
+    scaled_f, size_f = tf.cast(scaled, tf.float32), tf.cast(size, tf.float32)
+    shift = tf.tile(tf.cast(offset, tf.float32) / size_f, [2])
+    boxes = boxes * tf.tile(scaled_f / size_f, [2]) - shift
+    return tf.clip_by_value(image, 0.0, 255.0), tf.clip_by_value(boxes, 0.0, 1.0)
 
 
 CACHE_LIMIT_BYTES = 1 << 30   # decoded, resized training images kept in memory up to this size

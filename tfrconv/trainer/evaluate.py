@@ -56,7 +56,7 @@ class Evaluator:
         import tensorflow as tf
 
         from .losses import centernet_losses
-        from .model import decode
+        from .model import decode, with_mirror
 
         spec = self.settings.model_spec()
         weights = self.settings.loss_weights()
@@ -64,8 +64,9 @@ class Evaluator:
 
         @tf.function(input_signature=[tf.TensorSpec(size, tf.float32)], reduce_retracing=True)
         def predict(images):
-            heat, box = model(images, training=False)
-            return heat, box, decode(heat, box, spec)
+            heat, box = model(images, training=False)       # the eval losses' outputs
+            merged = with_mirror(model, images, heat, box) if spec.flip_test else (heat, box)
+            return heat, box, decode(*merged, spec)
 
         def run(images, targets):
             heat, box, detections = predict(images)

@@ -24,7 +24,7 @@ def build_serving_module(model, settings: PipelineSettings):
     import tensorflow as tf
 
     from .data import resize_image
-    from .model import decode
+    from .model import decode, predict
 
     spec = settings.model_spec()
     resize = settings.resize
@@ -38,8 +38,7 @@ def build_serving_module(model, settings: PipelineSettings):
                                                     name="input_tensor")])
         def __call__(self, input_tensor):
             image, fraction = resize_image(input_tensor[0], resize)
-            heat, box = self.model(image[None], training=False)
-            boxes, scores, classes = decode(heat, box, spec)
+            boxes, scores, classes = decode(*predict(self.model, image[None], spec), spec)
             boxes = tf.clip_by_value(boxes / tf.tile(fraction, [2])[None, None, :], 0.0, 1.0)
             count = tf.cast(tf.shape(scores)[1], tf.float32)
             return {

@@ -28,6 +28,7 @@ class ModelSpec:
     heatmap_bias: float = -2.19
     max_detections: int = 100
     peak_kernel: int = 3
+    flip_test: bool = False     # inference also looks at the mirror image (see `with_mirror`)
 
     def identity(self) -> dict:
         """The fields a checkpoint must share with a model to be restored into it."""
@@ -123,6 +124,27 @@ def _head(spec: ModelSpec, channels: int, name: str, *, bias: float):
     x = layers.Conv2D(channels, 1, bias_initializer=keras.initializers.Constant(bias),
                       name=name + "_out")(x)
     return keras.Model(inputs, x, name=name)
+
+
+def with_mirror(model, images, heatmap_logits, box):
+    """Test-time flip: the heatmap and box maps of `images` merged with those of their mirror
+    images, mapped back (probabilities and box values averaged; a mirrored x offset `o` from
+    cell `x'` is `1 - o` from cell `x`). For models trained with random horizontal flips, where
+    it costs a second forward pass and gained 0.024 Pascal mAP@0.5 and 0.040 COCO mAP on the
+    shapes benchmark (docs/performance.md)."""
+    import tensorflow as tf
+
+    mirror_heat, mirror_box = model(images[:, :, ::-1], training=False)
+    mirror_heat, mirror_box = mirror_heat[:, :, ::-1], mirror_box[:, :, ::-1]
+    p = (tf.sigmoid(heatmap_logits) + tf.sigmoid(mirror_heat)) * 0.5
+    mirror_box = tf.concat([mirror_box[..., :3], 1.0 - mirror_box[..., 3:]], axis=-1)
+    return tf.math.log(p) - tf.math.log1p(-p), (box + mirror_box) * 0.5
+
+
+def predict(model, images, spec: ModelSpec):
+    """Inference: the heatmap logits and box maps (test-time flip merged when the spec asks)."""
+    heat, box = model(images, training=False)
+    return with_mirror(model, images, heat, box) if spec.flip_test else (heat, box)
 
 
 def decode(heatmap_logits, box, spec: ModelSpec):

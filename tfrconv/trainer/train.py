@@ -12,6 +12,7 @@ evaluator's first point.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -104,7 +105,13 @@ def train(settings: PipelineSettings, options: TrainOptions, *, on_checkpoint=No
 
     from ..api import read_label_map_file
     from .budget import TimeBudget, read_choice, schedule_length, write_choice
-    from .checkpoints import MAX_TO_KEEP, check_model_dir, new_checkpoint, restore_fine_tune
+    from .checkpoints import (
+        MAX_TO_KEEP,
+        check_model_dir,
+        list_variables,
+        new_checkpoint,
+        restore_fine_tune,
+    )
     from .checks import check_inputs
     from .data import match_files, train_dataset
     from .losses import centernet_losses
@@ -147,11 +154,24 @@ def train(settings: PipelineSettings, options: TrainOptions, *, on_checkpoint=No
                                 stretch=stretch)
     optimizer.build(model.trainable_variables)
     global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+    average = None
+    if settings.optimizer.moving_average_decay is not None:
+        from .average import WeightAverage
+
+        average = WeightAverage(model.trainable_variables, settings.optimizer.moving_average_decay)
     checkpoint = new_checkpoint(model=model, identity=identity, step=global_step,
-                                optimizer=optimizer)
+                                optimizer=optimizer,
+                                extra=average.checkpoint_parts() if average else None)
     manager = tf.train.CheckpointManager(checkpoint, model_dir, max_to_keep=MAX_TO_KEEP)
+
+    def averaged():
+        """The model holds the averaged weights inside, if the config keeps an average."""
+        return average.applied() if average is not None else contextlib.nullcontext()
+
     if resume:
         checkpoint.restore(resume).expect_partial()
+        if average is not None:
+            average.after_restore(list_variables(resume))
         print(f"tfrconv train: resuming from {resume} (step {int(global_step.numpy())})",
               file=stream)
     elif settings.fine_tune_checkpoint:
@@ -160,6 +180,8 @@ def train(settings: PipelineSettings, options: TrainOptions, *, on_checkpoint=No
                                    model_dir=model_dir)
         print(f"tfrconv train: fine-tuning from {prefix} "
               f"({settings.fine_tune_checkpoint_type})", file=stream)
+        if average is not None:
+            average.reset()
     os.makedirs(model_dir, exist_ok=True)          # only once everything checked out
     _copy_config(settings.path, model_dir)
 
@@ -184,6 +206,8 @@ def train(settings: PipelineSettings, options: TrainOptions, *, on_checkpoint=No
             gradients = tape.gradient(losses["Loss/total_loss"], variables)
             optimizer.apply_gradients(zip(gradients, variables))
             global_step.assign_add(1)
+            if average is not None:
+                average.update(global_step)
             sums = {key: sums[key] + losses[key] for key in LOSS_KEYS}
         return {key: value / tf.cast(count, tf.float32) for key, value in sums.items()}
 
@@ -199,7 +223,8 @@ def train(settings: PipelineSettings, options: TrainOptions, *, on_checkpoint=No
     def evaluate(at: int, train_seconds: float, name: str) -> None:
         from .evaluate import headline
 
-        metrics = evaluator.evaluate(model, at)
+        with averaged():
+            metrics = evaluator.evaluate(model, at)
         progress.message(f"evaluated {name} (step {at}): {headline(metrics)}")
         result.evaluations.append({"step": at, "train_seconds": round(train_seconds, 2),
                                    "metrics": metrics})
@@ -208,7 +233,8 @@ def train(settings: PipelineSettings, options: TrainOptions, *, on_checkpoint=No
         return bool(result.evaluations) and result.evaluations[-1]["step"] == at
 
     def save(train_seconds: float, *, last: bool = False) -> None:
-        path = manager.save()
+        with averaged():
+            path = manager.save()
         result.checkpoints.append(path)
         result.latest_checkpoint = path
         at = int(global_step.numpy())
@@ -279,7 +305,8 @@ def train(settings: PipelineSettings, options: TrainOptions, *, on_checkpoint=No
         progress.clear()
         step = int(global_step.numpy())      # the chunk that was running may have finished
         if step != saved_step:
-            result.checkpoints.append(manager.save())
+            with averaged():
+                result.checkpoints.append(manager.save())
             result.latest_checkpoint = result.checkpoints[-1]
         writer.flush()
         result.interrupted = True
