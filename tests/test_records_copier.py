@@ -96,3 +96,12 @@ def test_a_damaged_record_after_copies_began_leaves_nothing(tmp_path, copier_fro
     with pytest.raises(DataError, match=r"record 1 .*CRC"):
         merge_records([a, b], str(out / "all.record"))
     assert not out.exists() or os.listdir(out) == []
+
+
+def test_without_a_copier_process_the_command_copies_by_itself(tmp_path, monkeypatch,
+                                                                 copier_from_the_start):
+    monkeypatch.setattr("sys.executable", str(tmp_path / "no-such-python"))
+    examples = [good_features(f"{i}.jpg") for i in range(5)]
+    src = write(tmp_path / "in.record", examples)
+    reshard_records(src, str(tmp_path / "o.record"), num_shards=1)
+    assert framed_records(str(tmp_path / "o.record")) == framed_records(src)

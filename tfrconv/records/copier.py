@@ -85,6 +85,17 @@ class CopierProcess:
         self._process.wait()
 
 
+def start_copier() -> CopierProcess | None:
+    """A copier process, or None where none can start (no interpreter path, a sandbox that
+    forbids it): the caller then copies by itself."""
+    if not sys.executable:
+        return None
+    try:
+        return CopierProcess()
+    except (OSError, ValueError):
+        return None
+
+
 def copy_range(source_fd: int, target_fd: int, start: int, length: int, offset: int) -> None:
     """Copy `length` bytes at `start` in one file to `offset` in another (`copy_file_range`)."""
     end = start + length

@@ -28,7 +28,7 @@ from ..manifest import class_entries, label_map_entry, label_map_path, manifest_
 from ..publish import Publication, remove_stale_shards, unlink_quietly, write_temp
 from ..sharding import ShardedWriter, ShardStats, shard_glob, shard_index
 from ..tfrecord import Record, frame_parts, is_gzip
-from .copier import CopierProcess, copy_range
+from .copier import CopierProcess, copy_range, start_copier
 
 # Framing around a payload: u64 length, u32 its CRC, ..., u32 the payload's CRC.
 FRAMING = 16
@@ -56,6 +56,7 @@ class RecordSetWriter:
         self._input_fds: dict[str, int | None] = {}    # None: GZIP, its bytes cannot be copied
         self._runs: dict[int, list] = {}                # shard → records still to copy
         self._copier: CopierProcess | None = None
+        self._helper = True                             # False: no copier process can start
         self._copied = 0                                # bytes copied (or queued to copy)
         self.examples = 0
         self.objects = 0
@@ -111,8 +112,9 @@ class RecordSetWriter:
             return
         source, start, end, offset, path = run
         try:
-            if self._copier is None and self._copied >= _PROCESS_AFTER:
-                self._copier = CopierProcess()
+            if self._copier is None and self._copied >= _PROCESS_AFTER and self._helper:
+                self._copier = start_copier()
+                self._helper = self._copier is not None
             self._copied += end - start
             if self._copier is not None:
                 self._copier.copy(path, self.writer.temp_paths[shard], start, end - start,
