@@ -105,3 +105,13 @@ def test_without_a_copier_process_the_command_copies_by_itself(tmp_path, monkeyp
     src = write(tmp_path / "in.record", examples)
     reshard_records(src, str(tmp_path / "o.record"), num_shards=1)
     assert framed_records(str(tmp_path / "o.record")) == framed_records(src)
+
+
+def test_records_from_a_url_are_written_from_their_payloads(tmp_path):
+    fsspec = pytest.importorskip("fsspec")
+    examples = [good_features(f"{i}.jpg") for i in range(3)]
+    src = write(tmp_path / "in.record", examples)
+    with fsspec.open("memory://copier-test/in.record", "wb") as fileobj:
+        fileobj.write(Path(src).read_bytes())
+    reshard_records("memory://copier-test/in.record", str(tmp_path / "o.record"), num_shards=1)
+    assert framed_records(str(tmp_path / "o.record")) == framed_records(src)

@@ -26,6 +26,7 @@ from ..errors import DataError
 from ..labelmap import LabelMap
 from ..manifest import class_entries, label_map_entry, label_map_path, manifest_path, manifest_text
 from ..publish import Publication, remove_stale_shards, unlink_quietly, write_temp
+from ..remote import is_url
 from ..sharding import ShardedWriter, ShardStats, shard_glob, shard_index
 from ..tfrecord import Record, frame_parts, is_gzip
 from .copier import CopierProcess, copy_range, start_copier
@@ -136,7 +137,8 @@ class RecordSetWriter:
 
     def _input_fd(self, path: str) -> int | None:
         if path not in self._input_fds:
-            usable = hasattr(os, "copy_file_range") and not is_gzip(path)
+            # A URL (s3://, memory://) has no descriptor: its records are written from payloads.
+            usable = hasattr(os, "copy_file_range") and not is_url(path) and not is_gzip(path)
             self._input_fds[path] = os.open(path, os.O_RDONLY) if usable else None
         return self._input_fds[path]
 
