@@ -65,9 +65,10 @@ class ClassChanges:
     def __call__(self, sample: Sample, context: Context) -> Sample:
         # The classes as read, for a check_classes run at the end (formats that cannot list
         # their classes cheaply: conversion.py).
-        context.notes["read_classes"] = tuple(
-            {obj.label: None for obj in sample.objects}
-            | {label.label: None for label in sample.image_labels})
+        read = {obj.label: None for obj in sample.objects}
+        if sample.image_labels:
+            read.update((label.label, None) for label in sample.image_labels)
+        context.notes["read_classes"] = tuple(read)
         kept = []
         for obj in sample.objects:
             name = self.rename_class(obj.label)
