@@ -83,7 +83,7 @@ OPTIONS = (
 # A problem is (rank, row number, message, line): an image with several takes the lowest rank
 # (the order of the checks below), then the first row.
 _FLAGS = {"0": 0, "1": 1, "-1": -1, "": -1}            # the usual cells; empty = unknown
-_PLAIN_CELL = r"(?=[^,]{1,15}(?:,|\Z))-?[0-9]+(?:\.[0-9]+)?"
+_PLAIN_CELL = r"-?[0-9]+(?:\.[0-9]+)?"
 _FLAG_CELL = "(?:0|1|-1|)"
 _NAN = float("nan")
 
@@ -105,8 +105,8 @@ class _BoxReader:
         present = [c for c, _attr in ATTRIBUTES if c in columns]
         self.flags = [(columns[c], 10 + present.index(c), f"{c} must be 0, 1 or -1 (unknown)")
                       if c in columns else None for c, _attr in ATTRIBUTES]
-        # The usual row, checked in one match of its cells joined: four plain numbers (at most
-        # 15 characters: float() reads them as pandas does) and five flags 0, 1, -1 or empty.
+        # The usual row, checked in one match of its cells joined: four plain decimals (float()
+        # reads them as pandas does) and five flags 0, 1, -1 or empty.
         self.usual = None
         if len(present) == len(ATTRIBUTES):
             self.usual = itemgetter(*(columns[c] for c in BOX_COLUMNS[2:] + tuple(present)))

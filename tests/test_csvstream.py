@@ -70,7 +70,8 @@ NUMBERS = st.sampled_from(["0.5", "-1", "1", "0", "", " ", " 0.25 ", "1e-3", ".5
 @reaches("compared")
 @settings(max_examples=80, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(cells=st.lists(NUMBERS, min_size=1, max_size=6))
+@given(cells=st.lists(NUMBERS | st.floats(0, 1).map(repr) | st.floats(-1e6, 1e6).map(repr),
+                     min_size=1, max_size=6))
 def test_numbers_are_pandas_numbers(tmp_path, cells):
     import numpy as np
     import pandas as pd
