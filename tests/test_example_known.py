@@ -202,6 +202,13 @@ ONE_INT = b"\x0a\x0c\x0a\x0a\x0a\x01k\x12\x05\x1a\x03\x0a\x01\x01"
 def test_serialize_writes_the_example_bytes():
     assert serialize({"k": ("int", [1])}) == ONE_INT
     assert serialize({}) == b""
+    # A large value is a piece of its own in the encoding; serialize joins the pieces.
+    # BytesList 0a 80 20 + 4096 bytes = 4099; Feature 0a 83 20 (4102); entry 3 + 3 + 4102 =
+    # 4108 (0a 8c 20); Features 4111 (0a 8f 20).
+    big = b"\x07" * 4096
+    assert serialize({"k": ("bytes", [big])}) == (
+        b"\x0a\x8f\x20" b"\x0a\x8c\x20" b"\x0a\x01k" b"\x12\x86\x20" b"\x0a\x83\x20"
+        b"\x0a\x80\x20" + big)
 
 
 def test_decode_reads_each_kind_and_a_feature_without_one():
