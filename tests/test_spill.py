@@ -13,7 +13,7 @@ from reach import branch, reaches
 from tfrconv.spill import SortedSpill
 
 RECORDS = st.lists(st.tuples(st.text(max_size=3), st.integers(), st.floats(allow_nan=True)),
-                   max_size=60, unique_by=lambda r: (r[0], r[1]))
+                   min_size=8, max_size=60, unique_by=lambda r: (r[0], r[1]))
 
 
 @reaches("spilled")
