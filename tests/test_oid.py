@@ -375,7 +375,8 @@ def test_malformed_csv_gives_samples_or_data_error(tmp_path_factory, case):
 
     root = tmp_path_factory.mktemp("oid")
     (root / "images").mkdir()
-    write_image(root / "images" / "000002b66c9c498e.jpg", 8, 8)
+    for image_id in ("000002b66c9c498e", "0a1b2c3d4e5f6789"):  # img_1 stays missing
+        write_image(root / "images" / f"{image_id}.jpg", 8, 8)
     boxes = root / "boxes.csv"
     boxes.write_bytes((case["header"] + "\n" + "\n".join(case["rows"])).encode() + case["tail"])
     labels = case["labels"]
@@ -386,7 +387,11 @@ def test_malformed_csv_gives_samples_or_data_error(tmp_path_factory, case):
         (root / "labels.csv").write_text("ImageID,Source,LabelName,Confidence\n"
                                          + "\n".join(labels))
         values["image_labels_csv"] = str(root / "labels.csv")
-        (root / "d.csv").write_text("\n".join(labels))
+        # Class descriptions: well formed unless the labels part is the broken one, whose
+        # lines then make a broken descriptions file as well.
+        descriptions = (labels if case["broken"] == "labels"
+                        else [f"{PERSON},Person", f"{CAR},Car", f"{DOG},Dog"])
+        (root / "d.csv").write_text("\n".join(descriptions))
         values["class_descriptions"] = str(root / "d.csv")
     opts = Options(values)
     try:
