@@ -6,7 +6,8 @@ Generates the dataset (`tfrconv sample shapes --num-images 2000`, seed 0: 1600 t
 converts it, writes the centernet config with its defaults (`tfrconv config`), then for each seed,
 one after the other (never in parallel: they would share the CPUs), trains as
 `tfrconv train --time-budget SECONDS --seed S` does and evaluates the final checkpoint on the 400
-validation images. `--every N` also evaluates every N steps (the curve; evaluation time is not
+validation images (with the test-time flip, as `tfrconv evaluate` does for a model trained with
+horizontal flips). `--every N` also evaluates every N steps (the curve; evaluation time is not
 training time). `--steps N` trains a fixed number of steps instead of a time budget, with the
 config's schedule written for N steps (`tfrconv config --num-steps N`): the quality a machine
 that does N steps in the budget would reach, measurable on a busy machine.
@@ -91,6 +92,7 @@ def one_run(seed: int, args) -> dict:
         "steps_per_sec": round(result.step / max(result.train_seconds, 1e-9), 3),
         "train_seconds": round(result.train_seconds, 1),
         "pascal_map50": round(metrics[PASCAL], 4), "coco_map": round(metrics[COCO], 4),
+        "flip_test": settings.model_spec().flip_test,
         "load_before": [round(v, 2) for v in load_before],
         "load_after": [round(v, 2) for v in load_after],
         "curve": [{"step": e["step"], "train_seconds": e["train_seconds"],

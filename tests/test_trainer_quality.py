@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,11 +137,9 @@ def averaged_config(tmp_path_factory):
     assert main(["config", "--train-records", records["train_glob"], "--eval-records",
                  records["val"], "--out", path, "--image-size", "64", "--batch-size", "4",
                  "--num-steps", "100"]) == 0
-    text = open(path).read()
-    if "use_moving_average: false" in text:           # the template's default may differ
-        text = text.replace("use_moving_average: false",
-                            "use_moving_average: true\n    moving_average_decay: 0.9")
-    open(path, "w").write(text)
+    config = Path(path)
+    config.write_text(config.read_text().replace(
+        "use_moving_average: false", "use_moving_average: true\n    moving_average_decay: 0.9"))
     assert load_settings(path).optimizer.moving_average_decay is not None
     return path
 
