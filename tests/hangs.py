@@ -25,3 +25,12 @@ def fails_after(seconds: int, what: str) -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def interruptible() -> None:
+    """Popen's preexec_fn for a child the test will Ctrl-C: SIGINT back to its default.
+
+    A shell starts background jobs (`cmd &`, nohup, some CI runners) with SIGINT ignored, and a
+    child inherits that; Python then installs no KeyboardInterrupt handler, so the test's SIGINT
+    would be ignored, as the user who ran it that way asked, and the test would fail."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fake_plugins import slow_format_site
+from hangs import interruptible
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from odapi import parse_records
@@ -300,7 +301,7 @@ def test_interrupted_run_leaves_nothing_behind(tmp_path, sig):
     process = subprocess.Popen(
         [sys.executable, "-m", "tfrconv", "slow", "--output", str(out / "x.record"),
          "--num-shards", "2", "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=dict(os.environ, PYTHONPATH=str(site)))
+        text=True, env=dict(os.environ, PYTHONPATH=str(site)), preexec_fn=interruptible)
     try:
         wait_until(lambda: out.exists() and os.listdir(out), "the run's temporary files")
         time.sleep(0.3)                      # let workers get going: not a measurement

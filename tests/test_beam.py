@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fake_plugins import slow_format_site
+from hangs import interruptible
 from odapi import parse_records
 
 import tfrconv
@@ -245,7 +246,8 @@ def test_interrupted_beam_run_leaves_nothing_behind(tmp_path, sig):
     process = subprocess.Popen(
         [sys.executable, "-m", "tfrconv", "slow", "--output", str(out / "x.record"),
          "--num-shards", "2", "--runner", "beam"], stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(site)))
+        stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(site)),
+        preexec_fn=interruptible)
     deadline = time.monotonic() + 120        # a bound on waiting, not a timing
     while not (out.exists() and os.listdir(out)):
         if process.poll() is not None:
