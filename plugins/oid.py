@@ -88,17 +88,23 @@ _FLAG_CELL = "(?:0|1|-1|)"
 _NAN = float("nan")
 
 
+def _open_csv(path: str, what: str, kind: str, required) -> csvstream.CsvRecords:
+    """The CSV's records, refused with the missing columns named unless it has `required`."""
+    records = csvstream.CsvRecords(path, what)
+    missing = [c for c in required if c not in records.columns]
+    if missing:
+        raise DataError(f"not an Open Images {kind}: no column {', '.join(missing)} "
+                        f"(found: {', '.join(records.header[:12])})", file=path, line=1)
+    return records
+
+
 class _BoxReader:
     what = "box annotations CSV"
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.records = csvstream.CsvRecords(path, self.what)
+        self.records = _open_csv(path, self.what, "box CSV", BOX_COLUMNS)
         columns = self.records.columns
-        missing = [c for c in BOX_COLUMNS if c not in columns]
-        if missing:
-            raise DataError(f"not an Open Images box CSV: no column {', '.join(missing)} "
-                            f"(found: {', '.join(self.records.header[:12])})", file=path, line=1)
         self.image, self.label = columns["ImageID"], columns["LabelName"]
         self.coordinates = [(columns[c], 2 + 2 * k, f"{c} is not a number",
                              f"box row without {c}") for k, c in enumerate(BOX_COLUMNS[2:])]
@@ -168,13 +174,8 @@ class _LabelReader:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.records = csvstream.CsvRecords(path, self.what)
+        self.records = _open_csv(path, self.what, "image-level label CSV", LABEL_COLUMNS)
         columns = self.records.columns
-        missing = [c for c in LABEL_COLUMNS if c not in columns]
-        if missing:
-            raise DataError(f"not an Open Images image-level label CSV: no column "
-                            f"{', '.join(missing)} (found: {', '.join(self.records.header[:12])})",
-                            file=path, line=1)
         self.image, self.label = columns["ImageID"], columns["LabelName"]
         self.confidence = columns.get("Confidence")                # none: all positive
 
