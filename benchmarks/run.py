@@ -510,7 +510,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as out_dir:
         for case in args.cases.split(","):
             print(f"running {case} ...", file=sys.stderr)
-            result = CASES[case](args, out_dir)
+            case_dir = os.path.join(out_dir, case)   # its own folder: outputs never meet
+            os.makedirs(case_dir)
+            result = CASES[case](args, case_dir)
             results["cases"].append(result)
             print(json.dumps(result, indent=2))
     results["load_after"] = os.getloadavg()[0]
