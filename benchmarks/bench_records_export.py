@@ -9,32 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-
-
-def record_sets(args, run) -> dict[str, str]:
-    """The records case's sets under --cache (made the first time): a, b (half the images
-    each) and tenth."""
-    folder = os.path.join(args.cache, f"records-{args.images}")
-    half = args.images // 2
-    sets = {"a": (half, 0), "b": (args.images - half, half), "tenth": (args.images // 10, 0)}
-    paths = {}
-    for name, (count, start) in sets.items():
-        paths[name] = os.path.join(folder, name, f"{name}.record")
-        if not os.path.exists(paths[name]):
-            os.makedirs(os.path.dirname(paths[name]), exist_ok=True)
-            subprocess.run([sys.executable, "-c", run.RECORDS_MAKER, paths[name] + ".tmp",
-                            str(count), str(60_000), str(start)], check=True)
-            os.replace(paths[name] + ".tmp", paths[name])
-            with open(os.path.join(folder, name, f"{name}.label_map.pbtxt"), "w") as fileobj:
-                fileobj.write(run.LABEL_MAP)
-    run.warm(folder)
-    return paths
 
 
 def bench(args, out_dir: str, run) -> dict:
-    paths = record_sets(args, run)
+    paths = run.record_sets(args)
     both = [paths["a"], paths["b"]]
     export = run.tfrconv_cmd() + ["records", "export"]
     out = os.path.join(out_dir, "export")

@@ -268,10 +268,9 @@ LABEL_MAP = "".join(f"item {{ id: {i} name: '{name}' }}\n"
                     for i, name in enumerate(("car", "person", "dog"), 1))
 
 
-def bench_records(args, out_dir: str) -> dict:
-    """`records reshard` and `records merge` against `cp` of the same bytes (two record sets of
-    half the images each, ~60 KB per image), and peak RSS at a tenth of the images (flat
-    memory: the same at both sizes)."""
+def record_sets(args) -> dict[str, str]:
+    """The records cases' sets under --cache, made the first time: a and b (half the images
+    each, ~60 KB per image) and tenth, each with its label map; warm in the page cache."""
     folder = os.path.join(args.cache, f"records-{args.images}")
     half = args.images // 2
     sets = {"a": (half, 0), "b": (args.images - half, half), "tenth": (args.images // 10, 0)}
@@ -285,8 +284,16 @@ def bench_records(args, out_dir: str) -> dict:
             os.replace(paths[name] + ".tmp", paths[name])
             with open(os.path.join(folder, name, f"{name}.label_map.pbtxt"), "w") as fileobj:
                 fileobj.write(LABEL_MAP)
-    size = os.path.getsize(paths["a"]) + os.path.getsize(paths["b"])
     warm(folder)
+    return paths
+
+
+def bench_records(args, out_dir: str) -> dict:
+    """`records reshard` and `records merge` against `cp` of the same bytes (two record sets of
+    half the images each, ~60 KB per image), and peak RSS at a tenth of the images (flat
+    memory: the same at both sizes)."""
+    paths = record_sets(args)
+    size = os.path.getsize(paths["a"]) + os.path.getsize(paths["b"])
     records = tfrconv_cmd() + ["records"]
     both = [paths["a"], paths["b"]]
     out = os.path.join(out_dir, "records")
