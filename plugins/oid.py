@@ -88,24 +88,41 @@ _FLAG_CELL = "(?:0|1|-1|)"
 _NAN = float("nan")
 
 
-def _open_csv(path: str, what: str, kind: str, required) -> csvstream.CsvRecords:
-    """The CSV's records, refused with the missing columns named unless it has `required`."""
-    records = csvstream.CsvRecords(path, what)
-    missing = [c for c in required if c not in records.columns]
-    if missing:
-        raise DataError(f"not an Open Images {kind}: no column {', '.join(missing)} "
-                        f"(found: {', '.join(records.header[:12])})", file=path, line=1)
-    return records
-
-
-class _BoxReader:
-    what = "box annotations CSV"
+class _RowReader:
+    """What the box and label readers share: the CSV opened and its columns checked, and each
+    row's ImageID and LabelName with the problems they can have."""
+    what = kind = row = ""                      # in messages: the file, its kind, a row
+    required: tuple = ()
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.records = _open_csv(path, self.what, "box CSV", BOX_COLUMNS)
+        self.records = csvstream.CsvRecords(path, self.what)
         columns = self.records.columns
+        missing = [c for c in self.required if c not in columns]
+        if missing:
+            raise DataError(f"not an Open Images {self.kind}: no column {', '.join(missing)} "
+                            f"(found: {', '.join(self.records.header[:12])})", file=path, line=1)
         self.image, self.label = columns["ImageID"], columns["LabelName"]
+
+    def identity(self, number: int, line: int, cells: list[str]) -> tuple:
+        """(ImageID, LabelName, problem or None); a row without an ImageID is refused."""
+        image_id, label = cells[self.image], cells[self.label]
+        if not image_id:
+            raise DataError("row without an ImageID", file=self.path, line=line)
+        problem = None
+        if "\x00" in image_id:
+            problem = (0, number, "the ImageID contains a NUL byte", line)
+        elif not label:
+            problem = (1, number, f"{self.row} row without a LabelName", line)
+        return image_id, label, problem
+
+
+class _BoxReader(_RowReader):
+    what, kind, row, required = "box annotations CSV", "box CSV", "box", BOX_COLUMNS
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        columns = self.records.columns
         self.coordinates = [(columns[c], 2 + 2 * k, f"{c} is not a number",
                              f"box row without {c}") for k, c in enumerate(BOX_COLUMNS[2:])]
         present = [c for c, _attr in ATTRIBUTES if c in columns]
@@ -131,14 +148,7 @@ class _BoxReader:
                                         tuple(map(_FLAGS.__getitem__, values[4:])))
 
     def parse_fully(self, number: int, line: int, cells: list[str]) -> tuple:
-        image_id, label = cells[self.image], cells[self.label]
-        if not image_id:
-            raise DataError("row without an ImageID", file=self.path, line=line)
-        problem = None
-        if "\x00" in image_id:
-            problem = (0, number, "the ImageID contains a NUL byte", line)
-        elif not label:
-            problem = (1, number, "box row without a LabelName", line)
+        image_id, label, problem = self.identity(number, line, cells)
         box = []
         for index, rank, not_number, empty in self.coordinates:
             value = csvstream.number(cells[index])
@@ -169,25 +179,16 @@ class _BoxReader:
         return image_id, number, problem, (label, line, xmin, xmax, ymin, ymax, tuple(flags))
 
 
-class _LabelReader:
-    what = "image labels CSV"
+class _LabelReader(_RowReader):
+    what, kind, row = "image labels CSV", "image-level label CSV", "label"
+    required = LABEL_COLUMNS
 
     def __init__(self, path: str) -> None:
-        self.path = path
-        self.records = _open_csv(path, self.what, "image-level label CSV", LABEL_COLUMNS)
-        columns = self.records.columns
-        self.image, self.label = columns["ImageID"], columns["LabelName"]
-        self.confidence = columns.get("Confidence")                # none: all positive
+        super().__init__(path)
+        self.confidence = self.records.columns.get("Confidence")     # none: all positive
 
     def parse(self, number: int, line: int, cells: list[str]) -> tuple:
-        image_id, label = cells[self.image], cells[self.label]
-        if not image_id:
-            raise DataError("row without an ImageID", file=self.path, line=line)
-        problem = None
-        if "\x00" in image_id:
-            problem = (0, number, "the ImageID contains a NUL byte", line)
-        elif not label:
-            problem = (1, number, "label row without a LabelName", line)
+        image_id, label, problem = self.identity(number, line, cells)
         confidence = 1.0
         if self.confidence is not None:
             confidence = csvstream.number(cells[self.confidence])
