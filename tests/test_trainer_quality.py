@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from trainer_support import make_records  # noqa: E402
+from trainer_support import make_records, small_config  # noqa: E402
 
 from tfrconv.cli import main  # noqa: E402
 
@@ -131,12 +131,7 @@ def test_the_average_follows_the_weights_with_the_warm_up_decay():
 
 @pytest.fixture(scope="module")
 def averaged_config(tmp_path_factory):
-    root = tmp_path_factory.mktemp("average")
-    records = make_records(root, num_images=24, image_size=64)
-    path = str(root / "pipeline.config")
-    assert main(["config", "--train-records", records["train_glob"], "--eval-records",
-                 records["val"], "--out", path, "--image-size", "64", "--batch-size", "4",
-                 "--num-steps", "100"]) == 0
+    path = small_config(tmp_path_factory.mktemp("average"), num_images=24, num_steps=100)
     config = Path(path)
     config.write_text(config.read_text().replace(
         "use_moving_average: false", "use_moving_average: true\n    moving_average_decay: 0.9"))

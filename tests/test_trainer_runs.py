@@ -11,9 +11,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from trainer_support import make_records  # noqa: E402
-
-from tfrconv.cli import main  # noqa: E402
+from trainer_support import small_config  # noqa: E402
 
 tf = pytest.importorskip("tensorflow")
 
@@ -27,13 +25,7 @@ SCHEDULE = 100          # the config's num_steps (and cosine total_steps)
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
-    records = make_records(root, num_images=40, image_size=64)
-    path = str(root / "pipeline.config")
-    assert main(["config", "--train-records", records["train_glob"], "--eval-records",
-                 records["val"], "--out", path, "--image-size", "64", "--batch-size", "4",
-                 "--num-steps", str(SCHEDULE)]) == 0
-    return path
+    return small_config(tmp_path_factory.mktemp("runs"), num_images=40, num_steps=SCHEDULE)
 
 
 def weights(prefix: str) -> dict:

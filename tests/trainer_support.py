@@ -35,6 +35,19 @@ def make_records(root, *, num_images: int = 40, image_size: int = 64, seed: int 
             "label_map": os.path.join(out, "train.label_map.pbtxt")}
 
 
+
+def small_config(root, *, num_images: int, num_steps: int) -> str:
+    """make_records' records and a `tfrconv config` for them (64 px, batch 4, `num_steps`):
+    the pipeline config's path."""
+    from tfrconv.cli import main
+
+    records = make_records(root, num_images=num_images, image_size=64)
+    path = os.path.join(str(root), "pipeline.config")
+    assert main(["config", "--train-records", records["train_glob"], "--eval-records",
+                 records["val"], "--out", path, "--image-size", "64", "--batch-size", "4",
+                 "--num-steps", str(num_steps)]) == 0
+    return path
+
 @functools.cache
 def odapi_protos_available() -> str | None:
     """None when `object_detection.protos` imports (it needs the pure-Python protobuf, so it is
