@@ -33,6 +33,17 @@ def shard_hashes(output: str) -> list[str]:
             for path in sorted(glob.glob(output + "-*-of-*"))]
 
 
+def reader_options(options: dict, annotated_only: bool):
+    """The plugin's Options for write_set's files (no class descriptions)."""
+    from tfrconv.formats import Options
+
+    return Options({"annotations_csv": options["annotations_csv"],
+                    "images_dir": options["images_dir"],
+                    "image_labels_csv": options["image_labels_csv"],
+                    "class_descriptions": None, "annotated_only": annotated_only,
+                    "unknown_attributes": "keep"})
+
+
 @pytest.fixture(params=["sorted", "interleaved"])
 def oid_set(request, tmp_path):
     boxes, labels = ORDERS[request.param]
@@ -83,16 +94,10 @@ def test_spilled_rows_feed_forked_workers(tmp_path, monkeypatch):
 def test_items_count_every_image_once(tmp_path, monkeypatch):
     from tfrconv_plugins import oid
 
-    from tfrconv.formats import Options
-
     monkeypatch.setattr(oid, "SPILL_LIMIT", 2)
     monkeypatch.setattr(oid._ImageCount, "BATCH", 3)        # counted in folded batches too
     options = write_set(tmp_path, interleaved(BOXES), interleaved(LABELS))
-    opts = Options({"annotations_csv": options["annotations_csv"],
-                    "images_dir": options["images_dir"],
-                    "image_labels_csv": options["image_labels_csv"],
-                    "class_descriptions": None, "annotated_only": False,
-                    "unknown_attributes": "keep"})
+    opts = reader_options(options, annotated_only=False)
     items = oid.list_items(opts)
     ids = [item[0] for item in items]
     # 11 files (00cd twice) and dead0000beef0000, which has rows and no file
@@ -106,14 +111,8 @@ def test_items_count_every_image_once(tmp_path, monkeypatch):
 def test_classes_count_rows_and_name_the_first_line(tmp_path):
     from tfrconv_plugins import oid
 
-    from tfrconv.formats import Options
-
     options = write_set(tmp_path, interleaved(BOXES), interleaved(LABELS))
-    opts = Options({"annotations_csv": options["annotations_csv"],
-                    "images_dir": options["images_dir"],
-                    "image_labels_csv": options["image_labels_csv"],
-                    "class_descriptions": None, "annotated_only": True,
-                    "unknown_attributes": "keep"})
+    opts = reader_options(options, annotated_only=True)
     boxes = options["annotations_csv"]
     # interleaved boxes, from line 2: img_7 (person), dead0000beef0000 (car), b0b0 (car), Zed
     # (cat), 0a1b2c3d4e5f6789 (dog), ...; rows: boxes and image-level labels together
