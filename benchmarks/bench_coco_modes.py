@@ -4,6 +4,9 @@ every mask), so the masks comparison is usually run at fewer images than the box
 
     python benchmarks/run.py --cases coco-train-boxes --images 30000
     python benchmarks/run.py --cases coco-train-masks --images 3000
+
+coco-train-memory-masks: coco-train-memory's masks part alone (peak RSS of the conversion with
+masks at the full train2017 shape; --images is not used).
 """
 
 from __future__ import annotations
@@ -19,4 +22,9 @@ def masks(args, out_dir: str, run) -> dict:
     return coco_train.bench(args, out_dir, run, modes=("masks",))
 
 
-CASES = {"coco-train-boxes": boxes, "coco-train-masks": masks}
+def memory_masks(args, out_dir: str, run) -> dict:
+    return coco_train.bench_memory(args, out_dir, run, parts=("masks",))
+
+
+CASES = {"coco-train-boxes": boxes, "coco-train-masks": masks,
+         "coco-train-memory-masks": memory_masks}

@@ -1,8 +1,8 @@
 """oid-train: Open Images at the training split's shape (`--images 1700000`: 1.7 M images,
 14.6 M boxes in a 2.2 GB box CSV with v6's 21 columns, 3 image-level labels an image, 601
-classes), generated once under --cache. Images: a few 100-byte stand-ins hard-linked under every
-ImageID name (one file takes at most ~65,000 links); the conversion itself runs on the real
-JPEGs of a tenth of the images.
+classes), generated once under --cache. Images: a few stand-ins (one 64x48 JPEG) hard-linked
+under every ImageID name (one file takes at most ~65,000 links); the conversion in oid-train runs
+on the real JPEGs of a tenth of the images, oid-train-convert on the full set.
 
 Measured, each with peak RSS and CPU:
 - the floor: `wc -l` over the box and label CSVs, and a plain Python `csv.reader` pass over them;
@@ -11,6 +11,10 @@ Measured, each with peak RSS and CPU:
   stream-unsorted: the same rows with the images in random order (rows sorted on disk);
 - convert-tenth: `tfrconv oid` writing records for a tenth of the images (real 64x48 JPEGs),
   and stream-tenth: its CSV side, to show that the peak does not grow with the rows.
+
+oid-train-convert: `tfrconv oid` end to end on the full set (`--images 1700000`: ~15 min of CPU),
+once. A set generated before its stand-ins were JPEGs (100 bytes of zeros) cannot convert:
+delete it to have it generated again.
 """
 
 from __future__ import annotations
@@ -122,15 +126,21 @@ def _write_boxes(path: str, ids: list[str], tails: list[str], rng: random.Random
             fileobj.write("".join(lines))
 
 
+def _tiny_jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 120, 150)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
 def _write_images(folder: str, ids: list[str], jpegs: bool) -> None:
+    """Real 64x48 JPEGs (`jpegs`), or hard links to a few stand-ins: the same JPEG, so that
+    the full shape converts end to end too (oid-train-convert)."""
+    data = _tiny_jpeg()
     if jpegs:
-        import io
-
-        from PIL import Image
-
-        buffer = io.BytesIO()
-        Image.new("RGB", (64, 48), (90, 120, 150)).save(buffer, format="JPEG")
-        data = buffer.getvalue()
         for image_id in ids:
             with open(os.path.join(folder, image_id + ".jpg"), "wb") as fileobj:
                 fileobj.write(data)
@@ -141,7 +151,7 @@ def _write_images(folder: str, ids: list[str], jpegs: bool) -> None:
         source = os.path.join(stand_ins, f"{number // LINKS_PER_FILE}.jpg")
         if number % LINKS_PER_FILE == 0:
             with open(source, "wb") as fileobj:
-                fileobj.write(b"\xff\xd8" + bytes(96) + b"\xff\xd9")
+                fileobj.write(data)
         os.link(source, os.path.join(folder, image_id + ".jpg"))
 
 
@@ -201,4 +211,22 @@ def _read(path: str) -> None:
             pass
 
 
-CASES = {"oid-train": bench}
+def bench_convert(args, out_dir: str, run) -> dict:
+    """`tfrconv oid` end to end at --images (the full set's CSVs and stand-in images), once:
+    wall, CPU and peak RSS (largest process)."""
+    full = make_set(os.path.join(args.cache, f"oid-train-{args.images}"), args.images, False)
+    for path in (full["boxes"], full["labels"]):
+        _read(path)
+    output = os.path.join(out_dir, "convert-full", "oid.record")
+    measured = run.timed(run.tfrconv_cmd() + [
+        "oid", "--annotations-csv", full["boxes"], "--images-dir", full["images"],
+        "--image-labels-csv", full["labels"], "--class-descriptions", full["classes"],
+        "--num-shards", "10", "--workers", "2", "--no-progress", "--output", output])
+    records = sum(os.path.getsize(os.path.join(os.path.dirname(output), name))
+                  for name in os.listdir(os.path.dirname(output)))
+    shutil.rmtree(os.path.dirname(output), ignore_errors=True)
+    return {"case": "oid-train-convert", "images": args.images, "records_bytes": records,
+            "load_after": round(os.getloadavg()[0], 2), "convert": measured}
+
+
+CASES = {"oid-train": bench, "oid-train-convert": bench_convert}
