@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import glob
 import os
+import time
 from pathlib import Path
 
 import pytest
 from recordmaker import good_features, write
 
+import tfrconv.records.copier as copier_module
 import tfrconv.records.output as output
 from tfrconv.errors import DataError
 from tfrconv.example import serialize
@@ -33,6 +35,23 @@ def test_copies_byte_ranges_between_files(tmp_path):
     copier.copy(str(source), str(target), 0, 2, 8)
     copier.finish()
     assert target.read_bytes() == bytes([10, 11, 12, 13, 14, 44, 45, 46, 0, 1])
+
+
+def test_copies_start_before_the_end_once_enough_is_asked(tmp_path, monkeypatch):
+    # Held in the pipe's buffer until `finish`, every copy would wait for the whole reading.
+    monkeypatch.setattr(copier_module, "PUSH_AFTER", 4)
+    source = tmp_path / "in"
+    source.write_bytes(b"abcdefgh")
+    target = tmp_path / "out"
+    target.write_bytes(b"")
+    copier = CopierProcess()
+    copier.copy(str(source), str(target), 2, 4, 0)
+    deadline = time.monotonic() + 60                 # a liveness bound, not a speed figure
+    while target.read_bytes() != b"cdef" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    copied_before_finish = target.read_bytes()
+    copier.finish()
+    assert copied_before_finish == b"cdef"
 
 
 def test_a_failed_copy_is_one_oserror_with_the_reason(tmp_path):

@@ -25,6 +25,10 @@ OPEN_INPUT, OPEN_OUTPUT, COPY = 1, 2, 3
 MESSAGE = struct.Struct("<BIIQQQ")
 # One system call copies at most this much.
 STEP = 64 << 20
+# Instructions are pushed down the pipe once they ask for this many bytes of copying: the
+# helper starts on them while the reader goes on (held back in the pipe's buffer until the
+# end, the copies would all wait for the reading, one after the other).
+PUSH_AFTER = 2 << 20
 _PIPE_SIZE = 1 << 20              # asked of Linux for the pipe (F_SETPIPE_SZ), if it lets us
 _F_SETPIPE_SZ = 1031
 
@@ -44,12 +48,17 @@ class CopierProcess:
         except (ImportError, OSError):
             pass                                  # the default pipe size: it waits sooner
         self._ids: dict[tuple[int, str], int] = {}
+        self._held = 0                            # bytes of copies not yet pushed
 
     def copy(self, source: str, target: str, start: int, length: int, offset: int) -> None:
         try:
             self._process.stdin.write(MESSAGE.pack(
                 COPY, self._id(OPEN_INPUT, source), self._id(OPEN_OUTPUT, target), length,
                 start, offset))
+            self._held += length
+            if self._held >= PUSH_AFTER:
+                self._process.stdin.flush()
+                self._held = 0
         except BrokenPipeError:
             self.finish()                         # the helper stopped: raises its reason
 
