@@ -9,6 +9,7 @@ decoder) is the oracle for what decoding catches.
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import sys
@@ -19,7 +20,7 @@ from recordmaker import LABEL_MAP, good_features, image_bytes, mask_png, write
 from test_verify import BROKEN, LM, _replace_image, kinds, messages
 
 from tfrconv.cli import main
-from tfrconv.verify import verify_records
+from tfrconv.verify import Verifier, verify_records
 
 
 def check(path, label_map=LM, **kwargs):
@@ -198,3 +199,67 @@ def test_a_zero_size_box_and_a_box_on_the_border(tmp_path, monkeypatch, decode):
                             decode=decode)
     assert [p["kind"] for p in result["problems"]] == ["box"]
     assert "1 box not ordered min < max (#1 xmin 0.5 >= xmax 0.5)" in messages(result)
+
+
+def damage_payload(path: str, record: int) -> None:
+    """Flip a bit inside one record's payload: its CRC fails, the file reads on."""
+    data = bytearray(Path(path).read_bytes())
+    offset = 0
+    for _ in range(record):
+        offset += 16 + int.from_bytes(data[offset:offset + 8], "little")
+    data[offset + 12 + 100] ^= 0x04
+    Path(path).write_bytes(bytes(data))
+
+
+def test_files_checked_in_worker_processes_give_the_report_of_one_by_one(tmp_path,
+                                                                       monkeypatch):
+    """Shards checked at once in worker processes: the same report, problems in the same
+    order and the same streamed lines, as checking the files one after another; source ids
+    repeated across files are found with the first file that had them."""
+    bad_box = good_features("b.jpg")
+    bad_box["image/object/bbox/xmax"] = ("float", [1.5, 0.9])
+    no_sha = good_features("d.jpg")
+    del no_sha["image/key/sha256"]
+    wrong_type = good_features("a.jpg")                      # repeats file 1's record 0
+    wrong_type["image/height"] = ("float", [48.0])
+    unknown = good_features("b.jpg")                         # repeats file 1's record 1
+    unknown["image/object/class/text"] = ("bytes", [b"circle", b"hexagon"])
+    write(tmp_path / "s-0.record", [good_features("a.jpg"), bad_box])
+    write(tmp_path / "s-1.record", [good_features("c.jpg"), wrong_type, good_features("c.jpg"),
+                                    no_sha])
+    damage_payload(write(tmp_path / "s-2.record", [good_features("e.jpg"), unknown]), 0)
+    write(tmp_path / "s-3.record", [])
+
+    def run(workers):
+        stream = io.StringIO()
+        result = check(tmp_path / "s-*.record", workers=workers, stream=stream)
+        return result, stream.getvalue()
+
+    taken = []                                           # files a worker process checked
+    take = Verifier.take
+    monkeypatch.setattr(Verifier, "take", lambda self, checked: (taken.append(checked),
+                                                                   take(self, checked)))
+
+    one_by_one, streamed = run(1)
+    where = [(p["file"] and Path(p["file"]).name, p["record"], p["kind"])
+             for p in one_by_one["problems"]]
+    assert where == [("s-0.record", 1, "box"),
+                     ("s-1.record", 1, "type"), ("s-1.record", 1, "source_id"),
+                     ("s-1.record", 2, "source_id"),
+                     ("s-2.record", 0, "crc"), ("s-2.record", 1, "source_id"),
+                     ("s-2.record", 1, "class"),
+                     (None, None, "missing_field")]
+    assert "'b.jpg' also belongs to record 1 of " in messages(one_by_one)
+    assert (one_by_one["examples"], one_by_one["examples_with_errors"]) == (7, 3)
+    assert not taken
+    for workers in (2, 3):
+        assert run(workers) == (one_by_one, streamed), workers
+        assert len(taken) == 4
+        taken.clear()
+    assert run(None) == (one_by_one, streamed)          # None: one per usable CPU
+
+
+def test_workers_must_be_at_least_one(tmp_path, capsys):
+    path = write(tmp_path / "ok.record", [good_features("a.jpg")])
+    assert main(["verify", path, "--no-decode", "--workers", "0"]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err

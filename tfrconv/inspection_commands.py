@@ -53,6 +53,9 @@ def _verify_arguments(parser) -> None:
                         "classes, sha256 of the image bytes, and format, size and truncation "
                         "as the image and mask headers say (damage inside the pixels goes "
                         "unseen)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="with --no-decode, check up to N files at once in worker "
+                        "processes (default: one per CPU; the report is the same)")
 
 
 def _run_verify(args) -> int:

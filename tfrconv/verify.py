@@ -30,6 +30,7 @@ from typing import Any, TextIO
 
 from . import features as F
 from . import keys as K
+from . import remote
 from .images import sniff
 
 ERROR = "error"
@@ -70,6 +71,18 @@ class Problem:
         return {k: v for k, v in self.__dict__.items()}
 
 
+@dataclass
+class CheckedFile:
+    """What a worker process found in one file (`Verifier.take` adds it to the report)."""
+    info: dict[str, Any]
+    problems: list[Problem]
+    examples: int
+    objects: int
+    bad_examples: int
+    missing: Counter
+    source_ids: list[tuple[int, int, int, str]]     # (problems before it, hash, record, id)
+
+
 class Verifier:
     """Checks records one at a time; problems go to `report` (and `stream`, as found)."""
 
@@ -99,6 +112,9 @@ class Verifier:
         self.bad_examples = 0
         self.missing: Counter = Counter()      # optional keys absent, per example
         self.source_ids: dict[int, tuple[str, int]] = {}
+        # In a worker process (one file of several): each record's source id, left for the
+        # parent to check against every file's ids, with where its warning would go.
+        self.deferred_ids: list[tuple[int, int, int, str]] | None = None
         self._specs: dict[frozenset, dict] = {}
         self._hasher = None                     # decode=False: the thread hashing images
         self._hashing: tuple | None = None      # (batch, decoded, future of their digests)
@@ -106,10 +122,12 @@ class Verifier:
     # -- reporting -------------------------------------------------------------------------
     def report(self, severity: str, kind: str, message: str, file: str | None = None,
                record: int | None = None, source_id: str | None = None) -> None:
-        problem = Problem(severity, kind, message, file, record, source_id)
+        self._add(Problem(severity, kind, message, file, record, source_id))
+
+    def _add(self, problem: Problem) -> None:
         self.problems.append(problem)
-        self.counts[kind] += 1
-        self.severities[severity] += 1
+        self.counts[problem.kind] += 1
+        self.severities[problem.severity] += 1
         if self.stream is not None:
             self.stream.write(problem.line() + "\n")
             self.stream.flush()
@@ -137,6 +155,23 @@ class Verifier:
                 self._check_batch(batch)
         self._check_batch(batch)
         self._check_hashed()
+
+    def take(self, checked: CheckedFile) -> None:
+        """Add what a worker found in one file, as if this verifier had checked it: its
+        problems in order, each record's source id checked against the files before."""
+        self.files.append(checked.info)
+        self.examples += checked.examples
+        self.objects += checked.objects
+        self.bad_examples += checked.bad_examples
+        self.missing.update(checked.missing)
+        done = 0
+        for position, digest, index, source_id in checked.source_ids:
+            for problem in checked.problems[done:position]:
+                self._add(problem)
+            done = position
+            self._check_source_id(digest, checked.info["path"], index, source_id)
+        for problem in checked.problems[done:]:
+            self._add(problem)
 
     def close(self) -> None:
         """Stop the hashing thread (decode=False), if one was started."""
@@ -319,13 +354,20 @@ class Verifier:
             from .sharding import stable_hash
 
             digest = stable_hash(source_id)
-            first = self.source_ids.get(digest)
-            if first is None:
-                self.source_ids[digest] = (path, index)
+            if self.deferred_ids is not None:
+                self.deferred_ids.append((len(self.problems), digest, index, source_id))
             else:
-                where = f"record {first[1]}" + ("" if first[0] == path else f" of {first[0]}")
-                report(WARNING, "source_id", f"source id {source_id!r} also belongs to "
-                       f"{where}: COCO-style evaluation needs unique ids")
+                self._check_source_id(digest, path, index, source_id)
+
+    def _check_source_id(self, digest: int, path: str, index: int, source_id: str) -> None:
+        first = self.source_ids.get(digest)
+        if first is None:
+            self.source_ids[digest] = (path, index)
+        else:
+            where = f"record {first[1]}" + ("" if first[0] == path else f" of {first[0]}")
+            self.report(WARNING, "source_id", f"source id {source_id!r} also belongs to "
+                        f"{where}: COCO-style evaluation needs unique ids", path, index,
+                        source_id)
 
     def _check_image(self, features, report, digest=None) -> tuple[int, int] | None:
         """Decode as the decoder does (or, without decoding, read the header); (height, width)
@@ -634,19 +676,65 @@ def _some(items: list[str]) -> str:
                     if len(items) > SHOW_PER_PROBLEM else "")
 
 
+def check_file_apart(path: str, label_map, max_boxes: int) -> CheckedFile:
+    """One file checked without decoding, in a worker process."""
+    verifier = Verifier(label_map, max_boxes=max_boxes, decode=False)
+    verifier.deferred_ids = []
+    try:
+        verifier.check_file(path)
+    finally:
+        verifier.close()
+    return CheckedFile(verifier.files[0], verifier.problems, verifier.examples,
+                       verifier.objects, verifier.bad_examples, verifier.missing,
+                       verifier.deferred_ids)
+
+
+def checked_apart(paths: list[str], label_map, max_boxes: int, workers: int):
+    """Each file checked in one of `workers` processes (forked on Linux, spawned elsewhere),
+    yielded in the order of `paths`."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from itertools import repeat
+
+    context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        yield from pool.map(check_file_apart, paths, repeat(label_map), repeat(max_boxes))
+
+
+def worker_count(workers: int | None, paths: list[str], decode: bool) -> int:
+    """Processes for checking files apart: only without decoding (TensorFlow is not forked),
+    at most one per file; by default one per usable CPU, and none for URLs (a spawned worker
+    would not see an in-memory filesystem)."""
+    if decode or len(paths) < 2:
+        return 1
+    if workers is None:
+        if any(remote.is_url(path) for path in paths):
+            return 1
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+            os.cpu_count() or 1
+    return max(1, min(workers, len(paths)))
+
+
 # -- the command ---------------------------------------------------------------------------
 def verify_records(path_or_glob: str, *, label_map=None, label_map_origin: str | None = None,
                    max_boxes: int = 100, stream: TextIO | None = None,
-                   decode: bool = True) -> dict[str, Any]:
+                   decode: bool = True, workers: int | None = None) -> dict[str, Any]:
     """Verify every record of a path or glob; the report as `--json` prints it. With
-    `decode=False`, nothing is decoded and TensorFlow is not needed (see the module's doc)."""
+    `decode=False`, nothing is decoded and TensorFlow is not needed (see the module's doc),
+    and several files are checked in `workers` processes (default: one per CPU), with the
+    same report in the same order as one by one."""
     from .tfrecord import record_paths
 
     paths = record_paths(path_or_glob)
     verifier = Verifier(label_map, max_boxes=max_boxes, stream=stream, decode=decode)
+    processes = worker_count(workers, paths, decode)
     try:
-        for path in paths:
-            verifier.check_file(path)
+        if processes > 1:
+            for checked in checked_apart(paths, label_map, max_boxes, processes):
+                verifier.take(checked)
+        else:
+            for path in paths:
+                verifier.check_file(path)
     finally:
         verifier.close()
     verifier.finish()
@@ -684,12 +772,15 @@ def run(args) -> int:
 
     if args.max_boxes < 1:
         raise UsageError("--max-boxes must be at least 1")
+    if getattr(args, "workers", None) is not None and args.workers < 1:
+        raise UsageError("--workers must be at least 1")
     record_paths(args.records)                # a bad path fails before TensorFlow loads
     stream = None if args.json else sys.stdout
     label_map, origin, map_problems = load_verify_label_map(args.label_map, args.records)
     result = verify_records(args.records, label_map=label_map, label_map_origin=origin,
                             max_boxes=args.max_boxes, stream=stream,
-                            decode=not getattr(args, "no_decode", False))
+                            decode=not getattr(args, "no_decode", False),
+                            workers=getattr(args, "workers", None))
     for problem in map_problems:
         result["problems"].insert(0, problem.as_dict())
         result["errors"] += 1
