@@ -13,7 +13,10 @@ reported and reading goes on with the next file.
 decoding any pixels: framing and CRCs, keys and their types against the decoder's spec (by
 tfrconv's own reading of the spec, not by TensorFlow's parser), list lengths, boxes, classes,
 the sha256 of the image bytes, and what the image and PNG mask headers say (format, size,
-truncation, EXIF rotation). Damage inside the compressed pixels goes unseen.
+truncation, EXIF rotation). Damage inside the compressed pixels goes unseen. Several files are
+then checked at once, one per worker process (`workers`, default one per CPU), and their reports
+merged in file order: the same report as one by one, source ids compared across files in the
+parent.
 
 TensorFlow is imported only here, inside the command, and only when images are decoded.
 """
@@ -691,14 +694,23 @@ def check_file_apart(path: str, label_map, max_boxes: int) -> CheckedFile:
 
 def checked_apart(paths: list[str], label_map, max_boxes: int, workers: int):
     """Each file checked in one of `workers` processes (forked on Linux, spawned elsewhere),
-    yielded in the order of `paths`."""
+    yielded in the order of `paths`. The pool's exit terminates the workers, so an
+    interruption does not wait for the files they were given."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from itertools import repeat
+    from functools import partial
 
-    context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        yield from pool.map(check_file_apart, paths, repeat(label_map), repeat(max_boxes))
+    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
+    check = partial(check_file_apart, label_map=label_map, max_boxes=max_boxes)
+    with context.Pool(workers, initializer=_leave_interrupts_to_the_parent) as pool:
+        yield from pool.imap(check, paths)
+
+
+def _leave_interrupts_to_the_parent() -> None:
+    """Ctrl-C reaches the whole process group: the parent stops the workers, which would
+    each print a traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def worker_count(workers: int | None, paths: list[str], decode: bool) -> int:
