@@ -76,6 +76,18 @@ class CocoRef(NamedTuple):
     category_names: dict
 
 
+class CocoBoxes(NamedTuple):
+    """One image of images[] for a box conversion, with what read_item would take from it and its
+    annotations (all plain values, see BoxColumns): nothing to read or parse again."""
+
+    position: int
+    image_id: Any
+    file_name: str
+    width: int
+    height: int
+    objects: tuple                 # (name, x, y, w, h, area, iscrowd) per annotation
+
+
 class UnmatchedAnnotations(NamedTuple):
     """Annotations that belong to no image: reported as one problem, never dropped quietly."""
 
@@ -233,8 +245,11 @@ def _stream_index(path: str) -> CocoIndex:
     starts, ends, codes, category_codes = array("q"), array("q"), array("q"), array("q")
     bad: list[str] = []                    # annotations without a usable image_id, in order
     bad_count = 0
+    plain = BoxColumns()
     found: dict[str, Any] = {}
-    for key, value in jsonstream.members(path, STREAMED):
+    # Numbers with a fraction or exponent stay their text (bytes) in images and annotations:
+    # checked by the JSON scanner, converted (float(text), as json does) only where read.
+    for key, value in jsonstream.members(path, STREAMED, parse_float=str.encode):
         if key == "categories" and key in found:
             raise jsonstream.NotStreamable("categories given twice")
         if key not in STREAMED or not hasattr(value, "__next__"):
@@ -247,6 +262,7 @@ def _stream_index(path: str) -> CocoIndex:
                 image_starts.append(start)
                 image_ends.append(end)
                 image_codes.append(keys(image_key))
+                plain.add_image(image if image_key is not None else None)
             continue
         for number, (annotation, start, end) in enumerate(value):
             found[key] = [None]            # non-empty: "annotations and not categories"
@@ -257,7 +273,7 @@ def _stream_index(path: str) -> CocoIndex:
                 image_key = _id_key(annotation.get("image_id"))
                 if image_key is None:
                     problem = (f"annotation {_describe_id(annotation, number)} has no usable "
-                               f"image_id ({annotation.get('image_id')!r:.40})")
+                               f"image_id ({_float(annotation.get('image_id'))!r:.40})")
             if problem is not None:
                 bad_count += 1
                 if len(bad) < 3:
@@ -266,7 +282,9 @@ def _stream_index(path: str) -> CocoIndex:
             starts.append(start)
             ends.append(end)
             codes.append(keys(image_key))
-            category_codes.append(categories_seen(_as_int(annotation.get("category_id"))))
+            category_codes.append(categories_seen(_as_int(_float(annotation.get(
+                "category_id")))))
+            plain.add_annotation(annotation)
     # The same checks, in the same order, as build_index on the whole document.
     images = found.get("images")
     if not isinstance(images, list):
@@ -280,7 +298,7 @@ def _stream_index(path: str) -> CocoIndex:
     names = dict(categories)
     used = frozenset(c for c in categories_seen.values if c in names)
     items = StreamedItems(image_starts, image_ends, image_codes, starts, ends, codes,
-                          category_codes, categories_seen.values, names, len(keys.values))
+                          category_codes, categories_seen.values, names, keys.values, plain)
     unmatched = items.unmatched(bad, bad_count, keys.values, path)
     return CocoIndex(items, unmatched, categories, used)
 
@@ -289,9 +307,12 @@ class StreamedItems:
     """The images of a streamed index as CocoRef items, made one at a time (sized)."""
 
     def __init__(self, image_starts, image_ends, image_codes, starts, ends, codes,
-                 category_codes, category_values: list, names: dict, key_count: int) -> None:
+                 category_codes, category_values: list, names: dict, key_values: list,
+                 plain: BoxColumns) -> None:
         import numpy as np
 
+        key_count = len(key_values)
+        self.key_values, self.plain = key_values, plain
         self.image_starts, self.image_ends = image_starts, image_ends
         self.image_codes = image_codes
         self.starts, self.ends, self.category_codes = starts, ends, category_codes
@@ -322,10 +343,35 @@ class StreamedItems:
         return self.order[self.group_starts[code]:self.group_ends[code]].tolist()
 
     def __iter__(self):
+        return self.items()
+
+    def items(self, skip_empty: bool = False, boxes: bool = False):
+        """The images as CocoRef items (without annotations too unless `skip_empty`); with
+        `boxes` (a conversion without masks), plain ones as CocoBoxes."""
         categories, starts, ends = self.categories, self.starts, self.ends
         category_codes = self.category_codes
-        for position in range(len(self.image_codes)):
+        plain = self.plain
+        file_names, sizes, values, crowds = plain.file_names, plain.sizes, plain.values, \
+            plain.crowds
+        key_values, image_codes = self.key_values, self.image_codes
+        for position in range(len(image_codes)):
             numbers = self.annotation_numbers(position)
+            if skip_empty and not numbers:
+                continue
+            file_name = file_names[position]
+            if boxes and file_name is not None:
+                objects = []
+                for n in numbers:
+                    category, crowd = categories[category_codes[n]], crowds[n]
+                    if category is None or crowd < 0:
+                        break
+                    at = 5 * n
+                    objects.append((category[1], *values[at:at + 5], crowd))
+                else:
+                    yield CocoBoxes(position, key_values[image_codes[position]], file_name,
+                                    sizes[2 * position], sizes[2 * position + 1],
+                                    tuple(objects))
+                    continue
             category_names = dict(filter(None, (categories[category_codes[n]]
                                                 for n in numbers)))
             yield CocoRef(position, (self.image_starts[position], self.image_ends[position]),
@@ -357,6 +403,67 @@ class StreamedItems:
                 reader.close()
         count = bad_count + len(lost)
         return UnmatchedAnnotations(count, tuple(examples[:3])) if count else None
+
+
+SIZE_LIMIT = 1 << 62               # image sizes BoxColumns keeps (an int64 column)
+
+
+class BoxColumns:
+    """What a conversion without masks reads of each image and annotation, kept from the index's
+    own parse where the values are plain: those read_item's checks pass as they stand (ints and
+    floats, a non-empty file_name, iscrowd 0 or 1, an area given). Workers then build the
+    sample from these (CocoBoxes) instead of reading and parsing the spans again; anything
+    else is marked and goes the spans' way, where read_item says what is wrong with it."""
+
+    def __init__(self) -> None:
+        self.file_names: list[str | None] = []     # None: the image is not plain
+        self.sizes = array("q")                    # width, height of each image
+        self.values = array("d")                   # x, y, w, h, area of each annotation
+        self.crowds = array("b")                   # iscrowd, -1: the annotation is not plain
+
+    def add_image(self, image: Any) -> None:
+        """`image` as parsed, None when it has no usable id."""
+        file_name = width = height = None
+        if isinstance(image, dict):
+            file_name, width, height = image.get("file_name"), image.get("width"), \
+                image.get("height")
+        if type(file_name) is str and type(width) is int and type(height) is int and \
+                0 < width < SIZE_LIMIT and 0 < height < SIZE_LIMIT and file_name.strip() and \
+                "\x00" not in file_name:
+            self.file_names.append(file_name)
+            self.sizes.extend((width, height))
+        else:
+            self.file_names.append(None)
+            self.sizes.extend((0, 0))
+
+    def add_annotation(self, annotation: dict) -> None:
+        """`annotation` as the index parsed it: numbers with a fraction are their text."""
+        bbox, crowd, area = annotation.get("bbox"), annotation.get("iscrowd", 0), \
+            annotation.get("area")
+        if type(bbox) is list and len(bbox) == 4 and type(crowd) is int and crowd in (0, 1) \
+                and type(area) in _NUMBER_TYPES:
+            x, y, w, h = bbox
+            if type(x) in _NUMBER_TYPES and type(y) in _NUMBER_TYPES and \
+                    type(w) in _NUMBER_TYPES and type(h) in _NUMBER_TYPES:
+                try:
+                    self.values.extend((float(x), float(y), float(w), float(h), float(area)))
+                except OverflowError:       # an int beyond floats: read_item's to report
+                    pass
+                else:
+                    self.crowds.append(crowd)
+                    return
+        self.values.extend((0.0, 0.0, 0.0, 0.0, 0.0))
+        self.crowds.append(-1)
+
+
+# A number as the streamed index has it: an int, or its text when it has a fraction or exponent
+# (float() of the text is the float json would have made).
+_NUMBER_TYPES = frozenset({int, bytes})
+
+
+def _float(value: Any) -> Any:
+    """A value of the streamed index as json.loads has it (see _stream_index)."""
+    return float(value) if type(value) is bytes else value
 
 
 def _int64(values: array):
@@ -424,7 +531,8 @@ def _describe_id(annotation: dict, number: int | None) -> str:
 
 def _json_type(value: Any) -> str:
     return {dict: "object", list: "list", str: "string", bool: "boolean", int: "number",
-            float: "number", type(None): "null"}.get(type(value), type(value).__name__)
+            float: "number", bytes: "number", type(None): "null"}.get(type(value),
+                                                                       type(value).__name__)
 
 
 # -- the format ----------------------------------------------------------------------------
@@ -476,7 +584,7 @@ def list_items(opts):
     index = load_index(opts)
     image_dir(opts, fresh=True)             # a wrong folder fails now, not per image
     if isinstance(index.items, StreamedItems):
-        return CocoItems(index, bool(opts.skip_empty))
+        return CocoItems(index, bool(opts.skip_empty), bool(opts.include_masks))
     items: list = [item for item in index.items
                    if not (opts.skip_empty and not item.annotations)]
     if index.unmatched is not None:
@@ -488,17 +596,16 @@ class CocoItems:
     """list_items of a streamed index: its images (those with annotations, with --skip-empty),
     then the unmatched annotations' report; made as they are iterated."""
 
-    def __init__(self, index: CocoIndex, skip_empty: bool) -> None:
+    def __init__(self, index: CocoIndex, skip_empty: bool, include_masks: bool) -> None:
         self.index = index
         self.skip_empty = skip_empty
+        self.include_masks = include_masks
 
     def __len__(self) -> int:
         return self.index.items.count(self.skip_empty) + (self.index.unmatched is not None)
 
     def __iter__(self):
-        for item in self.index.items:
-            if not (self.skip_empty and not item.annotation_spans):
-                yield item
+        yield from self.index.items.items(self.skip_empty, boxes=not self.include_masks)
         if self.index.unmatched is not None:
             yield self.index.unmatched
 
@@ -558,6 +665,8 @@ def read_item(item, opts) -> Sample:
         shown = "; ".join(item.examples) + (" ..." if item.count > len(item.examples) else "")
         raise DataError(f"{item.count} annotations belong to no image of images[]: {shown}",
                         file=path)
+    if isinstance(item, CocoBoxes):
+        return _boxes_sample(item, path, image_dir(opts))
     if isinstance(item, CocoRef):
         item = resolve(item, path, with_masks=bool(opts.include_masks))
     image = item.image
@@ -588,6 +697,17 @@ def read_item(item, opts) -> Sample:
                   origin=f"{path}: image {image_id} ({file_name})")
 
 
+def _boxes_sample(item: CocoBoxes, path: str, folder: str) -> Sample:
+    """read_item's sample of a CocoBoxes item (its values passed read_item's checks)."""
+    objects = [Object(name, x, y, x + w, y + h, is_crowd=crowd, area=area)
+               for name, x, y, w, h, area, crowd in item.objects]
+    file_name = item.file_name
+    return Sample(source_id=str(item.image_id), filename=file_name,
+                  image_path=_image_path(folder, file_name), width=item.width,
+                  height=item.height, objects=objects, shard_key=item.position,
+                  image_root=folder, origin=f"{path}: image {item.image_id} ({file_name})")
+
+
 def _image_path(folder: str, file_name: str) -> str:
     """file_name under the image folder; exports that prefix it with their own folder
     (images/x.jpg, /data/upload/3/x.jpg) fall back to the bare name when that exists."""
@@ -613,7 +733,10 @@ def _dimension(image: dict, key: str, where: str, path: str) -> int | None:
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:                  # an int beyond any float
+        return None
 
 
 def _object(annotation: dict, item: CocoItem, image_id, width, height, include_masks: bool,
@@ -656,9 +779,8 @@ def _coordinates(bbox: Any) -> tuple[float, float, float, float] | None:
     if not isinstance(bbox, list) or len(bbox) != 4:
         return None
     x, y, w, h = bbox
-    if type(x) in _PLAIN_NUMBERS and type(y) in _PLAIN_NUMBERS and \
-            type(w) in _PLAIN_NUMBERS and type(h) in _PLAIN_NUMBERS:
-        return float(x), float(y), float(w), float(h)
+    if type(x) is float and type(y) is float and type(w) is float and type(h) is float:
+        return x, y, w, h
     coords = tuple(_number(v) for v in bbox)
     return None if None in coords else coords
 
@@ -749,7 +871,10 @@ def _plain_polygon(polygon: list, reach: float) -> tuple[list | None, float]:
     order as the loop above (so the same float)."""
     import numpy as np
 
-    array = np.array(polygon, dtype=np.float64)
+    try:
+        array = np.array(polygon, dtype=np.float64)
+    except OverflowError:                  # an int beyond any float
+        return None, 0.0
     if not np.isfinite(array).all() or (np.abs(array) > reach).any():
         return None, 0.0
     xs, ys = array[0:len(array) - 1:2], array[1::2]

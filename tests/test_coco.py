@@ -376,6 +376,14 @@ def test_zero_size_box_follows_the_degenerate_policy(tmp_path, bbox):
     assert "a.jpg" in summary.problems["degenerate_box"]["first"][0]["file"]
 
 
+@pytest.mark.parametrize("field, message", [
+    ({"bbox": [1, 1, 10**400, 2]}, "bbox must be"), ({"area": -10**400}, "area must be")])
+def test_ints_beyond_floats_are_data_errors(tmp_path, field, message):
+    json_path = policy_dataset(tmp_path / "coco", **field)
+    with pytest.raises(DataError, match=message):
+        convert(json_path, tmp_path / "e.record")
+
+
 def test_box_outside_the_image_follows_the_bad_box_policy(tmp_path):
     json_path = policy_dataset(tmp_path / "coco", bbox=[15, 2, 10, 4])      # x + w = 25 > 20
     with pytest.raises(DataError, match="outside the 20x10 image"):
@@ -456,6 +464,7 @@ def test_rle_masks_compressed_and_non_crowd(tmp_path):
     (None, "no segmentation"),
     ([[0, 0, 1e9, 0, 0, 1e9]], "finite coordinates near the image"),
     ([[0, 0, "x", 1, 2, 2]], "finite coordinates"),
+    ([[0, 0, 10**400, 1, 2, 2]], "finite coordinates"),      # an int beyond any float
     ({"counts": [5, 10**6], "size": [10, 20]}, "runs cover 1000005 pixels, the image 200"),
     ({"counts": [], "size": [10, 20]}, "runs cover 0 pixels"),
     ({"counts": [5, -3], "size": [10, 20]}, "non-negative integers"),
@@ -482,6 +491,7 @@ def test_broken_segmentations_are_data_errors(tmp_path, segmentation, message):
     ('{"images": [], "categories": [{"id": 1, "name": "a"}, {"id": 1, "name": "b"}]}',
      "appears twice"),
     ("\xff\xfe{}", "not UTF-8"),
+    ('{"images": [], "annotations": [{"area": 1' + "0" * 5000 + '}]}', "not valid JSON.*digits"),
 ])
 def test_broken_files_are_one_line_data_errors(tmp_path, text, message):
     path = tmp_path / "instances_x.json"

@@ -4,6 +4,7 @@ of the whole-file path (the oracle: the same conversion with streaming turned of
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 
@@ -25,10 +26,10 @@ VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) |
                       st.dictionaries(st.text(max_size=5), inner, max_size=4), max_leaves=12)
 
 
-def streamed(path, names=("images", "annotations")):
+def streamed(path, names=("images", "annotations"), parse_float=None):
     """What `members` gives, lists read out, with every element's span."""
     found = {}
-    for key, value in jsonstream.members(str(path), frozenset(names)):
+    for key, value in jsonstream.members(str(path), frozenset(names), parse_float):
         found[key] = list(value) if hasattr(value, "__next__") else value
     return found
 
@@ -38,18 +39,25 @@ def streamed(path, names=("images", "annotations")):
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(doc=st.dictionaries(st.sampled_from(["images", "annotations", "info", "x\u00e9"]),
                            st.lists(VALUES, max_size=6) | VALUES, max_size=4),
-       indent=st.sampled_from([None, 1]), bom=st.booleans(), chunk=st.sampled_from([3, 64, 4096]))
-def test_members_give_what_json_loads_gives(tmp_path, monkeypatch, doc, indent, bom, chunk):
+       indent=st.sampled_from([None, 1]), bom=st.booleans(), chunk=st.sampled_from([3, 64, 4096]),
+       parse_float=st.sampled_from([None, str.encode]))
+def test_members_give_what_json_loads_gives(tmp_path, monkeypatch, doc, indent, bom, chunk,
+                                            parse_float):
     monkeypatch.setattr(jsonstream, "CHUNK", chunk)      # many window refills
     data = json.dumps(doc, indent=indent, ensure_ascii=False).encode()
     path = tmp_path / "d.json"
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
     raw = path.read_bytes()
-    found = streamed(path)
+    found = streamed(path, parse_float=parse_float)
     assert list(found) == list(doc)
     for key, value in found.items():
         if key in ("images", "annotations") and isinstance(doc[key], list):
             branch("a list streamed")
+            if parse_float is not None:       # the elements as json.loads with the same hook
+                assert [element for element, _, _ in value] == [
+                    json.loads(json.dumps(element), parse_float=parse_float)
+                    for element in doc[key]]
+                continue
             assert [element for element, _, _ in value] == doc[key]
             for element, start, end in value:
                 assert json.loads(raw[start:end]) == element
@@ -246,3 +254,99 @@ def test_a_cut_annotation_parses_as_the_whole_one_without_its_polygons(segmentat
         expected["segmentation"] = []
     assert json.loads(result) == expected
     branch("parsed")
+
+
+# -- boxes from the index's own parse (CocoBoxes) ----------------------------------------------
+# Values a field may be broken to: not plain (bool, str, null, a list, an int beyond floats) or
+# plain but odd (0, negative, huge, a float id).
+ODD_VALUES = st.sampled_from([None, True, False, "1", "", " ", "a\x00b", [], [1, 2, 3],
+                              [1, 2, 3, "4"], [1, 2, 3, True], [1, 2, 3, 10**400], 0, 1, 2, -1,
+                              1.0, 2.5, 10**400, 17, 18, {"a": 1}])
+NOT_PLAIN = st.sampled_from([None, True, [], {"a": 1}])      # in any field
+
+
+@st.composite
+def box_documents(draw):
+    """A COCO document of plain images and annotations, with a field removed or changed to a
+    value that is not plain in one image or annotation, and to an odd value in about a quarter
+    of the others."""
+    images, annotations = [], []
+    for number in range(draw(st.integers(3, 6))):
+        images.append({"id": number + 1, "file_name": f"{number}.jpg", "width": 40,
+                       "height": 30})
+    for number in range(draw(st.integers(0, 10))):
+        annotations.append({
+            "id": 500 + number, "image_id": draw(st.integers(1, len(images))),
+            "category_id": draw(st.sampled_from([17, 18])),
+            "iscrowd": draw(st.sampled_from([0, 1])),
+            "area": draw(st.floats(0, 1200, allow_nan=False) | st.integers(0, 1200)),
+            "bbox": [draw(st.floats(-5, 45, allow_nan=False) | st.integers(-5, 45))
+                     for _ in range(4)],
+            "segmentation": [[1, 1, 9, 1, 9, 9]]})
+    entries = [(image, ["id", "file_name", "width", "height"]) for image in images] + \
+        [(annotation, ["category_id", "iscrowd", "area", "bbox", "image_id", "id"])
+         for annotation in annotations]
+    first = draw(st.integers(0, len(entries) - 1))
+    for number, (entry, keys) in enumerate(entries):
+        if number == first or draw(st.integers(0, 3)) == 0:
+            key = draw(st.sampled_from(keys))
+            if draw(st.integers(0, 3)) == 0:
+                entry.pop(key)
+            else:
+                entry[key] = copy.deepcopy(draw(NOT_PLAIN if number == first else ODD_VALUES))
+    if annotations and draw(st.integers(0, 9)) == 0:         # not an object at all
+        annotations[draw(st.integers(0, len(annotations) - 1))] = draw(ODD_VALUES)
+    return {"images": images, "annotations": annotations,
+            "categories": [{"id": 17, "name": "cat"}, {"id": 18, "name": "dog"}]}
+
+
+def read_all(path, skip_empty, streaming, monkeypatch):
+    """read_item's answer (a Sample or the DataError's text) for each listed item."""
+    opts = tfrconv.Options({o.name: o.default for o in coco.OPTIONS} | {
+        "annotations_file": str(path), "skip_empty": skip_empty})
+    coco.INDEX.clear()
+    answers, kinds = [], set()
+    with monkeypatch.context() as patch:
+        if not streaming:
+            patch.setattr(coco, "stream_index", lambda path: None)
+        for item in coco.list_items(opts):
+            kinds.add(type(item).__name__)
+            try:
+                answers.append(coco.read_item(item, opts))
+            except DataError as error:
+                answers.append(str(error))
+    coco.INDEX.clear()
+    return answers, kinds
+
+
+@reaches("boxes and references side by side")
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=box_documents(), skip_empty=st.booleans())
+def test_boxes_from_the_index_read_as_the_whole_file_reads_them(tmp_path, monkeypatch, doc,
+                                                               skip_empty):
+    """Oracle: the whole-file path (json.loads of all of it, read_item's checks on each
+    annotation), which never builds CocoBoxes."""
+    path = tmp_path / "annotations" / "instances_val2017.json"
+    path.parent.mkdir(exist_ok=True)
+    (tmp_path / "val2017").mkdir(exist_ok=True)
+    path.write_text(json.dumps(doc))
+    streamed_answers, kinds = read_all(path, skip_empty, True, monkeypatch)
+    whole_answers, _ = read_all(path, skip_empty, False, monkeypatch)
+    assert streamed_answers == whole_answers
+    if {"CocoBoxes", "CocoRef"} <= kinds:
+        branch("boxes and references side by side")
+    if any(isinstance(answer, str) for answer in streamed_answers):
+        branch("an image rejected")
+
+
+def test_masks_runs_never_take_boxes_from_the_index(tmp_path):
+    path = dataset(str(tmp_path / "coco"))
+    kinds = []
+    for masks in (False, True):
+        opts = tfrconv.Options({o.name: o.default for o in coco.OPTIONS} | {
+            "annotations_file": path, "include_masks": masks})
+        coco.INDEX.clear()
+        kinds.append({type(item) for item in coco.list_items(opts)})
+    coco.INDEX.clear()
+    assert kinds == [{coco.CocoBoxes}, {coco.CocoRef}]
