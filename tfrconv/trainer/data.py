@@ -146,6 +146,7 @@ def scale_crop_and_pad(image, boxes, scale, where_y, where_x):
     with the other empty boxes when the targets are built)."""
     import tensorflow as tf
 
+    static_shape = image.shape
     size = tf.shape(image)[:2]
     scaled = tf.maximum(tf.cast(tf.round(tf.cast(size, tf.float32) * scale), tf.int32), 1)
     image = tf.image.resize(image, scaled)
@@ -155,6 +156,9 @@ def scale_crop_and_pad(image, boxes, scale, where_y, where_x):
     kept = tf.minimum(scaled, size)
     image = tf.slice(image, tf.concat([offset, [0]], 0), tf.concat([kept, [-1]], 0))
     image = tf.image.pad_to_bounding_box(image, 0, 0, size[0], size[1])
+    # The crop and pad lose the static shape; without it the model is traced for any image
+    # size, and its convolutions ran at half the speed (docs/performance.md).
+    image.set_shape(static_shape)
     scaled_f, size_f = tf.cast(scaled, tf.float32), tf.cast(size, tf.float32)
     shift = tf.tile(tf.cast(offset, tf.float32) / size_f, [2])
     boxes = boxes * tf.tile(scaled_f / size_f, [2]) - shift
