@@ -97,16 +97,23 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     every command is listed, for --help and for argparse's "invalid choice" message."""
     selected = _command_in(argv)
     registry = get_registry()
-    known = {*registry.formats, *registry.commands, *cli_commands.CORE_COMMANDS}
-    only = selected if selected in known else None
+    # A format's command loads that format's plugin, not all of them (plugins.py); its parser
+    # never shows the top-level help, whose epilog names every plugin that failed to load.
+    format_only = selected is not None and registry.has_format(selected)
+    if format_only:
+        only, epilog, specs = selected, None, [registry.format(selected)]
+    else:
+        known = {*registry.formats, *registry.commands, *cli_commands.CORE_COMMANDS}
+        only, epilog = (selected if selected in known else None), registry.failure_summary()
+        specs = sorted(registry.formats.values(), key=lambda s: s.name)
     parser = CommandLineParser(
         prog="tfrconv", description="Convert detection datasets to TensorFlow Object Detection "
-        "API TFRecords, and check them.", epilog=registry.failure_summary())
+        "API TFRecords, and check them.", epilog=epilog)
     parser.add_argument("--version", action="version", version=f"tfrconv {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    for spec in sorted(registry.formats.values(), key=lambda s: s.name):
+    for spec in specs:
         if only not in (None, spec.name):
             continue
         format_parser = sub.add_parser(spec.name, help=spec.help,
@@ -120,6 +127,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         add_display_arguments(format_parser)
         format_parser.add_argument("--debug", action="store_true", help="show tracebacks")
 
+    if format_only:
+        return parser
     if only is None or only in cli_commands.CORE_COMMANDS:
         cli_commands.add_core_commands(sub, selected)
     for command in sorted(registry.commands.values(), key=lambda c: c.name):

@@ -12,6 +12,14 @@ load first, then third parties by entry-point name) and every command using that
 naming both distributions. Registered formats are stored wrapped (`plugin_code.guard_format`), so
 an exception in a format's code is reported as that plugin's.
 
+Entry points load when something they register is looked up: a format command imports its own
+builtin, the label maps' and the transforms' (whose options every format takes), and every third
+party (what they register is unknown until imported); listing formats, commands, plugins,
+failures or conflicts loads everything. `BUILTIN_FORMATS` and `BUILTIN_PROVIDERS` say what each
+builtin registers (tests/test_plugins.py holds them to it). Registrations resolve in load rank
+(builtins first, then third parties by name) whatever the order of loading, so a partly loaded
+registry answers exactly as a full one would.
+
 Environment:
 - ``TFRCONV_LOAD_PLUGINS``: comma-separated entry-point names to load (empty = none); unset = all.
 - ``TFRCONV_TRACE_PLUGINS=1``: print every hook call (and how it ended) to stderr.
@@ -24,7 +32,6 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -32,7 +39,7 @@ import pluggy
 
 from . import __version__, hookspecs
 from .commands import Command
-from .entrypoints import entry_points
+from .entrypoints import EntryPoint, entry_points
 from .errors import PluginError, UsageError
 from .formats import FormatSpec
 from .plugin_code import guard_format
@@ -43,6 +50,14 @@ ENTRY_POINT_GROUP = "tfrconv"
 LOAD_ENV = "TFRCONV_LOAD_PLUGINS"
 TRACE_ENV = "TFRCONV_TRACE_PLUGINS"
 OWN_DIST = "tfrconv"
+
+# What the builtin entry points register, so that a format command imports only the builtins it
+# uses (importing all fifteen cost ~60 M instructions, ~15 ms, of every run). A builtin format
+# plugin's entry point is named after its format; the builtins not named here register commands.
+BUILTIN_FORMATS = frozenset({"coco", "csv", "cvat", "kitti", "labelme", "oid", "pets", "voc",
+                             "yolo"})
+BUILTIN_PROVIDERS = {"label_maps": "label_maps", "transforms": "transforms"}
+ADDED_RANK = 1 << 30             # plugins added at run time rank after every entry point
 
 
 class _PluginManager(pluggy.PluginManager):
@@ -55,18 +70,34 @@ class _PluginManager(pluggy.PluginManager):
         return super().parse_hookimpl_opts(plugin, name)
 
 
-@dataclass
-class PluginInfo:
-    name: str
-    module: str
-    dist: str | None = None
-    version: str | None = None
-    builtin: bool = False
-    hooks: list[str] = field(default_factory=list)
-    formats: list[str] = field(default_factory=list)
-    label_maps: list[str] = field(default_factory=list)
-    commands: list[str] = field(default_factory=list)
-    transforms: list[str] = field(default_factory=list)
+class _Record:
+    """A plain record: equality and repr over its attributes, as a dataclass has. (Each
+    @dataclass costs ~3 M instructions to create, on every command.)"""
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.__dict__ == self.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a dataclass with eq
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{key}={value!r}" for key, value in self.__dict__.items())
+        return f"{type(self).__name__}({fields})"
+
+
+class PluginInfo(_Record):
+    def __init__(self, name: str, module: str, dist: str | None = None,
+                 version: str | None = None, builtin: bool = False,
+                 hooks: list[str] | None = None) -> None:
+        self.name = name
+        self.module = module
+        self.dist = dist
+        self.version = version
+        self.builtin = builtin
+        self.hooks: list[str] = [] if hooks is None else hooks
+        self.formats: list[str] = []
+        self.label_maps: list[str] = []
+        self.commands: list[str] = []
+        self.transforms: list[str] = []
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -79,26 +110,27 @@ class PluginInfo:
         return f"distribution {self.dist}" + (f" {self.version}" if self.version else "")
 
 
-@dataclass
-class PluginFailure:
-    name: str
-    stage: str         # "import", or the hook that failed
-    error: str
-    dist: str | None = None
+class PluginFailure(_Record):
+    def __init__(self, name: str, stage: str, error: str, dist: str | None = None) -> None:
+        self.name = name
+        self.stage = stage     # "import", or the hook that failed
+        self.error = error
+        self.dist = dist
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
-@dataclass
-class FormatConflict:
+class FormatConflict(_Record):
     """A format name two plugins registered: `used` won (it loaded first), `ignored` did not."""
 
-    format: str
-    used: str          # plugin names
-    used_origin: str
-    ignored: str
-    ignored_origin: str
+    def __init__(self, format: str, used: str, used_origin: str, ignored: str,
+                 ignored_origin: str) -> None:
+        self.format = format
+        self.used = used       # plugin names
+        self.used_origin = used_origin
+        self.ignored = ignored
+        self.ignored_origin = ignored_origin
 
     def message(self) -> str:
         return (f"format {self.format!r} is registered by two plugins: {self.used} "
@@ -109,49 +141,114 @@ class FormatConflict:
         return {**self.__dict__, "message": self.message()}
 
 
-@dataclass
-class LabelMapSource:
-    name: str
-    source: Any        # a path (str/Path/Traversable) or a LabelMap
-    plugin: str
-    description: str = ""
+class LabelMapSource(_Record):
+    def __init__(self, name: str, source: Any, plugin: str, description: str = "") -> None:
+        self.name = name
+        self.source = source   # a path (str/Path/Traversable) or a LabelMap
+        self.plugin = plugin
+        self.description = description
 
 
 class Registry:
-    """The loaded plugins and what they registered."""
+    """The loaded plugins and what they registered.
+
+    The entry points found by `find_entry_points` load on first use (the module's docstring);
+    `load_entry_points` loads them all at once.
+    """
 
     def __init__(self) -> None:
         self.pm = _PluginManager("tfrconv")
         self.pm.add_hookspecs(hookspecs)
         if os.environ.get(TRACE_ENV):
             self.pm.add_hookcall_monitoring(_trace_call, _trace_result)
-        self.plugins: dict[str, PluginInfo] = {}
-        self.failures: list[PluginFailure] = []
-        self.conflicts: list[FormatConflict] = []
-        self.formats: dict[str, FormatSpec] = {}
-        self.label_maps: dict[str, LabelMapSource] = {}
-        self.commands: dict[str, Command] = {}
-        self.transforms: dict[str, TransformSpec] = {}
+        self._plugins: dict[str, PluginInfo] = {}
+        self._failures: list[PluginFailure] = []
+        self._conflicts: list[FormatConflict] = []
+        self._formats: dict[str, FormatSpec] = {}
+        self._label_maps: dict[str, LabelMapSource] = {}
+        self._commands: dict[str, Command] = {}
+        self._transforms: dict[str, TransformSpec] = {}
+        self._waiting: list[EntryPoint] = []      # found, not loaded yet
+        self._rank: dict[str, int] = {}          # plugin name -> load rank
+        self._added = 0
+
+    # -- what was registered (each loads what can register it) -----------------------------
+    @property
+    def formats(self) -> dict[str, FormatSpec]:
+        self._load_all()
+        return self._formats
+
+    @property
+    def commands(self) -> dict[str, Command]:
+        self._load_all()
+        return self._commands
+
+    @property
+    def plugins(self) -> dict[str, PluginInfo]:
+        self._load_all()
+        return self._plugins
+
+    @property
+    def failures(self) -> list[PluginFailure]:
+        self._load_all()
+        return self._failures
+
+    @property
+    def conflicts(self) -> list[FormatConflict]:
+        self._load_all()
+        return self._conflicts
+
+    @property
+    def label_maps(self) -> dict[str, LabelMapSource]:
+        self._load_with(BUILTIN_PROVIDERS["label_maps"])
+        return self._label_maps
+
+    @property
+    def transforms(self) -> dict[str, TransformSpec]:
+        self._load_with(BUILTIN_PROVIDERS["transforms"])
+        return self._transforms
 
     # -- loading ---------------------------------------------------------------------------
     def load_entry_points(self) -> None:
+        """Find and load every entry point now."""
+        self.find_entry_points()
+        self._load_all()
+
+    def find_entry_points(self) -> None:
+        """Find the entry points to load (TFRCONV_LOAD_PLUGINS filters them) and their rank;
+        each loads when something it may register is looked up."""
         wanted = os.environ.get(LOAD_ENV)
         allowed = None if wanted is None else {n.strip() for n in wanted.split(",") if n.strip()}
         eps = entry_points(ENTRY_POINT_GROUP)
         # Builtins first, then third parties by name: clashes resolve the same way every run.
         ordered = sorted(eps, key=lambda ep: (ep.dist != OWN_DIST, ep.name))
-        seen: set[str] = set()
         for ep in ordered:
-            if ep.name in seen or (allowed is not None and ep.name not in allowed):
+            if ep.name in self._rank or (allowed is not None and ep.name not in allowed):
                 continue
-            seen.add(ep.name)
+            self._rank[ep.name] = len(self._rank)
+            self._waiting.append(ep)
+
+    def _load_all(self) -> None:
+        if self._waiting:
+            self._load(self._waiting)
+
+    def _load_with(self, builtin: str | None) -> None:
+        """Load every third party and the builtin entry point named `builtin` (if any)."""
+        if self._waiting:
+            self._load([ep for ep in self._waiting if ep.dist != OWN_DIST or ep.name == builtin])
+
+    def _load(self, chosen: list[EntryPoint]) -> None:
+        if not chosen:
+            return
+        self._waiting = [ep for ep in self._waiting if ep not in chosen]
+        for ep in chosen:
             # The builtins are this very package: its version, whatever metadata is found first
             # (a source checkout's version-less tfrconv.egg-info, for instance).
             dist, version = ep.dist, __version__ if ep.dist == OWN_DIST else ep.version
             try:
                 module = ep.load()
             except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
-                self.failures.append(PluginFailure(ep.name, "import", _one_line(exc), dist))
+                self._failures.append(PluginFailure(ep.name, "import", _one_line(exc), dist))
                 continue
             self.add(module, ep.name, dist=dist, version=version, builtin=dist == OWN_DIST,
                      collect=False)
@@ -160,16 +257,19 @@ class Registry:
     def add(self, plugin: Any, name: str, *, dist: str | None = None, version: str | None = None,
             builtin: bool = False, collect: bool = True) -> None:
         """Register a plugin object or module (tests use this for throwaway plugins)."""
-        if name in self.plugins:
+        if name in self._plugins:
             raise PluginError(f"a plugin named {name!r} is already loaded")
+        if name not in self._rank:
+            self._rank[name] = ADDED_RANK + self._added
+            self._added += 1
         try:
             self.pm.register(plugin, name=name)
         except Exception as exc:  # noqa: BLE001 - e.g. a hookimpl with an unknown hook name
-            self.failures.append(PluginFailure(name, "register", _one_line(exc), dist))
+            self._failures.append(PluginFailure(name, "register", _one_line(exc), dist))
             return
         module = getattr(plugin, "__name__", type(plugin).__name__)
         hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or ())
-        self.plugins[name] = PluginInfo(name, module, dist, version, builtin, hooks)
+        self._plugins[name] = PluginInfo(name, module, dist, version, builtin, hooks)
         if collect:
             self.collect()
 
@@ -177,19 +277,23 @@ class Registry:
         plugin = self.pm.get_plugin(name)
         if plugin is not None:
             self.pm.unregister(plugin)
-        self.plugins.pop(name, None)
-        self.failures = [f for f in self.failures if f.name != name]
+        self._plugins.pop(name, None)
+        self._rank.pop(name, None)
+        self._failures = [f for f in self._failures if f.name != name]
         self.collect()
 
     def collect(self) -> None:
-        """(Re)run the register_* hooks, one implementation at a time, isolating failures."""
-        self.formats.clear()
-        self.label_maps.clear()
-        self.commands.clear()
-        self.transforms.clear()
-        self.failures = [f for f in self.failures if f.stage in ("import", "register")]
-        self.conflicts.clear()
-        for info in self.plugins.values():
+        """(Re)run the register_* hooks, one implementation at a time, isolating failures, in
+        load rank: what a partly loaded registry holds is what a full one holds of it."""
+        self._formats.clear()
+        self._label_maps.clear()
+        self._commands.clear()
+        self._transforms.clear()
+        self._failures = sorted((f for f in self._failures if f.stage in ("import", "register")),
+                                key=self._rank_of)
+        self._conflicts.clear()
+        self._plugins = dict(sorted(self._plugins.items(), key=lambda pair: self._rank_of(pair[1])))
+        for info in self._plugins.values():
             info.formats, info.label_maps, info.commands = [], [], []
             info.transforms = []
         self._run_hook("register_formats", self._register_format)
@@ -200,8 +304,9 @@ class Registry:
     def _run_hook(self, hook_name: str, handler) -> None:
         hook = getattr(self.pm.hook, hook_name)
         everyone = self.pm.get_plugins()
-        # get_hookimpls() is in registration order (pluggy *calls* them in reverse): load order.
-        for impl in hook.get_hookimpls():
+        # get_hookimpls() is in registration order (pluggy *calls* them in reverse); ordered by
+        # load rank instead, as a full load in rank order would have registered them.
+        for impl in sorted(hook.get_hookimpls(), key=self._impl_order):
             plugin_name = impl.plugin_name
             just_this_one = self.pm.subset_hook_caller(hook_name, everyone - {impl.plugin})
 
@@ -211,15 +316,25 @@ class Registry:
             try:
                 just_this_one(register=register)
             except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
-                self.failures.append(PluginFailure(plugin_name, hook_name, _one_line(exc),
-                                                   self._dist_of(plugin_name)))
+                self._failures.append(PluginFailure(plugin_name, hook_name, _one_line(exc),
+                                                    self._dist_of(plugin_name)))
+
+    def _rank_of(self, item: PluginInfo | PluginFailure) -> int:
+        return self._rank.get(item.name, ADDED_RANK * 2)
+
+    def _impl_order(self, impl) -> tuple[bool, int, int]:
+        """Where pluggy lists `impl` had every plugin been registered in rank order: wrappers
+        after the rest; trylast ones first, latest first; then the plain ones; tryfirst last."""
+        rank = self._rank.get(impl.plugin_name, ADDED_RANK * 2)
+        group = 0 if impl.trylast else 2 if impl.tryfirst else 1
+        return (bool(impl.hookwrapper or impl.wrapper), group, -rank if group == 0 else rank)
 
     def _dist_of(self, plugin_name: str) -> str | None:
-        info = self.plugins.get(plugin_name)
+        info = self._plugins.get(plugin_name)
         return info.dist if info else None
 
     def _origin(self, plugin_name: str) -> str:
-        info = self.plugins.get(plugin_name)
+        info = self._plugins.get(plugin_name)
         return info.origin if info else f"plugin {plugin_name!r}"
 
     def _register_format(self, plugin: str, spec: FormatSpec) -> None:
@@ -227,42 +342,42 @@ class Registry:
             raise PluginError(f"register_formats: expected a FormatSpec, got {type(spec).__name__}")
         if spec.name in RESERVED_NAMES:
             raise PluginError(f"format {spec.name!r} is already registered by tfrconv")
-        if spec.name in self.formats:
+        if spec.name in self._formats:
             owner = self._owner("formats", spec.name)
             if owner == plugin:
                 raise PluginError(f"format {spec.name!r} is registered twice")
-            self.conflicts.append(FormatConflict(spec.name, owner, self._origin(owner), plugin,
-                                                 self._origin(plugin)))
+            self._conflicts.append(FormatConflict(spec.name, owner, self._origin(owner), plugin,
+                                                  self._origin(plugin)))
             return
-        self.formats[spec.name] = guard_format(spec, self._origin(plugin))
-        self.plugins[plugin].formats.append(spec.name)
+        self._formats[spec.name] = guard_format(spec, self._origin(plugin))
+        self._plugins[plugin].formats.append(spec.name)
 
     def _register_label_map(self, plugin: str, name: str, source: Any,
                             description: str = "") -> None:
-        if name in self.label_maps:
+        if name in self._label_maps:
             raise PluginError(f"label map {name!r} is already registered by "
-                              f"{self.label_maps[name].plugin}")
-        self.label_maps[name] = LabelMapSource(name, source, plugin, description)
-        self.plugins[plugin].label_maps.append(name)
+                              f"{self._label_maps[name].plugin}")
+        self._label_maps[name] = LabelMapSource(name, source, plugin, description)
+        self._plugins[plugin].label_maps.append(name)
 
     def _register_command(self, plugin: str, command: Command) -> None:
         if not isinstance(command, Command):
             raise PluginError(f"register_commands: expected a Command, got "
                               f"{type(command).__name__}")
-        if command.name in self.commands or command.name in self.formats \
+        if command.name in self._commands or command.name in self._formats \
                 or command.name in RESERVED_NAMES:
             raise PluginError(f"command {command.name!r} clashes with an existing command")
-        self.commands[command.name] = command
-        self.plugins[plugin].commands.append(command.name)
+        self._commands[command.name] = command
+        self._plugins[plugin].commands.append(command.name)
 
     def _register_transform(self, plugin: str, spec: TransformSpec) -> None:
         if not isinstance(spec, TransformSpec):
             raise PluginError(f"register_transforms: expected a TransformSpec, got "
                               f"{type(spec).__name__}")
-        if spec.name in self.transforms:
+        if spec.name in self._transforms:
             raise PluginError(f"transform {spec.name!r} is already registered by "
                               f"{self._owner('transforms', spec.name)}")
-        taken = {opt.name: name for name, other in self.transforms.items()
+        taken = {opt.name: name for name, other in self._transforms.items()
                  for opt in other.options}
         for opt in spec.options:
             if opt.name in COMMON_NAMES:
@@ -271,29 +386,38 @@ class Registry:
             if opt.name in taken:
                 raise PluginError(f"transform {spec.name!r}: option {opt.name!r} is already "
                                   f"an option of transform {taken[opt.name]!r}")
-        self.transforms[spec.name] = spec
-        self.plugins[plugin].transforms.append(spec.name)
+        self._transforms[spec.name] = spec
+        self._plugins[plugin].transforms.append(spec.name)
 
     def transform_option_names(self) -> frozenset[str]:
         """Every registered transform's option names (they are options of every format)."""
         return frozenset(opt.name for spec in self.transforms.values() for opt in spec.options)
 
     def _owner(self, kind: str, name: str) -> str | None:
-        return next((p.name for p in self.plugins.values() if name in getattr(p, kind)), None)
+        return next((p.name for p in self._plugins.values() if name in getattr(p, kind)), None)
 
     # -- lookups ---------------------------------------------------------------------------
+    def has_format(self, name: str) -> bool:
+        """Whether format `name` is registered, loading only its builtin and the third parties
+        when one of them registers it."""
+        self._load_with(name if name in BUILTIN_FORMATS else None)
+        if name not in self._formats:
+            self._load_all()
+        return name in self._formats
+
     def format(self, name: str) -> FormatSpec:
-        try:
-            return self.formats[name]
-        except KeyError:
-            known = ", ".join(sorted(self.formats)) or "none loaded"
+        if not self.has_format(name):
+            known = ", ".join(sorted(self._formats)) or "none loaded"
             raise UsageError(f"unknown format {name!r} (registered formats: {known})") from None
+        return self._formats[name]
 
     def format_owner(self, name: str) -> str | None:
+        self.has_format(name)
         return self._owner("formats", name)
 
     def conflicts_for(self, format_name: str) -> list[FormatConflict]:
-        return [c for c in self.conflicts if c.format == format_name]
+        self.has_format(format_name)       # only third parties can register a builtin's name
+        return [c for c in self._conflicts if c.format == format_name]
 
     def failure_summary(self) -> str | None:
         """One line naming the plugins that failed to load or register, or None."""
@@ -314,11 +438,15 @@ _registry: Registry | None = None
 
 
 def get_registry() -> Registry:
-    """The process-wide registry, loaded from entry points on first use."""
+    """The process-wide registry of the entry points, each loaded on first use (all of them at
+    once when TFRCONV_TRACE_PLUGINS asks to see every hook call)."""
     global _registry
     if _registry is None:
         registry = Registry()
-        registry.load_entry_points()
+        if os.environ.get(TRACE_ENV):
+            registry.load_entry_points()
+        else:
+            registry.find_entry_points()
         _registry = registry
     return _registry
 
