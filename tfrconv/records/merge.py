@@ -15,6 +15,7 @@ from ..errors import DataError, UsageError
 from ..labelmap_refs import load_label_map
 from ..seen import SeenHashes
 from ..sharding import stable_hash
+from .ahead import reading_ahead
 from .edit import encode, with_classes
 from .labels import LabelBook, merge_label_maps, object_labels, object_names, unnamed_ids
 from .output import RecordSetWriter, publish_all
@@ -54,7 +55,8 @@ def merge_records(inputs: list[Any], output: str, *, label_map: Any = None,
     images = SeenHashes()               # 16 bytes per example: repeated images are reported
     repeats = 0
     first_repeats: list[str] = []
-    with RecordSetWriter(output, num_shards, compression) as out:
+    with reading_ahead(sources, IDENTITY_KEYS), \
+            RecordSetWriter(output, num_shards, compression) as out:
         for source, own in zip(sources, own_maps):
             names_by_id = {i: item.name for i, item in own.by_id().items()} if own else {}
             known = ClassMemo()          # class texts and ids → (names, merged ids, unchanged)

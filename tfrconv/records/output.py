@@ -29,6 +29,7 @@ from ..publish import Publication, remove_stale_shards, unlink_quietly, write_te
 from ..remote import is_url
 from ..sharding import ShardedWriter, ShardStats, shard_glob, shard_index
 from ..tfrecord import Record, frame_parts, is_gzip
+from .ahead import ReadRecord
 from .copier import CopierProcess, copy_range, start_copier
 
 # Framing around a payload: u64 length, u32 its CRC, ..., u32 the payload's CRC.
@@ -84,7 +85,7 @@ class RecordSetWriter:
                 raise self._failed(exc) from None
         self._count(names)
 
-    def copy(self, record: Record, source_id: str, names: list[str]) -> None:
+    def copy(self, record: Record | ReadRecord, source_id: str, names: list[str]) -> None:
         """One record exactly as it is in its input file: copied file to file when both are
         uncompressed, else written from its payload (the bytes are the same either way).
         Records that follow each other in the input and in the shard are copied as one run."""
@@ -93,7 +94,8 @@ class RecordSetWriter:
             self.write(record.payload, source_id, names)
             return
         shard = shard_index(source_id, self.num_shards)
-        length = len(record.payload) + FRAMING
+        length = (record.length if type(record) is ReadRecord else len(record.payload)) + \
+            FRAMING
         offset = self.writer.reserve(shard, length)[1]
         run = self._runs.get(shard)
         if run is not None and run[0] == source and run[2] == record.offset and \

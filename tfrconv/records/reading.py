@@ -81,6 +81,7 @@ class RecordSource:
         self.on_error = check_on_error(on_error)
         self.paths = input_paths(paths_or_globs)
         self.skipped = Skipped()
+        self.ahead = None            # a `ahead.ReadAhead` reading later files, if any
 
     def records(self) -> Iterator[Record]:
         """Each whole record (its payload checked against its CRC), with path and index."""
@@ -95,18 +96,19 @@ class RecordSource:
                  ) -> Iterator[tuple[Record, Features]]:
         """Each record with its decoded, typed features (records that are not Examples are
         damaged records too). With `keys`, at least those keys are decoded, straight from the
-        wire where that is possible (`peek`: the image is never copied), else all of them."""
-        from .peek import peek
-
-        for record in self.records():
-            found = peek(record.payload, keys) if keys else None
-            if found is not None:
-                yield record, found
-                continue
-            try:
-                yield record, decode_typed(record.payload)
-            except ValueError as exc:
-                self.reject(record, str(exc))
+        wire where that is possible (`peek`: the image is never copied), else all of them.
+        Files a helper has read ahead (`ahead`) are replayed from its results (their records
+        are `ahead.ReadRecord`s)."""
+        for path in self.paths:
+            if self.ahead is not None and path in self.ahead.numbers:
+                found_records = self.ahead.replay(path)
+            else:
+                found_records = path_features(path, keys)
+            for record, found, reason in found_records:
+                if reason is None:
+                    yield record, found
+                else:
+                    self.reject(record, reason)
 
     def decode(self, record: Record) -> Features | None:
         """All the features of one record (None, under `skip`, when it is not an Example)."""
@@ -132,6 +134,26 @@ class RecordSource:
         if self.skipped.count > len(self.skipped.first):
             print(f"tfrconv: ... {self.skipped.count - len(self.skipped.first)} more damaged "
                   "records skipped", file=stream)
+
+
+def path_features(path: str, keys: Collection[str] | None
+                  ) -> Iterator[tuple[Record, Features | None, str | None]]:
+    """Each record of one file with its features (see `RecordSource.features`), or None and
+    the reason it is damaged."""
+    from .peek import peek
+
+    for record in scan_records(path):
+        if record.payload is None:
+            yield record, None, record.error or "unreadable"
+            continue
+        found = peek(record.payload, keys) if keys else None
+        if found is None:
+            try:
+                found = decode_typed(record.payload)
+            except ValueError as exc:
+                yield record, None, str(exc)
+                continue
+        yield record, found, None
 
 
 def read_samples(paths_or_globs: Any, *, label_map: LabelMap | str | os.PathLike | None = None,

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from ..errors import UsageError
+from .ahead import reading_ahead
 from .labels import LabelBook, object_labels, object_names, unnamed_ids
 from .output import RecordSetWriter, publish_all
 from .reading import IDENTITY_KEYS, ClassMemo, RecordSource, input_label_map, shard_key
@@ -73,7 +74,8 @@ def reshard_records(inputs: Any, output: str, *, num_shards: int | None = None,
                                runner=runner, beam_options=beam_options)
     names_by_id = book.names_by_id()
     known = ClassMemo()                  # class texts and ids → names, already learnt
-    with RecordSetWriter(output, num_shards, compression) as out:
+    with reading_ahead([source], IDENTITY_KEYS), \
+            RecordSetWriter(output, num_shards, compression) as out:
         for record, features in source.features(IDENTITY_KEYS):
             classes = known.key(features)
             names = known.get(classes)
