@@ -9,6 +9,7 @@ out of the parsed namespace with `collect_options`. Every command's parser is a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import replace
 from typing import Any, NoReturn
@@ -30,11 +31,53 @@ class CommandLineParser(argparse.ArgumentParser):
     to errors found after parsing (unrecognized arguments)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["formatter_class"] = _sized(kwargs.get("formatter_class", argparse.HelpFormatter))
         super().__init__(*args, **kwargs)
         self.set_defaults(usage_prog=self.prog)
 
     def error(self, message: str) -> NoReturn:
         usage_error(self.prog, message)
+
+
+class _TerminalWidth:
+    """argparse's help width, found as argparse finds it (shutil.get_terminal_size) without
+    importing shutil, with its bz2 and lzma: ~7 M instructions of every command, since argparse
+    makes a formatter for every argument added."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None, **kwargs: Any) -> None:
+        if width is None:
+            width = terminal_columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width,  # type: ignore[call-arg]
+                         **kwargs)
+
+
+_SIZED: dict[type, type] = {}
+
+
+def _sized(formatter_class: type) -> type:
+    """`formatter_class` with `_TerminalWidth`'s width (one subclass per class, made once)."""
+    sized = _SIZED.get(formatter_class)
+    if sized is None:
+        sized = _SIZED[formatter_class] = type(formatter_class.__name__,
+                                               (_TerminalWidth, formatter_class), {})
+    return sized
+
+
+def terminal_columns() -> int:
+    """The columns `shutil.get_terminal_size()` gives: $COLUMNS when a positive number, else
+    the terminal's width, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        columns = 0
+    return columns or 80
 
 
 def usage_error(prog: str, message: str) -> NoReturn:

@@ -71,6 +71,8 @@ def entry_points(group: str) -> list[EntryPoint]:
                     text = fileobj.read()
             except OSError:
                 continue
+            if group not in text:         # most distributions: no need to read it line by line
+                continue
             found.extend(EntryPoint(ep_name, value, key, version)
                          for ep_name, value in _section(text, group))
     return found

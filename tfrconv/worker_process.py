@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
 import signal
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import DataError, TfrconvError, UsageError
 from .hookspecs import hookimpl
 from .plugins import get_registry
 from .tfrecord import frame_parts
-from .worker_channel import InboxChannel
 
 # Signals the parent owns while workers start: blocked around the start so that none lands in a
 # half-started worker (in fork's own handlers, or in the interpreter start-up of a spawn).
@@ -24,11 +21,26 @@ START_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "S
                       if hasattr(signal, name))
 
 
-@dataclass(frozen=True)
 class Framed:
-    """Stands for a payload a worker holds: its framed length in bytes."""
+    """Stands for a payload a worker holds: its framed length in bytes. (A plain class: a
+    dataclass costs ~3 M instructions to create, on every run.)"""
 
-    length: int
+    __slots__ = ("length",)
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Framed and other.length == self.length
+
+    def __hash__(self) -> int:
+        return hash(self.length)
+
+    def __repr__(self) -> str:
+        return f"Framed(length={self.length!r})"
+
+    def __reduce__(self):
+        return Framed, (self.length,)
 
 
 class WorkerError(TfrconvError):
@@ -142,6 +154,8 @@ class PositionalWriter:
 def spawned_worker(incoming, outgoing, start: bytes) -> None:
     """A spawned worker's entry point (`multiprocessing` calls it with the parent's connections
     and the pickled start message of `workers`); the process ends when the loop does."""
+    from .worker_channel import InboxChannel
+
     code = 1
     try:
         take_own_signals()
@@ -169,10 +183,12 @@ def unpickle_start(start: bytes):
     """The builder, with its format available here: formats from entry points are found by name
     in this process's registry; one registered at run time (a test's `temporary_plugin`) comes
     from the parent, pickled, or is reported as impossible to send."""
+    import pickle
+
     builder, spec, spec_problem, send_payloads = pickle.loads(start)
     name = builder.spec_name
     registry = get_registry()
-    if name not in registry.formats:
+    if not registry.has_format(name):
         if spec is None:
             raise UsageError(
                 f"format {name!r} cannot run in spawned worker processes: it is not registered "

@@ -33,7 +33,6 @@ How workers start:
 from __future__ import annotations
 
 import os
-import pickle
 import signal
 import sys
 from collections import deque
@@ -42,7 +41,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from .errors import UsageError
-from .worker_channel import Channel, PairChannel
 from .worker_process import (
     START_SIGNALS,
     Framed,
@@ -115,6 +113,9 @@ class WorkerPool:
         return self
 
     def _fork(self) -> None:
+        # The channels (pickle, select, ...) load only when workers start: not with --workers 1.
+        from .worker_channel import Channel
+
         for _ in range(self.workers):
             to_worker, from_worker = os.pipe(), os.pipe()
             pid = os.fork()
@@ -138,6 +139,8 @@ class WorkerPool:
             self._pids.append(pid)
 
     def _spawn(self, context) -> None:
+        from .worker_channel import PairChannel
+
         start = _start_message(self.builder, self.send_payloads)
         for _ in range(self.workers):
             to_worker, from_parent = context.Pipe(duplex=False)
@@ -251,6 +254,8 @@ def _spawn_context():
 def _start_message(builder: Any, send_payloads: bool) -> bytes:
     """What a spawned worker needs, pickled once for all of them. The format goes by value too
     when it can: the worker uses it if its own registry does not know the name."""
+    import pickle
+
     spec = spec_problem = None
     try:
         spec = pickle.dumps(builder.spec, protocol=pickle.HIGHEST_PROTOCOL)
