@@ -272,7 +272,7 @@ class Verifier:
             if parse_error:
                 report(ERROR, "type", "TensorFlow cannot parse the record with the decoder's "
                        f"spec: {parse_error}")
-        self._check_presence(features, source_id, path, index, report)
+        self._check_presence(features, source_id, path, index)
         pixels = self._check_image(features, report, digest)
         count = self._check_lengths(features, pixels, report)
         self.objects += count
@@ -348,7 +348,7 @@ class Verifier:
         self._specs[signature] = spec
         return spec
 
-    def _check_presence(self, features, source_id, path, index, report) -> None:
+    def _check_presence(self, features, source_id, path, index) -> None:
         for key in (K.KEY_SHA256, K.SOURCE_ID, K.HEIGHT, K.WIDTH,
                     K.FORMAT):
             if not F.values(features, key) or F.first(features, key) in (b"",):
