@@ -134,3 +134,21 @@ def test_records_from_a_url_are_written_from_their_payloads(tmp_path):
         fileobj.write(Path(src).read_bytes())
     reshard_records("memory://copier-test/in.record", str(tmp_path / "o.record"), num_shards=1)
     assert framed_records(str(tmp_path / "o.record")) == framed_records(src)
+
+
+def test_big_inputs_start_the_copier_at_the_first_copy(tmp_path, monkeypatch):
+    examples = [good_features(f"{i}.jpg") for i in range(6)]
+    src = write(tmp_path / "in.record", examples)
+    size = os.path.getsize(src)
+    copied_here = []
+    real = output.copy_range
+    monkeypatch.setattr(output, "copy_range", lambda *a: copied_here.append(a) or real(*a))
+    monkeypatch.setattr(output, "_RUN", 1)
+    monkeypatch.setattr(output, "_PROCESS_AFTER", size // 2)     # inputs: twice that
+    reshard_records(src, str(tmp_path / "o.record"), num_shards=1)
+    assert copied_here == []
+    assert framed_records(str(tmp_path / "o.record")) == framed_records(src)
+    monkeypatch.setattr(output, "_PROCESS_AFTER", size // 2 + 1)  # not twice: copies first
+    reshard_records(src, str(tmp_path / "p.record"), num_shards=1)
+    assert copied_here
+    assert framed_records(str(tmp_path / "p.record")) == framed_records(src)

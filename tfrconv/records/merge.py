@@ -56,7 +56,8 @@ def merge_records(inputs: list[Any], output: str, *, label_map: Any = None,
     repeats = 0
     first_repeats: list[str] = []
     with reading_ahead(sources, IDENTITY_KEYS), \
-            RecordSetWriter(output, num_shards, compression) as out:
+            RecordSetWriter(output, num_shards, compression,
+                            inputs=[p for s in sources for p in s.paths]) as out:
         for source, own in zip(sources, own_maps):
             names_by_id = {i: item.name for i, item in own.by_id().items()} if own else {}
             known = ClassMemo()          # class texts and ids → (names, merged ids, unchanged)

@@ -35,7 +35,8 @@ from .copier import CopierProcess, copy_range, start_copier
 # Framing around a payload: u64 length, u32 its CRC, ..., u32 the payload's CRC.
 FRAMING = 16
 # Copies go to a copier process once this much has been copied here (small jobs never start
-# one), in runs of at most `_RUN` bytes (so that it copies while the reading goes on).
+# one; inputs of twice this size start it at the first copy), in runs of at most `_RUN` bytes
+# (so that it copies while the reading goes on).
 _PROCESS_AFTER = 64 << 20
 _RUN = 8 << 20
 # Distinct per-image lists of class names held before they are added to the class counts.
@@ -46,8 +47,8 @@ class RecordSetWriter:
     """Write examples into `output` (N shards) and count their classes; `stage` the sidecars,
     then `publish_all`. As a context manager, anything unpublished is removed on exit."""
 
-    def __init__(self, output: str, num_shards: int = 1, compression: str | None = None
-                 ) -> None:
+    def __init__(self, output: str, num_shards: int = 1, compression: str | None = None,
+                 *, inputs: list[str] = ()) -> None:
         self.output = os.fspath(output)
         self.num_shards = num_shards
         self.compression = None if compression in (None, "none") else compression.upper()
@@ -60,6 +61,7 @@ class RecordSetWriter:
         self._copier: CopierProcess | None = None
         self._helper = True                             # False: no copier process can start
         self._copied = 0                                # bytes copied (or queued to copy)
+        self._big = _local_bytes(inputs) >= 2 * _PROCESS_AFTER   # copier from the first copy
         self.examples = 0
         self.objects = 0
         self.object_classes: Counter = Counter()     # class name -> objects
@@ -115,7 +117,8 @@ class RecordSetWriter:
             return
         source, start, end, offset, path = run
         try:
-            if self._copier is None and self._copied >= _PROCESS_AFTER and self._helper:
+            if self._copier is None and self._helper and \
+                    (self._big or self._copied >= _PROCESS_AFTER):
                 self._copier = start_copier()
                 self._helper = self._copier is not None
             self._copied += end - start
@@ -228,6 +231,17 @@ class RecordSetWriter:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.discard()
+
+
+def _local_bytes(paths: list[str]) -> int:
+    """The size of the local files among `paths` (what the kernel may copy)."""
+    total = 0
+    for path in paths:
+        try:
+            total += 0 if is_url(path) else os.path.getsize(path)
+        except OSError:
+            pass
+    return total
 
 
 def set_manifest(output: str, num_shards: int, compression: str | None,

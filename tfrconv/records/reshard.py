@@ -75,7 +75,7 @@ def reshard_records(inputs: Any, output: str, *, num_shards: int | None = None,
     names_by_id = book.names_by_id()
     known = ClassMemo()                  # class texts and ids → names, already learnt
     with reading_ahead([source], IDENTITY_KEYS), \
-            RecordSetWriter(output, num_shards, compression) as out:
+            RecordSetWriter(output, num_shards, compression, inputs=source.paths) as out:
         for record, features in source.features(IDENTITY_KEYS):
             classes = known.key(features)
             names = known.get(classes)
