@@ -264,13 +264,17 @@ def _stream_index(path: str) -> CocoIndex:
                 image_codes.append(keys(image_key))
                 plain.add_image(image if image_key is not None else None)
             continue
+        image_codes_of, category_codes_of = keys.codes, categories_seen.codes
+        add_annotation = plain.add_annotation
         for number, (annotation, start, end) in enumerate(value):
             found[key] = [None]            # non-empty: "annotations and not categories"
             problem = None
             if not isinstance(annotation, dict):
                 problem = f"annotations[{number}] is a {_json_type(annotation)}"
             else:
-                image_key = _id_key(annotation.get("image_id"))
+                image_key = annotation.get("image_id")
+                if type(image_key) is not int:
+                    image_key = _id_key(image_key)
                 if image_key is None:
                     problem = (f"annotation {_describe_id(annotation, number)} has no usable "
                                f"image_id ({_float(annotation.get('image_id'))!r:.40})")
@@ -281,10 +285,14 @@ def _stream_index(path: str) -> CocoIndex:
                 continue
             starts.append(start)
             ends.append(end)
-            codes.append(keys(image_key))
-            category_codes.append(categories_seen(_as_int(_float(annotation.get(
-                "category_id")))))
-            plain.add_annotation(annotation)
+            code = image_codes_of.get(image_key)
+            codes.append(keys(image_key) if code is None else code)
+            category = annotation.get("category_id")
+            if type(category) is not int:
+                category = _as_int(_float(category))
+            code = category_codes_of.get(category)
+            category_codes.append(categories_seen(category) if code is None else code)
+            add_annotation(annotation)
     # The same checks, in the same order, as build_index on the whole document.
     images = found.get("images")
     if not isinstance(images, list):
