@@ -54,6 +54,20 @@ def test_copies_start_before_the_end_once_enough_is_asked(tmp_path, monkeypatch)
     assert copied_before_finish == b"cdef"
 
 
+def test_forgetting_a_file_leaves_its_bytes_and_never_fails(tmp_path):
+    kept = tmp_path / "old.record"
+    kept.write_bytes(bytes(range(256)) * 64)
+    os.sync()                                          # clean: its pages may be dropped
+    dirty = tmp_path / "new.record"
+    dirty.write_bytes(b"x" * 5000)                    # dirty: left as it is
+    copier = CopierProcess()
+    for path in (kept, dirty, tmp_path / "missing", tmp_path):
+        copier.forget(str(path))
+    copier.finish()
+    assert kept.read_bytes() == bytes(range(256)) * 64
+    assert dirty.read_bytes() == b"x" * 5000
+
+
 def test_a_failed_copy_is_one_oserror_with_the_reason(tmp_path):
     target = tmp_path / "out"
     target.write_bytes(b"")

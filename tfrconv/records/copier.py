@@ -10,8 +10,11 @@ them) and waits only at the end.
 The helper is this file run by the same Python, `-S -I`: it imports nothing but the standard
 library. Instructions: ``<B I I Q Q Q`` = kind, two ids, three numbers; kind OPEN_INPUT and
 OPEN_OUTPUT give an id to the path (its length in the first number) that follows, COPY copies
-(source id, target id, length, start, offset). A failure ends the helper with its reason on
-stderr, which `finish` raises as `OSError`.
+(source id, target id, length, start, offset), FORGET drops the cached pages of the path that
+follows (the previous output, which publishing will replace: removing a file frees its cached
+pages, on the command's critical path at the very end; done here, it overlaps the reading. Only
+when none of its pages is dirty, so nothing is written back for a file about to go). A failure
+ends the helper with its reason on stderr, which `finish` raises as `OSError`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import struct
 import subprocess
 import sys
 
-OPEN_INPUT, OPEN_OUTPUT, COPY = 1, 2, 3
+OPEN_INPUT, OPEN_OUTPUT, COPY, FORGET = 1, 2, 3, 4
 MESSAGE = struct.Struct("<BIIQQQ")
 # One system call copies at most this much.
 STEP = 64 << 20
@@ -29,6 +32,7 @@ STEP = 64 << 20
 # helper starts on them while the reader goes on (held back in the pipe's buffer until the
 # end, the copies would all wait for the reading, one after the other).
 PUSH_AFTER = 2 << 20
+_CACHESTAT = 451                  # the cachestat system call, the same on every architecture
 _PIPE_SIZE = 1 << 20              # asked of Linux for the pipe (F_SETPIPE_SZ), if it lets us
 _F_SETPIPE_SZ = 1031
 
@@ -61,6 +65,15 @@ class CopierProcess:
                 self._held = 0
         except BrokenPipeError:
             self.finish()                         # the helper stopped: raises its reason
+
+    def forget(self, path: str) -> None:
+        """Drop the cached pages of `path` if none is dirty (a hint: nothing fails)."""
+        name = os.fsencode(path)
+        try:
+            self._process.stdin.write(MESSAGE.pack(FORGET, 0, 0, len(name), 0, 0) + name)
+            self._process.stdin.flush()
+        except BrokenPipeError:
+            self.finish()
 
     def _id(self, kind: int, path: str) -> int:
         found = self._ids.get((kind, path))
@@ -116,6 +129,45 @@ def copy_range(source_fd: int, target_fd: int, start: int, length: int, offset: 
         offset += copied
 
 
+def forget_cached(path: str) -> None:
+    """Drop the cached pages of `path` when the kernel says none is dirty or being written
+    (`cachestat`, Linux 6.5+; elsewhere nothing is done). Never fails."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        if _clean(fd):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    except (OSError, AttributeError):
+        pass
+    finally:
+        os.close(fd)
+
+
+def _clean(fd: int) -> bool:
+    """Whether no page of the file is dirty or under writeback (False when unknown)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    class Range(ctypes.Structure):
+        _fields_ = [("offset", ctypes.c_uint64), ("length", ctypes.c_uint64)]
+
+    class Stat(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_uint64) for name in
+                    ("cache", "dirty", "writeback", "evicted", "recently_evicted")]
+
+    stat = Stat()
+    try:
+        call = ctypes.CDLL(None, use_errno=True).syscall
+    except (OSError, AttributeError):
+        return False
+    if call(_CACHESTAT, fd, ctypes.byref(Range(0, 0)), ctypes.byref(stat), 0) != 0:
+        return False                                  # an older kernel: leave it cached
+    return stat.dirty == 0 and stat.writeback == 0
+
+
 def serve(instructions) -> None:
     """The helper's loop: read instructions until the pipe closes, make each copy."""
     fds: dict[int, int] = {}
@@ -129,6 +181,8 @@ def serve(instructions) -> None:
             kind, first, second, number, start, offset = MESSAGE.unpack(message)
             if kind == COPY:
                 copy_range(fds[first], fds[second], start, number, offset)
+            elif kind == FORGET:
+                forget_cached(os.fsdecode(instructions.read(number)))
             else:
                 path = os.fsdecode(instructions.read(number))
                 fds[first] = os.open(path, os.O_RDONLY if kind == OPEN_INPUT else os.O_WRONLY)

@@ -121,6 +121,9 @@ class RecordSetWriter:
                     (self._big or self._copied >= _PROCESS_AFTER):
                 self._copier = start_copier()
                 self._helper = self._copier is not None
+                for final in self.writer.paths if self._copier is not None else ():
+                    if os.path.isfile(final):               # to be replaced: see copier.py
+                        self._copier.forget(final)
             self._copied += end - start
             if self._copier is not None:
                 self._copier.copy(path, self.writer.temp_paths[shard], start, end - start,
