@@ -166,3 +166,19 @@ def test_big_inputs_start_the_copier_at_the_first_copy(tmp_path, monkeypatch):
     reshard_records(src, str(tmp_path / "p.record"), num_shards=1)
     assert copied_here
     assert framed_records(str(tmp_path / "p.record")) == framed_records(src)
+
+
+def test_the_output_being_replaced_is_forgotten_but_not_an_input(tmp_path, monkeypatch):
+    forgotten = []
+    monkeypatch.setattr(CopierProcess, "forget", lambda self, path: forgotten.append(path))
+    monkeypatch.setattr(output, "_PROCESS_AFTER", 0)
+    src = write(tmp_path / "in.record", [good_features(f"{i}.jpg") for i in range(4)])
+    expected = framed_records(src)
+    out = str(tmp_path / "o.record")
+    reshard_records(src, out, num_shards=1)
+    assert forgotten == []                                     # nothing there before
+    reshard_records(src, out, num_shards=1)
+    assert forgotten == [out]
+    forgotten.clear()
+    reshard_records(src, src, num_shards=1)                    # in place: the input stays
+    assert forgotten == [] and framed_records(src) == expected

@@ -62,6 +62,7 @@ class RecordSetWriter:
         self._helper = True                             # False: no copier process can start
         self._copied = 0                                # bytes copied (or queued to copy)
         self._big = _local_bytes(inputs) >= 2 * _PROCESS_AFTER   # copier from the first copy
+        self._inputs = {os.path.realpath(path) for path in inputs if not is_url(path)}
         self.examples = 0
         self.objects = 0
         self.object_classes: Counter = Counter()     # class name -> objects
@@ -122,7 +123,8 @@ class RecordSetWriter:
                 self._copier = start_copier()
                 self._helper = self._copier is not None
                 for final in self.writer.paths if self._copier is not None else ():
-                    if os.path.isfile(final):               # to be replaced: see copier.py
+                    # To be replaced (see copier.py); an input being read stays cached.
+                    if os.path.isfile(final) and os.path.realpath(final) not in self._inputs:
                         self._copier.forget(final)
             self._copied += end - start
             if self._copier is not None:
