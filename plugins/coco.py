@@ -103,19 +103,35 @@ class CocoIndex(NamedTuple):
 
 
 # -- parsing -------------------------------------------------------------------------------
-def parse_index(path: str) -> CocoIndex:
-    index = stream_index(path)
+def parse_index(path: str, boxes: bool = True) -> CocoIndex:
+    index = stream_index(path, boxes=boxes)
     if index is None:              # not plainly JSON: parsed whole, errors located
         index = build_index(read_json(path, keep_masks=True), path)
     return index
 
 
-INDEX = ParsedOnce(parse_index, "json")
+class Indexes:
+    """The parsed file of a run: with the boxes' columns (BoxColumns) for a conversion without
+    masks, without them (less memory) for one with masks."""
+
+    def __init__(self) -> None:
+        self.boxes = ParsedOnce(parse_index, "json")
+        self.masks = ParsedOnce(lambda path: parse_index(path, boxes=False), "json")
+
+    def load(self, path: str, include_masks: bool = False) -> CocoIndex:
+        return (self.masks if include_masks else self.boxes).load(path)
+
+    def clear(self) -> None:
+        self.boxes.clear()
+        self.masks.clear()
+
+
+INDEX = Indexes()
 
 
 def load_index(opts) -> CocoIndex:
     """The parsed annotation file; parsed once and reused by every call of the same run."""
-    return INDEX.load(opts.annotations_file)
+    return INDEX.load(opts.annotations_file, bool(opts.include_masks))
 
 
 def read_json(path: str, *, keep_masks: bool) -> Any:
@@ -229,23 +245,26 @@ class Codes:
         return code
 
 
-def stream_index(path: str) -> CocoIndex | None:
-    """The index read as a stream, or None when the file is not plainly one JSON object."""
+def stream_index(path: str, boxes: bool = True) -> CocoIndex | None:
+    """The index read as a stream, or None when the file is not plainly one JSON object;
+    with `boxes`, it keeps BoxColumns too."""
     try:
-        return _stream_index(path)
+        return _stream_index(path, boxes)
     except jsonstream.NotStreamable:
         return None
     except OSError as exc:
         raise DataError(f"cannot read the annotation file: {exc.strerror}", file=path) from None
 
 
-def _stream_index(path: str) -> CocoIndex:
+def _stream_index(path: str, boxes: bool) -> CocoIndex:
     keys, categories_seen = Codes(), Codes()
     image_starts, image_ends, image_codes = array("q"), array("q"), array("q")
     starts, ends, codes, category_codes = array("q"), array("q"), array("q"), array("q")
     bad: list[str] = []                    # annotations without a usable image_id, in order
     bad_count = 0
-    plain = BoxColumns()
+    plain = BoxColumns() if boxes else None
+    add_image = plain.add_image if plain else _ignore
+    add_annotation = plain.add_annotation if plain else _ignore
     found: dict[str, Any] = {}
     # Numbers with a fraction or exponent stay their text (bytes) in images and annotations:
     # checked by the JSON scanner, converted (float(text), as json does) only where read.
@@ -262,10 +281,9 @@ def _stream_index(path: str) -> CocoIndex:
                 image_starts.append(start)
                 image_ends.append(end)
                 image_codes.append(keys(image_key))
-                plain.add_image(image if image_key is not None else None)
+                add_image(image if image_key is not None else None)
             continue
         image_codes_of, category_codes_of = keys.codes, categories_seen.codes
-        add_annotation = plain.add_annotation
         for number, (annotation, start, end) in enumerate(value):
             found[key] = [None]            # non-empty: "annotations and not categories"
             problem = None
@@ -311,12 +329,16 @@ def _stream_index(path: str) -> CocoIndex:
     return CocoIndex(items, unmatched, categories, used)
 
 
+def _ignore(_value: Any) -> None:
+    pass
+
+
 class StreamedItems:
     """The images of a streamed index as CocoRef items, made one at a time (sized)."""
 
     def __init__(self, image_starts, image_ends, image_codes, starts, ends, codes,
                  category_codes, category_values: list, names: dict, key_values: list,
-                 plain: BoxColumns) -> None:
+                 plain: BoxColumns | None) -> None:
         import numpy as np
 
         key_count = len(key_values)
@@ -359,15 +381,17 @@ class StreamedItems:
         categories, starts, ends = self.categories, self.starts, self.ends
         category_codes = self.category_codes
         plain = self.plain
-        file_names, sizes, values, crowds = plain.file_names, plain.sizes, plain.values, \
-            plain.crowds
+        boxes = boxes and plain is not None
+        if boxes:
+            file_names, sizes, values, crowds = plain.file_names, plain.sizes, plain.values, \
+                plain.crowds
         key_values, image_codes = self.key_values, self.image_codes
         for position in range(len(image_codes)):
             numbers = self.annotation_numbers(position)
             if skip_empty and not numbers:
                 continue
-            file_name = file_names[position]
-            if boxes and file_name is not None:
+            file_name = file_names[position] if boxes else None
+            if file_name is not None:
                 objects = []
                 for n in numbers:
                     category, crowd = categories[category_codes[n]], crowds[n]

@@ -121,7 +121,7 @@ def convert_both(path, out, monkeypatch, **options):
         coco.INDEX.clear()
         with monkeypatch.context() as patch:
             if not streaming:
-                patch.setattr(coco, "stream_index", lambda path: None)
+                patch.setattr(coco, "stream_index", lambda path, **_: None)
             target = os.path.join(out, f"streamed-{streaming}", "c.record")
             tfrconv.convert("coco", annotations_file=path, output=target, workers=1, **options)
             results.append(list(read_records(target)))
@@ -178,7 +178,7 @@ def test_skip_empty_and_unmatched_report_as_before(tmp_path, monkeypatch, lost, 
         coco.INDEX.clear()
         with monkeypatch.context() as patch:
             if not streaming:
-                patch.setattr(coco, "stream_index", lambda path: None)
+                patch.setattr(coco, "stream_index", lambda path, **_: None)
             items = coco.list_items(opts)
             listed = list(items)
             assert len(items) == len(listed) == 5 + 1          # the empty image left out
@@ -308,7 +308,7 @@ def read_all(path, skip_empty, streaming, monkeypatch):
     answers, kinds = [], set()
     with monkeypatch.context() as patch:
         if not streaming:
-            patch.setattr(coco, "stream_index", lambda path: None)
+            patch.setattr(coco, "stream_index", lambda path, **_: None)
         for item in coco.list_items(opts):
             kinds.add(type(item).__name__)
             try:
@@ -348,5 +348,6 @@ def test_masks_runs_never_take_boxes_from_the_index(tmp_path):
             "annotations_file": path, "include_masks": masks})
         coco.INDEX.clear()
         kinds.append({type(item) for item in coco.list_items(opts)})
+    assert coco.INDEX.load(path, include_masks=True).items.plain is None   # no columns kept
     coco.INDEX.clear()
     assert kinds == [{coco.CocoBoxes}, {coco.CocoRef}]
