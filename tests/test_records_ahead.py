@@ -136,3 +136,26 @@ def test_records_read_ahead_are_rewritten_from_their_bytes(tmp_path, mode):
     assert got[:2] == framed_records(files[0])
     assert len(got) == 4 and got[2:] != framed_records(moved)
     assert all(b"b%d.jpg" % i in record for i, record in enumerate(got[2:]))
+
+
+@pytest.mark.parametrize("batches_before_failing", [0, 1])
+def test_a_helper_that_fails_leaves_the_reading_to_the_command(tmp_path, monkeypatch,
+                                                                batches_before_failing):
+    monkeypatch.setattr(ahead, "AHEAD_AFTER", 0)
+    monkeypatch.setattr(ahead, "_BATCH", 1)
+    real = ahead.pickle.dumps
+    made = []
+
+    def failing(*args, **kwargs):            # runs in the helper only (a fork of this test)
+        made.append(1)
+        if len(made) > batches_before_failing:
+            raise OSError("No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ahead.pickle, "dumps", failing)
+    files = record_files(tmp_path)
+    damage(files[2], 2)
+    reshard_records(files, str(tmp_path / "x.record"), num_shards=1, on_error="skip")
+    kept = [r for path in files for i, r in enumerate(framed_records(path))
+            if (path, i) != (files[2], 2)]
+    assert framed_records(str(tmp_path / "x.record")) == kept

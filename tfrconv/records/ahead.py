@@ -31,6 +31,7 @@ from typing import NamedTuple
 
 from ..remote import is_url
 from ..tfrecord import Record, is_gzip
+from .reading import path_features
 
 _LENGTH = struct.Struct("<I")
 _END = struct.Struct("<Q")
@@ -41,6 +42,10 @@ _OWN_SHARE = 0.4
 _BATCH = 256                         # records per batch
 _PIPE_SIZE = 1 << 20
 _F_SETPIPE_SZ = 1031
+
+
+class _HelperFailed(Exception):
+    """The helper ended before giving all it should have."""
 
 
 class ReadRecord(NamedTuple):
@@ -65,6 +70,7 @@ class ReadAhead:
 
     def __init__(self, paths: list[str], keys: Collection[str]) -> None:
         self.numbers = {path: number for number, path in enumerate(paths)}
+        self.keys = keys
         self._data = tempfile.TemporaryFile(prefix="tfrconv-ahead-")  # noqa: SIM115 - close()
         self._written = self._read = 0
         self._items: list = []
@@ -86,23 +92,35 @@ class ReadAhead:
     def replay(self, path: str) -> Iterator[tuple[ReadRecord | Record, dict | None,
                                                   str | None]]:
         """What `reading.path_features(path)` gives, from the helper's results: each record
-        with its features, or a damaged record (a `Record` without payload) and the reason."""
+        with its features, or a damaged record (a `Record` without payload) and the reason.
+        Should the helper fail (a full disk, killed), the command reads the rest itself."""
         number = self.numbers[path]
-        while True:
-            item = self._item()
-            if item[0] != number:
-                raise RuntimeError(f"reading ahead: expected file {number}, got {item[0]}")
-            _number, index, offset, length, found = item
-            if index is None:
-                return
-            if length is None:
-                yield Record(path, index, offset, None, found), None, found
-            else:
-                yield ReadRecord(path, index, offset, length), found, None
+        given = 0                                   # records of `path` given so far
+        try:
+            while True:
+                item = self._item()
+                if item[0] != number:
+                    raise _HelperFailed
+                _number, index, offset, length, found = item
+                if index is None:
+                    return
+                if length is None:
+                    yield Record(path, index, offset, None, found), None, found
+                else:
+                    yield ReadRecord(path, index, offset, length), found, None
+                given = index + 1
+        except _HelperFailed:
+            self.numbers.clear()                    # the later files too
+        for record, found, reason in path_features(path, self.keys):
+            if record.index >= given:
+                yield record, found, reason
 
     def _item(self) -> tuple:
         if self._next == len(self._items):
-            self._items = pickle.loads(self._batch())
+            try:
+                self._items = pickle.loads(self._batch())
+            except (pickle.UnpicklingError, EOFError, ValueError) as exc:
+                raise _HelperFailed from exc
             self._next = 0
         item = self._items[self._next]
         self._next += 1
@@ -123,10 +141,9 @@ class ReadAhead:
         return found
 
     def _failed(self):
-        _pid, status = os.waitpid(self._pid, 0)
+        os.waitpid(self._pid, 0)
         self._pid = 0
-        reason = "ended early" if status == 0 else f"failed (status {status})"
-        raise OSError(f"the process reading ahead {reason}")
+        raise _HelperFailed
 
     def close(self) -> None:
         """Stop the helper (idempotent) and let its results go."""
@@ -156,8 +173,6 @@ def _helper(paths: list[str], keys: Collection[str], data: int, notify: int) -> 
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)           # Ctrl-C is the command's
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        from .reading import path_features
-
         written = 0
         batch: list = []
 
