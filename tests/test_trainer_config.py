@@ -175,10 +175,9 @@ def test_what_the_trainer_reads():
     assert settings.batch_size == 4 and settings.num_steps == 50
     assert settings.optimizer.kind == "adam"
     assert settings.optimizer.learning_rate.kind == "cosine_decay"
-    assert [a.name for a in settings.augmentations] == ["random_horizontal_flip",
-                                                        "random_scale_crop_and_pad_to_square"]
-    scale = settings.augmentations[1].params
-    assert (scale["scale_min"], scale["scale_max"]) == pytest.approx((0.8, 1.25))
+    assert [a.name for a in settings.augmentations] == ["random_horizontal_flip"]
+    assert settings.optimizer.learning_rate.params["learning_rate_base"] == pytest.approx(0.005)
+    assert settings.loss_weights().scale == pytest.approx(0.2)
     assert settings.metrics_set == ["pascal_voc_detection_metrics", "coco_detection_metrics"]
     assert settings.width == 32 and settings.max_detections == 100
 

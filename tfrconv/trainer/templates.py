@@ -16,7 +16,7 @@ FINE_TUNE_TYPES = ("classification", "detection", "full")
 # Per template: input size, batch size, steps, learning rate.
 DEFAULTS = {
     "centernet": {"image_size": (128, 128), "batch_size": 16, "num_steps": 1500,
-                  "learning_rate": 0.004},
+                  "learning_rate": 0.005},
     "ssd_mobilenet_v2": {"image_size": (320, 320), "batch_size": 16, "num_steps": 25000,
                          "learning_rate": 0.04},
     "faster_rcnn_resnet101": {"image_size": (600, 1024), "batch_size": 2, "num_steps": 50000,
@@ -78,7 +78,7 @@ def _centernet(r: ConfigRequest) -> str:
     object_detection_task {{
       task_loss_weight: 1.0
       offset_loss_weight: 1.0
-      scale_loss_weight: 0.1
+      scale_loss_weight: 0.2
       localization_loss {{
         l1_localization_loss {{
         }}
@@ -370,10 +370,9 @@ def _train_config(r: ConfigRequest) -> str:
     augment = "  data_augmentation_options {\n    random_horizontal_flip {\n    }\n  }\n"
     if r.template == "ssd_mobilenet_v2":
         augment += "  data_augmentation_options {\n    ssd_random_crop {\n    }\n  }\n"
-    if r.template == "centernet":
-        # Against overfitting (shapes benchmark, 3000 steps: Pascal mAP@0.5 0.942 -> 0.953).
-        augment += ("  data_augmentation_options {\n    random_scale_crop_and_pad_to_square {\n"
-                    "      scale_min: 0.8\n      scale_max: 1.25\n    }\n  }\n")
+    # No random_scale_crop_and_pad_to_square for centernet: against overfitting it gained at
+    # 3,000 steps, but cost at the ~2,000 that a 2-core machine trains in 5 minutes
+    # (docs/performance.md).
     if r.fine_tune_checkpoint:
         kind = r.fine_tune_checkpoint_type or "detection"
         fine_tune = (f"  fine_tune_checkpoint: {_q(r.fine_tune_checkpoint)}\n"
