@@ -66,3 +66,15 @@ def write(path, examples) -> str:
             payload = example if isinstance(example, bytes) else serialize(example)
             fileobj.write(frame(payload))
     return str(path)
+
+
+def framed_records(path) -> list[bytes]:
+    """The framed records of a file, cut by their length fields (no tfrconv reader)."""
+    with open(path, "rb") as fileobj:
+        data = fileobj.read()
+    out, pos = [], 0
+    while pos < len(data):
+        length = int.from_bytes(data[pos:pos + 8], "little")
+        out.append(data[pos:pos + 16 + length])
+        pos += 16 + length
+    return out

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from recordmaker import good_features, write
+from recordmaker import framed_records, good_features, write
 
 import tfrconv.records.ahead as ahead
 from tfrconv.errors import DataError
@@ -32,16 +32,6 @@ def mode(request, monkeypatch):
 
     monkeypatch.setattr(ahead, "ReadAhead", counted)
     return request.param, forks
-
-
-def framed_records(path: str) -> list[bytes]:
-    data = Path(path).read_bytes()
-    out, pos = [], 0
-    while pos < len(data):
-        length = int.from_bytes(data[pos:pos + 8], "little")
-        out.append(data[pos:pos + 16 + length])
-        pos += 16 + length
-    return out
 
 
 def record_files(tmp_path, names="abc", count=4) -> list[str]:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from recordmaker import good_features, write
+from recordmaker import framed_records, good_features, write
 
 import tfrconv.records.copier as copier_module
 import tfrconv.records.output as output
@@ -91,18 +91,6 @@ def copier_from_the_start(monkeypatch):
     """Every copy through the copier process, in runs of at most one record."""
     monkeypatch.setattr(output, "_PROCESS_AFTER", 0)
     monkeypatch.setattr(output, "_RUN", 1)
-
-
-def framed_records(path: str) -> list[bytes]:
-    """The framed records of a file, cut by their length fields (no tfrconv reader)."""
-    with open(path, "rb") as fileobj:
-        data = fileobj.read()
-    out, pos = [], 0
-    while pos < len(data):
-        length = int.from_bytes(data[pos:pos + 8], "little")
-        out.append(data[pos:pos + 16 + length])
-        pos += 16 + length
-    return out
 
 
 def test_reshard_through_the_copier_copies_every_record_unchanged(tmp_path,
