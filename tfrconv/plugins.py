@@ -16,7 +16,7 @@ Entry points load when something they register is looked up: a format command im
 builtin, the label maps' and the transforms' (whose options every format takes), and every third
 party (what they register is unknown until imported); listing formats, commands, plugins,
 failures or conflicts loads everything. `BUILTIN_FORMATS` and `BUILTIN_PROVIDERS` say what each
-builtin registers (tests/test_plugins.py holds them to it). Registrations resolve in load rank
+builtin registers (tests/test_lazy_plugins.py holds them to it). Registrations resolve in load rank
 (builtins first, then third parties by name) whatever the order of loading, so a partly loaded
 registry answers exactly as a full one would.
 
